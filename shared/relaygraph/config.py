@@ -1,0 +1,97 @@
+"""Reading ``langgraph.json``, the LangGraph CLI's config format.
+
+Only what relaygraph uses: ``graphs`` (id -> ``path/to/file.py:attr`` or
+``package.module:attr``), ``dependencies`` (paths put on ``sys.path``) and
+``env`` (a dict, or the path of a .env file). Graph code is not imported here:
+the gateway reads the config without touching user code.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relaygraph.errors import InvalidInput
+from relaygraph.subjects import is_token
+
+# The namespace LangGraph Server derives a graph's default assistant id from.
+ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+
+
+def default_assistant_id(graph_id: str) -> str:
+    return str(uuid.uuid5(ASSISTANT_NAMESPACE, graph_id))
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    graph_id: str
+    target: str
+    """``./path/file.py:attr`` or ``package.module:attr``, as written in the config."""
+
+    @property
+    def assistant_id(self) -> str:
+        return default_assistant_id(self.graph_id)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    graphs: dict[str, GraphSpec]
+    dependencies: list[Path] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+def _read_env(root: Path, env: Any) -> dict[str, str]:
+    if env is None:
+        return {}
+    if isinstance(env, dict):
+        return {str(k): str(v) for k, v in env.items()}
+    if isinstance(env, str):
+        env_path = (root / env).resolve()
+        if not env_path.exists():
+            raise InvalidInput(f"langgraph.json: env file {env_path} does not exist")
+        values: dict[str, str] = {}
+        for raw in env_path.read_text().splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key.strip()] = value.strip().strip("'\"")
+        return values
+    raise InvalidInput("langgraph.json: `env` must be an object or the path of a .env file")
+
+
+def load_config(path: str | Path = "langgraph.json") -> Config:
+    """Read and check a ``langgraph.json``; errors name the file and the field."""
+    cfg_path = Path(path).resolve()
+    if not cfg_path.exists():
+        raise InvalidInput(f"{cfg_path} not found: pass --config PATH or run in its directory")
+    try:
+        raw = json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{cfg_path}: not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("graphs"), dict) or not raw["graphs"]:
+        raise InvalidInput(f"{cfg_path}: needs a non-empty object `graphs`")
+    graphs: dict[str, GraphSpec] = {}
+    for graph_id, target in raw["graphs"].items():
+        if isinstance(target, dict):  # {"path": "...", "description": ...}
+            target = target.get("path")
+        if not is_token(graph_id):
+            raise InvalidInput(
+                f"{cfg_path}: graph id {graph_id!r} may hold only letters, digits, '_' and '-'"
+            )
+        if not isinstance(target, str) or ":" not in target:
+            raise InvalidInput(
+                f"{cfg_path}: graph {graph_id!r} must be 'path/to/file.py:variable'"
+            )
+        graphs[graph_id] = GraphSpec(graph_id, target)
+    root = cfg_path.parent
+    deps = [(root / d).resolve() for d in raw.get("dependencies", []) if isinstance(d, str)]
+    return Config(cfg_path, graphs, deps, _read_env(root, raw.get("env")))

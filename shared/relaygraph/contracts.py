@@ -1,0 +1,164 @@
+"""Every message that goes on the wire (NATS), as msgspec Structs, and nothing else.
+
+New fields always get defaults, so old and new services can talk during a
+rollout. Values that belong to the user's graph (inputs, outputs, state,
+interrupt payloads) are plain JSON (``Any``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
+
+
+class Wire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Base of every wire type."""
+
+
+# -- run requests: gateway -> executors (JetStream work queue, or an owner) ---
+
+
+class RunRequest(Wire):
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    graph_id: str
+    input: Any = None
+    command: dict[str, Any] | None = None
+    config: dict[str, Any] = {}
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] = {}
+    stream_mode: list[str] = ["values"]
+    stream_subgraphs: bool = False
+    interrupt_before: list[str] | str | None = None
+    interrupt_after: list[str] | str | None = None
+    checkpoint_id: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    durability: str | None = None
+    temporary: bool = False
+    """A stateless run: its thread is deleted when the run ends."""
+    created_at: str = ""
+
+
+class OwnerReply(Wire):
+    """An owning executor's answer to a routed run: it took it, or not."""
+
+    accepted: bool
+
+
+# -- run events: executor -> gateway (JetStream, replayable) ------------------
+
+
+class RunEvent(Wire):
+    """One stream chunk. ``event`` is the SSE event name (``values``,
+    ``updates|ns``, ``metadata``, ``error``...); ``END`` closes the run."""
+
+    seq: int
+    event: str
+    data: Any = None
+
+
+END_EVENT = "__end__"
+
+
+class RunEnd(Wire):
+    """Data of the closing ``__end__`` event."""
+
+    status: RunStatus
+    output: Any = None
+    error: dict[str, Any] | None = None
+
+
+# -- interrupts: executor -> reviewers (public JetStream stream) -------------
+
+
+class InterruptItem(Wire):
+    id: str
+    value: Any = None
+
+
+class InterruptEvent(msgspec.Struct, frozen=True, kw_only=True):
+    thread_id: str
+    run_id: str
+    assistant_id: str
+    graph_id: str
+    checkpoint_id: str
+    interrupts: list[InterruptItem]
+    created_at: str
+
+
+# -- resume over NATS: reviewers -> gateway (public request/reply) -----------
+
+
+class ResumeRequest(Wire):
+    resume: Any = None
+    reviewer: str | None = None
+
+
+class ResumeReply(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    thread_id: str
+    status: str
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+
+
+class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):
+    error: ErrorBody
+
+
+# -- graph queries: gateway -> any executor (request/reply) ------------------
+
+GraphOp = Literal["get_state", "update_state", "history", "schemas", "graph", "subgraphs"]
+
+
+class GraphQuery(Wire):
+    op: GraphOp
+    graph_id: str
+    thread_id: str | None = None
+    config: dict[str, Any] = {}
+    checkpoint_id: str | None = None
+    checkpoint_ns: str = ""
+    subgraphs: bool = False
+    values: Any = None
+    as_node: str | None = None
+    limit: int = 10
+    before: str | None = None
+    filter: dict[str, Any] | None = None
+    xray: bool | int = False
+
+
+class GraphReply(Wire):
+    result: Any = None
+    error: ErrorBody | None = None
+
+
+# -- cancels: gateway -> every executor (broadcast) --------------------------
+
+
+class CancelRequest(Wire):
+    thread_id: str
+    run_id: str
+    action: Literal["interrupt", "rollback"] = "interrupt"
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(obj: Any) -> bytes:
+    return _encoder.encode(obj)
+
+
+T = TypeVar("T")
+
+
+def decode(data: bytes, type_: type[T]) -> T:
+    return msgspec.json.decode(data, type=type_)

