@@ -141,3 +141,18 @@ class Keys:
     # -- checkpointer keys (relaygraph.checkpoint) ---------------------------
     def checkpoint_prefix(self) -> str:
         return f"{self.prefix}:cp"
+
+    # -- reviewer keys (relaygraph_reviewer) ---------------------------------
+    # One inbox per durable consumer name; its keys share the hash tag
+    # ``{<durable>}`` so the inbox's scripts stay in one Redis Cluster slot.
+    def reviewer_pending(self, durable: str) -> str:
+        """Hash thread id -> the thread's pending interrupt event (JSON)."""
+        return f"{self.prefix}:reviewer:{{{durable}}}:pending"
+
+    def reviewer_recent(self, durable: str) -> str:
+        """List of answered interrupts (JSON), newest first, capped."""
+        return f"{self.prefix}:reviewer:{{{durable}}}:recent"
+
+    def reviewer_seen(self, durable: str) -> str:
+        """Sorted set of recorded interrupt msg ids, scored by time (dedupe)."""
+        return f"{self.prefix}:reviewer:{{{durable}}}:seen"
