@@ -16,6 +16,9 @@ ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 
 
+NULL = msgspec.Raw(b"null")
+
+
 class Wire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Base of every wire type."""
 
@@ -33,7 +36,7 @@ class RunRequest(Wire):
     config: dict[str, Any] = {}
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] = {}
-    stream_mode: list[str] = ["values"]
+    stream_mode: list[str] = msgspec.field(default_factory=lambda: ["values"])
     stream_subgraphs: bool = False
     interrupt_before: list[str] | str | None = None
     interrupt_after: list[str] | str | None = None
@@ -60,7 +63,7 @@ class RunEvent(Wire):
 
     seq: int
     event: str
-    data: Any = None
+    data: msgspec.Raw = NULL
 
 
 END_EVENT = "__end__"
@@ -70,8 +73,8 @@ class RunEnd(Wire):
     """Data of the closing ``__end__`` event."""
 
     status: RunStatus
-    output: Any = None
-    error: dict[str, Any] | None = None
+    output: msgspec.Raw = NULL
+    """What ``runs.wait`` returns: final values (with ``__interrupt__``) or ``{"__error__"}``."""
 
 
 # -- interrupts: executor -> reviewers (public JetStream stream) -------------
@@ -137,7 +140,7 @@ class GraphQuery(Wire):
 
 
 class GraphReply(Wire):
-    result: Any = None
+    result: msgspec.Raw = NULL
     error: ErrorBody | None = None
 
 

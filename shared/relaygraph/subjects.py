@@ -58,8 +58,17 @@ class Subjects:
         return f"{self.prefix}.owner.{executor_id}.run"
 
     # -- run events (JetStream, limits retention) ----------------------------
-    def events(self, run_id: str) -> str:
-        return f"{self.prefix}.events.{run_id}"
+    def event_chunk(self, run_id: str) -> str:
+        """Stream chunks of one run, in order."""
+        return f"{self.prefix}.events.{run_id}.chunk"
+
+    def event_end(self, run_id: str) -> str:
+        """The closing event of one run attempt (``RunEnd``)."""
+        return f"{self.prefix}.events.{run_id}.end"
+
+    def run_events(self, run_id: str) -> str:
+        """Chunks and end of one run: what a stream follows."""
+        return f"{self.prefix}.events.{run_id}.*"
 
     @property
     def events_all(self) -> str:
@@ -139,8 +148,76 @@ class Keys:
         return f"{self.prefix}:thread:{{{thread_id}}}:epoch"
 
     # -- checkpointer keys (relaygraph.checkpoint) ---------------------------
+    # A thread's checkpoints live in a fixed set of seven keys, whatever the
+    # history length: fields and members start with the checkpoint namespace, so
+    # every namespace of the thread shares them, and a TTL refresh or a
+    # ``delete_thread`` touches seven keys, not one per checkpoint or blob.
     def checkpoint_prefix(self) -> str:
         return f"{self.prefix}:cp"
+
+    def _cp(self, thread_id: str, part: str) -> str:
+        return f"{self.prefix}:cp:{{{thread_id}}}:{part}"
+
+    def checkpoint_ids(self, thread_id: str) -> str:
+        """Sorted set (all scores 0, ordered by member) of ``ns\\0checkpoint_id``:
+        uuid6 ids sort by time, so a lex range per namespace lists newest first."""
+        return self._cp(thread_id, "ids")
+
+    def checkpoint_records(self, thread_id: str) -> str:
+        """Hash ``ns\\0checkpoint_id`` -> msgpack [checkpoint, metadata, parent id]."""
+        return self._cp(thread_id, "cps")
+
+    def checkpoint_refs(self, thread_id: str) -> str:
+        """Hash ``ns\\0checkpoint_id`` -> length-prefixed strings the Lua scripts
+        read: the run id, then ``channel\\0version`` of every channel it holds."""
+        return self._cp(thread_id, "refs")
+
+    def checkpoint_blobs(self, thread_id: str) -> str:
+        """Hash ``ns\\0channel\\0version`` -> one serialized channel value."""
+        return self._cp(thread_id, "blobs")
+
+    def checkpoint_write_ids(self, thread_id: str) -> str:
+        """Sorted set (lex) of ``ns\\0checkpoint_id\\0task_id\\0idx``: the pending
+        writes of one checkpoint are one lex range."""
+        return self._cp(thread_id, "wids")
+
+    def checkpoint_writes(self, thread_id: str) -> str:
+        """Hash, same fields as :meth:`checkpoint_write_ids` -> one pending write."""
+        return self._cp(thread_id, "writes")
+
+    def checkpoint_runs(self, thread_id: str) -> str:
+        """Sorted set (lex) of ``run_id\\0ns\\0checkpoint_id`` (``delete_for_runs``)."""
+        return self._cp(thread_id, "runs")
+
+    def checkpoint_thread_keys(self, thread_id: str) -> list[str]:
+        """The thread's checkpointer keys in the order the Lua scripts expect,
+        then its fencing epoch key (read, never written, by the checkpointer)."""
+        return [
+            self.checkpoint_ids(thread_id),
+            self.checkpoint_records(thread_id),
+            self.checkpoint_refs(thread_id),
+            self.checkpoint_blobs(thread_id),
+            self.checkpoint_write_ids(thread_id),
+            self.checkpoint_writes(thread_id),
+            self.checkpoint_runs(thread_id),
+            self.thread_epoch(thread_id),
+        ]
+
+    def checkpoint_run_threads(self, run_id: str) -> str:
+        """Set of the thread ids holding checkpoints of a run (slot of the run)."""
+        return f"{self.prefix}:cp:run:{{{run_id}}}:threads"
+
+    def checkpoint_ids_pattern(self) -> str:
+        """SCAN pattern matching every thread's :meth:`checkpoint_ids` key."""
+        escaped = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix)
+        return f"{escaped}:cp:{{*}}:ids"
+
+    def thread_of_checkpoint_ids(self, key: str) -> str | None:
+        """The thread id in a key matched by :meth:`checkpoint_ids_pattern`."""
+        head, tail = f"{self.prefix}:cp:{{", "}:ids"
+        if key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail):
+            return key[len(head) : -len(tail)]
+        return None
 
     # -- reviewer keys (relaygraph_reviewer) ---------------------------------
     # One inbox per durable consumer name; its keys share the hash tag

@@ -1,0 +1,158 @@
+"""Runs: background, wait, stream (SSE), join, cancel, on a thread or stateless.
+
+SSE is framed as LangGraph Server frames it: CRLF line ends, a ``metadata``
+event with the run id first, ``: heartbeat`` comments while quiet, and no
+closing event (the stream just ends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from fastapi import APIRouter, Header, Request
+from starlette.responses import Response, StreamingResponse
+
+from relaygraph.contracts import END_EVENT
+from relaygraph.errors import Conflict
+from relaygraph_gateway.core import TERMINAL, Gateway, check_id, run_from_row
+from relaygraph_gateway.models import RunCreate
+from relaygraph_gateway.render import JSON, run_locations
+
+router = APIRouter(tags=["runs"])
+HEARTBEAT = b": heartbeat\r\n\r\n"
+
+
+def gw(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+async def sse(g: Gateway, run_id: str, after: int = -1,
+              request: Request | None = None, cancel_on_disconnect: str | None = None
+              ) -> AsyncIterator[bytes]:
+    try:
+        async for event in g.events(run_id):
+            if event is None:
+                yield HEARTBEAT
+                continue
+            if event.event == END_EVENT:
+                return
+            if event.seq <= after:
+                continue
+            yield b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (
+                event.event.encode(), bytes(event.data), event.seq)
+    finally:
+        if cancel_on_disconnect and request is not None and await request.is_disconnected():
+            await g.cancel(cancel_on_disconnect, run_id)
+
+
+def _stream_response(g: Gateway, thread_id: str, run_id: str, after: int = -1,
+                     request: Request | None = None, cancel: bool = False) -> StreamingResponse:
+    return StreamingResponse(
+        sse(g, run_id, after, request, thread_id if cancel else None),
+        media_type="text/event-stream",
+        headers={**run_locations(thread_id, run_id, "stream"), "Cache-Control": "no-store"})
+
+
+# -- on a thread -----------------------------------------------------------------
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_run(thread_id: str, body: RunCreate, request: Request) -> Response:
+    run, _ = await gw(request).create_run(check_id("thread_id", thread_id), body)
+    return JSON(run, headers=run_locations(thread_id, run["run_id"], "")
+                | {"Content-Location": f"/threads/{thread_id}/runs/{run['run_id']}"})
+
+
+@router.post("/threads/{thread_id}/runs/wait")
+async def wait_run(thread_id: str, body: RunCreate, request: Request) -> Response:
+    g = gw(request)
+    run, _ = await g.create_run(check_id("thread_id", thread_id), body)
+    output = await g.wait(thread_id, run["run_id"])
+    return JSON(output, headers=run_locations(thread_id, run["run_id"], "join"))
+
+
+@router.post("/threads/{thread_id}/runs/stream")
+async def stream_run(thread_id: str, body: RunCreate, request: Request) -> Response:
+    g = gw(request)
+    run, _ = await g.create_run(check_id("thread_id", thread_id), body)
+    return _stream_response(g, thread_id, run["run_id"], request=request,
+                            cancel=body.on_disconnect == "cancel")
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(thread_id: str, request: Request, limit: int = 10, offset: int = 0,
+                    status: str | None = None) -> Response:
+    g = gw(request)
+    await g.store.get_thread(check_id("thread_id", thread_id))
+    runs = [run_from_row(row) for row in await g.store.list_runs(thread_id, offset, limit)]
+    return JSON([r for r in runs if status is None or r["status"] == status])
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(thread_id: str, run_id: str, request: Request) -> Response:
+    return JSON(await gw(request).run_json(check_id("thread_id", thread_id),
+                                           check_id("run_id", run_id)))
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
+async def delete_run(thread_id: str, run_id: str, request: Request) -> Response:
+    g = gw(request)
+    run = await g.run_json(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    if run["status"] not in TERMINAL:
+        raise Conflict(f"Run {run_id} is {run['status']}; cancel it before deleting it")
+    await g.store.redis.delete(g.store.keys.run(thread_id, run_id))
+    await g.store.redis.zrem(g.store.keys.thread_runs(thread_id), run_id)
+    return Response(status_code=204)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(thread_id: str, run_id: str, request: Request) -> Response:
+    g = gw(request)
+    await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    return JSON(await g.wait(thread_id, run_id))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+async def join_stream(thread_id: str, run_id: str, request: Request,
+                      last_event_id: str | None = Header(None)) -> Response:
+    g = gw(request)
+    await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
+    return _stream_response(g, thread_id, run_id, after)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(thread_id: str, run_id: str, request: Request, wait: bool = False,
+                     action: Literal["interrupt", "rollback"] = "interrupt") -> Response:
+    g = gw(request)
+    await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    await g.cancel(thread_id, run_id, action)
+    if wait:
+        await g.wait(thread_id, run_id)
+    return Response(status_code=202 if not wait else 204)
+
+
+# -- stateless -------------------------------------------------------------------
+
+
+@router.post("/runs")
+async def create_stateless(body: RunCreate, request: Request) -> Response:
+    run, _ = await gw(request).create_run(None, body)
+    return JSON(run)
+
+
+@router.post("/runs/wait")
+async def wait_stateless(body: RunCreate, request: Request) -> Response:
+    g = gw(request)
+    run, _ = await g.create_run(None, body)
+    output = await g.wait(run["thread_id"], run["run_id"], temporary=True)
+    return JSON(output, headers=run_locations(run["thread_id"], run["run_id"], "join"))
+
+
+@router.post("/runs/stream")
+async def stream_stateless(body: RunCreate, request: Request) -> Response:
+    g = gw(request)
+    run, _ = await g.create_run(None, body)
+    return _stream_response(g, run["thread_id"], run["run_id"], request=request,
+                            cancel=body.on_disconnect == "cancel")

@@ -1,0 +1,170 @@
+"""The gateway process: the LangGraph Server HTTP API, and the NATS resume
+entry point for reviewers that speak only NATS.
+
+It never imports user graph code: it reads langgraph.json for the graph names,
+and asks executors, by NATS request/reply, whatever needs the graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from faststream.nats import NatsMessage
+from redis.asyncio import Redis
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from relaygraph.broker import ensure_streams, make_broker
+from relaygraph.checkpoint import AsyncRedisSaver
+from relaygraph.config import Config, load_config
+from relaygraph.contracts import (
+    ErrorBody,
+    ErrorReply,
+    ResumeReply,
+    ResumeRequest,
+    decode,
+    encode,
+)
+from relaygraph.errors import NotFound, RelaygraphError
+from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings
+from relaygraph.store import Store
+from relaygraph.subjects import Keys, Subjects
+from relaygraph_gateway import api_assistants, api_runs, api_threads
+from relaygraph_gateway.core import Gateway
+from relaygraph_gateway.models import CommandBody, RunCreate
+from relaygraph_gateway.render import JSON
+
+log = logging.getLogger("relaygraph.gateway")
+OPEN_PATHS = {"/ok", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+
+
+class ApiKeyAuth(BaseHTTPMiddleware):
+    """Every request but /ok and the docs carries the key: ``x-api-key: KEY``
+    or ``Authorization: Bearer KEY``."""
+
+    def __init__(self, app: Any, key: str) -> None:
+        super().__init__(app)
+        self.key = key.encode()
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path not in OPEN_PATHS:
+            given = request.headers.get("x-api-key") or ""
+            auth = request.headers.get("authorization") or ""
+            if auth.lower().startswith("bearer "):
+                given = given or auth[7:]
+            if not hmac.compare_digest(given.encode(), self.key):
+                return JSON({"detail": "Missing or wrong API key (x-api-key header)"}, 401)
+        return await call_next(request)
+
+
+async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> bytes:
+    """``relaygraph.resume.<thread_id>``: resume the thread's pending interrupt(s)."""
+    try:
+        req = decode(body, ResumeRequest)
+        thread = await gateway.store.get_thread(thread_id)
+        assistant = thread.get("assistant_id")
+        if assistant is None:
+            raise NotFound(f"Thread {thread_id} has never run a graph")
+        metadata = {"reviewer": req.reviewer} if req.reviewer else {}
+        run, created = await gateway.create_run(thread_id, RunCreate(
+            assistant_id=assistant.decode(), command=CommandBody(resume=req.resume),
+            metadata=metadata))
+        return encode(ResumeReply(run_id=run["run_id"], thread_id=thread_id,
+                                  status=run["status"]))
+    except msgspec.ValidationError as exc:
+        err = ErrorBody(code="invalid_input", message=f"bad resume request: {exc}")
+    except RelaygraphError as exc:
+        err = ErrorBody(code=exc.code, message=exc.message)
+    except Exception as exc:
+        log.exception("resume of thread %s failed", thread_id)
+        err = ErrorBody(code="internal", message=f"{type(exc).__name__}: {exc}")
+    return encode(ErrorReply(error=err))
+
+
+def create_app(
+    config: Config | str | None = None,
+    *,
+    nats: NatsSettings | None = None,
+    redis: RedisSettings | None = None,
+    settings: GatewaySettings | None = None,
+) -> FastAPI:
+    nats = nats or NatsSettings()
+    redis = redis or RedisSettings()
+    settings = settings or GatewaySettings()
+    cfg = config if isinstance(config, Config) else load_config(config or "langgraph.json")
+    subjects = Subjects(nats.prefix)
+    broker = make_broker(nats, name="relaygraph-gateway")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with Redis.from_url(redis.url) as rds:
+            await broker.connect()
+            try:
+                js = broker.connection.jetstream()
+                await ensure_streams(js, subjects, nats)
+                gateway = Gateway(
+                    config=cfg, store=Store(rds, Keys(redis.key_prefix)),
+                    saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix),
+                    nc=broker.connection, js=js, subjects=subjects, settings=settings)
+                app.state.gateway = gateway
+
+                @broker.subscriber(subjects.resume_all, queue=subjects.gateways_queue_group)
+                async def on_resume(msg: NatsMessage) -> bytes:
+                    thread_id = msg.raw_message.subject.rsplit(".", 1)[-1]
+                    return await resume_over_nats(gateway, thread_id, msg.body)
+
+                await broker.start()
+                log.info("gateway serving graphs %s", ", ".join(cfg.graphs))
+                yield
+            finally:
+                await broker.stop()
+
+    app = FastAPI(title="relaygraph", version="0.1.0", lifespan=lifespan,
+                  description="The LangGraph Server API over NATS JetStream and Redis.")
+    app.include_router(api_assistants.router)
+    app.include_router(api_threads.router)
+    app.include_router(api_runs.router)
+    if settings.api_key:
+        app.add_middleware(ApiKeyAuth, key=settings.api_key)
+
+    @app.exception_handler(RelaygraphError)
+    async def on_error(request: Request, exc: RelaygraphError) -> Response:
+        return JSON({"detail": exc.message}, exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        return JSON({"detail": _validation_detail(exc)}, 422)
+
+    return app
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def run(config_path: str | None = None, port: int | None = None, host: str | None = None) -> None:
+    """Entry point of ``relaygraph gateway``."""
+    import uvicorn
+
+    from relaygraph.process import setup_logging
+
+    setup_logging()
+    settings = GatewaySettings()
+    if port is not None:
+        settings.port = port
+    if host is not None:
+        settings.host = host
+    app = create_app(config_path, settings=settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=10)

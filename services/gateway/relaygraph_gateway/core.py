@@ -1,0 +1,274 @@
+"""The gateway's work behind every route: resolving assistants, creating runs
+(strategy decided in Redis), dispatching them, following their events, and
+asking executors what only the graph knows.
+
+HTTP routes and the NATS resume handler both call into :class:`Gateway`, so a
+resume behaves the same whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from nats.aio.client import Client
+from nats.errors import NoRespondersError, TimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+
+from relaygraph.config import Config
+from relaygraph.contracts import (
+    END_EVENT,
+    CancelRequest,
+    GraphQuery,
+    GraphReply,
+    RunEnd,
+    RunEvent,
+    RunRequest,
+    decode,
+    encode,
+)
+from relaygraph.dispatch import Dispatcher
+from relaygraph.errors import (
+    BadRequest,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    from_code,
+)
+from relaygraph.settings import GatewaySettings
+from relaygraph.store import Created, Store, now_iso
+from relaygraph.subjects import Subjects, is_token
+from relaygraph_gateway.models import RunCreate
+
+_INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
+TERMINAL = {"success", "error", "timeout", "interrupted"}
+SCHEMA_TTL = 60.0
+
+
+def run_from_row(row: dict[str, bytes]) -> dict[str, Any]:
+    run: dict[str, Any] = msgspec.json.decode(row["run"])
+    run["status"] = row["status"].decode()
+    run["updated_at"] = row["updated_at"].decode()
+    return run
+
+
+def check_id(kind: str, value: str) -> str:
+    if not is_token(value):
+        raise InvalidInput(
+            f"{kind} {value!r} is not valid: use letters, digits, '-' and '_' (a UUID is typical)")
+    return value
+
+
+class Gateway:
+    def __init__(self, *, config: Config, store: Store, saver: BaseCheckpointSaver[Any],
+                 nc: Client, js: JetStreamContext, subjects: Subjects,
+                 settings: GatewaySettings) -> None:
+        self.config = config
+        self.saver = saver
+        self.store = store
+        self.nc = nc
+        self.js = js
+        self.subjects = subjects
+        self.settings = settings
+        self.dispatcher = Dispatcher(nc, js, store, subjects, settings.owner_timeout)
+        self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    # -- assistants ----------------------------------------------------------
+    def graph_of(self, assistant_id: str) -> tuple[str, str]:
+        """(graph_id, assistant_id) for an assistant id or a graph name."""
+        if assistant_id in self.config.graphs:
+            return assistant_id, self.config.graphs[assistant_id].assistant_id
+        for spec in self.config.graphs.values():
+            if spec.assistant_id == assistant_id:
+                return spec.graph_id, spec.assistant_id
+        raise NotFound(f"Assistant {assistant_id} not found")
+
+    # -- executor queries ----------------------------------------------------
+    async def query(self, q: GraphQuery) -> msgspec.Raw:
+        try:
+            msg = await self.nc.request(self.subjects.graph_query, encode(q),
+                                        timeout=self.settings.query_timeout)
+        except (NoRespondersError, TimeoutError) as exc:
+            raise Unavailable(
+                f"no executor answered for graph {q.graph_id!r} within "
+                f"{self.settings.query_timeout}s; is `relaygraph executor` running?") from exc
+        reply = decode(msg.data, GraphReply)
+        if reply.error is not None:
+            raise from_code(reply.error.code, reply.error.message)
+        return reply.result
+
+    async def schemas(self, graph_id: str) -> dict[str, Any]:
+        cached = self._schemas.get(graph_id)
+        if cached and time.monotonic() - cached[0] < SCHEMA_TTL:
+            return cached[1]
+        raw = await self.query(GraphQuery(op="schemas", graph_id=graph_id))
+        schemas: dict[str, Any] = msgspec.json.decode(raw)
+        self._schemas[graph_id] = (time.monotonic(), schemas)
+        return schemas
+
+    async def check_input(self, graph_id: str, value: Any) -> None:
+        """Refuse input the graph cannot take: not an object, unknown keys, or a
+        top-level value of the wrong JSON type."""
+        if value is None:
+            return
+        schema = (await self.schemas(graph_id)).get("input_schema") or {}
+        props = schema.get("properties")
+        if schema.get("type") != "object" or not isinstance(props, dict):
+            return
+        if not isinstance(value, dict):
+            raise InvalidInput(
+                f"input of graph {graph_id!r} must be an object with keys {sorted(props)}")
+        unknown = sorted(set(value) - set(props))
+        if unknown:
+            raise InvalidInput(
+                f"input key(s) {unknown} are not in graph {graph_id!r}'s input schema; "
+                f"it accepts {sorted(props)}")
+        types = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
+                 "array": list, "object": dict}
+        for key, item in value.items():
+            expected = props[key].get("type") if isinstance(props[key], dict) else None
+            py = types.get(expected) if isinstance(expected, str) else None
+            if py is None or item is None:
+                continue
+            if not isinstance(item, py) or (expected in ("integer", "number")
+                                            and isinstance(item, bool)):
+                raise InvalidInput(
+                    f"input key {key!r} must be of type {expected}, got {type(item).__name__}")
+
+    # -- runs ----------------------------------------------------------------
+    async def _resume_ids(self, thread_id: str, resume: Any) -> list[str]:
+        thread = await self.store.get_thread(thread_id)
+        status = thread.get("status", b"").decode()
+        if status == "busy":
+            raise Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
+        if status != "interrupted":
+            raise BadRequest(f"Thread {thread_id} is {status}, not interrupted: nothing to resume")
+        by_task: dict[str, list[dict[str, Any]]] = msgspec.json.decode(
+            thread.get("interrupts") or b"{}")
+        pending = [i["id"] for items in by_task.values() for i in items if "id" in i]
+        if isinstance(resume, dict) and resume and all(
+                isinstance(k, str) and _INTERRUPT_ID.match(k) for k in resume):
+            unknown = sorted(set(resume) - set(pending))
+            if unknown:
+                raise BadRequest(
+                    f"interrupt id(s) {unknown} are not pending on thread {thread_id}; "
+                    f"pending: {pending}")
+            return list(resume)
+        if len(pending) > 1:
+            raise BadRequest(
+                f"{len(pending)} interrupts are pending on thread {thread_id}: resume with a map "
+                f"{{interrupt_id: value}} naming each of {pending}")
+        return pending
+
+    async def create_run(self, thread_id: str | None, body: RunCreate) -> tuple[dict[str, Any], Created]:
+        """Record a run and send it on its way. Returns the Run object and what
+        Redis decided (``dispatch``, ``queued`` or ``duplicate`` of a resume)."""
+        graph_id, assistant_id = self.graph_of(body.assistant_id)
+        if body.input is not None and body.command is not None:
+            raise InvalidInput("a run takes `input` or `command`, not both")
+        temporary = thread_id is None
+        if thread_id is None:
+            thread_id = str(uuid.uuid4())
+        check_id("thread_id", thread_id)
+        resume_ids: list[str] = []
+        if body.command is not None and "resume" in body.command.model_fields_set:
+            resume_ids = await self._resume_ids(thread_id, body.command.resume)
+        elif body.input is not None:
+            await self.check_input(graph_id, body.input)
+        run_id = str(uuid.uuid4())
+        created_at = now_iso()
+        modes = body.stream_mode if isinstance(body.stream_mode, list) else [body.stream_mode]
+        command = body.command.model_dump(exclude_unset=True) if body.command else None
+        req = RunRequest(
+            run_id=run_id, thread_id=thread_id, assistant_id=assistant_id, graph_id=graph_id,
+            input=body.input, command=command, config=body.config or {}, context=body.context,
+            metadata=body.metadata or {}, stream_mode=list(modes),
+            stream_subgraphs=body.stream_subgraphs, interrupt_before=body.interrupt_before,
+            interrupt_after=body.interrupt_after, checkpoint_id=body.checkpoint_id,
+            checkpoint=body.checkpoint, durability=body.durability,
+            temporary=temporary and body.on_completion != "keep", created_at=created_at)
+        run = {
+            "run_id": run_id, "thread_id": thread_id, "assistant_id": assistant_id,
+            "created_at": created_at, "updated_at": created_at,
+            "metadata": body.metadata or {}, "multitask_strategy": body.multitask_strategy,
+            "kwargs": {"input": body.input, "command": command, "config": body.config or {},
+                       "stream_mode": modes, "interrupt_before": body.interrupt_before,
+                       "interrupt_after": body.interrupt_after},
+        }
+        request = encode(req)
+        created = await self.store.create_run(
+            thread_id=thread_id, run_id=run_id, run_json=msgspec.json.encode(run),
+            request=request, strategy=body.multitask_strategy, resume_ids=resume_ids,
+            create_thread=temporary or body.if_not_exists == "create",
+            graph_id=graph_id, assistant_id=assistant_id,
+            thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id})
+        if created.decision == "duplicate":
+            return await self.run_json(thread_id, created.run_id), created
+        if created.decision == "dispatch":
+            await self.dispatcher.send(request, thread_id, run_id)
+        elif body.multitask_strategy in ("interrupt", "rollback") and created.active_run:
+            await self.cancel(thread_id, created.active_run, body.multitask_strategy)
+        run["status"] = "pending"
+        return run, created
+
+    async def run_json(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        return run_from_row(await self.store.get_run(thread_id, run_id))
+
+    async def cancel(self, thread_id: str, run_id: str, action: str = "interrupt") -> None:
+        status = (await self.store.get_run(thread_id, run_id))["status"].decode()
+        if status in TERMINAL:
+            return
+        if await self.store.cancel_queued(thread_id, run_id):
+            return
+        await self.nc.publish(self.subjects.cancel, encode(
+            CancelRequest(thread_id=thread_id, run_id=run_id,
+                          action="rollback" if action == "rollback" else "interrupt")))
+
+    # -- events --------------------------------------------------------------
+    async def events(self, run_id: str, heartbeat: float = 5.0,
+                     only_end: bool = False) -> AsyncIterator[RunEvent | None]:
+        """The run's events from its start, then live; ``None`` marks a quiet
+        ``heartbeat`` interval. Ends after the closing event."""
+        subject = self.subjects.event_end(run_id) if only_end else self.subjects.run_events(run_id)
+        sub = await self.js.subscribe(subject, ordered_consumer=True,
+                                      deliver_policy=DeliverPolicy.ALL)
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=heartbeat)
+                except TimeoutError:
+                    yield None
+                    continue
+                event = decode(msg.data, RunEvent)
+                yield event
+                if event.event == END_EVENT:
+                    return
+        finally:
+            await sub.unsubscribe()
+
+    async def wait(self, thread_id: str, run_id: str, temporary: bool = False) -> bytes:
+        """Block until the run ends or pauses; its output as JSON bytes.
+
+        A stateless (temporary) run's records vanish with its thread when it
+        ends, so only its closing event is read."""
+        if not temporary:
+            rec = await self.store.get_run(thread_id, run_id)
+            if rec["status"].decode() in TERMINAL and "result" in rec:
+                return rec["result"]
+        async for event in self.events(run_id, heartbeat=30.0, only_end=True):
+            if event is not None and event.event == END_EVENT:
+                return bytes(decode(event.data, RunEnd).output)
+        raise Unavailable(f"run {run_id} ended without an outcome")  # pragma: no cover
+
+    async def thread_graph(self, thread_id: str) -> str | None:
+        thread = await self.store.get_thread(thread_id)
+        graph = thread.get("graph_id")
+        return graph.decode() if graph else None
+

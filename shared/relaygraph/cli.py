@@ -1,0 +1,140 @@
+"""``relaygraph dev | gateway | executor | reviewer``.
+
+``dev`` runs the whole system on one machine as one process tree: a real
+nats-server and a real valkey-server (data under ``.relaygraph/`` beside the
+config, unless NATS_URL / REDIS_URL name running servers), then the gateway,
+the executor and the reviewer as child processes, each exactly as production
+runs it. Ctrl-C stops them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from relaygraph.config import load_config
+from relaygraph.errors import RelaygraphError
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None,
+                   help="path of langgraph.json (default: ./langgraph.json)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relaygraph", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="run everything on this machine (embedded NATS and Valkey)")
+    _config_arg(dev)
+    dev.add_argument("--port", type=int, default=2024, help="API port (default 2024)")
+    dev.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
+    dev.add_argument("--executors", type=int, default=1, help="executor processes (default 1)")
+    dev.add_argument("--reviewer-port", type=int, default=2025,
+                     help="reviewer inbox port (default 2025)")
+    dev.add_argument("--no-reviewer", action="store_true", help="do not start the reviewer")
+    gw = sub.add_parser("gateway", help="serve the LangGraph Server API")
+    _config_arg(gw)
+    gw.add_argument("--port", type=int, default=None, help="API port (RELAYGRAPH_PORT, 2024)")
+    gw.add_argument("--host", default=None, help="API address (RELAYGRAPH_HOST, 127.0.0.1)")
+    ex = sub.add_parser("executor", help="run graphs pulled from NATS")
+    _config_arg(ex)
+    rv = sub.add_parser("reviewer", help="the reviewer inbox, auto-review rules and webhook")
+    _config_arg(rv)
+    rv.add_argument("--port", type=int, default=None, help="inbox port (REVIEWER_PORT, 2025)")
+    return parser
+
+
+def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "relaygraph.cli", *args], env=env)
+
+
+def dev(ns: argparse.Namespace) -> int:
+    from relaygraph.servers import nats_server, valkey_server
+
+    config = load_config(ns.config or "langgraph.json")
+    data = config.root / ".relaygraph"
+    env = dict(os.environ)
+    servers = []
+    try:
+        if not env.get("NATS_URL"):
+            nats = nats_server(data / "nats").start()
+            servers.append(nats)
+            env["NATS_URL"] = nats.url
+        if not env.get("REDIS_URL"):
+            redis = valkey_server(data / "valkey").start()
+            servers.append(redis)
+            env["REDIS_URL"] = redis.url
+        print(f"relaygraph dev: NATS {env['NATS_URL']}  Redis {env['REDIS_URL']}  "
+              f"data {data}", flush=True)
+        cfg = ["--config", str(config.path)]
+        children = [_child(["executor", *cfg], env) for _ in range(max(1, ns.executors))]
+        children.append(_child(["gateway", *cfg, "--port", str(ns.port), "--host", ns.host], env))
+        if not ns.no_reviewer:
+            children.append(_child(["reviewer", *cfg, "--port", str(ns.reviewer_port)], env))
+        print(f"relaygraph dev: API on http://{ns.host}:{ns.port} (docs at /docs); graphs: "
+              f"{', '.join(config.graphs)}"
+              + ("" if ns.no_reviewer else
+                 f"; reviewer inbox on http://127.0.0.1:{ns.reviewer_port}"), flush=True)
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        code = 0
+        while not stopping:
+            dead = [c for c in children if c.poll() is not None]
+            if dead:
+                code = dead[0].returncode or 1
+                print(f"relaygraph dev: a service exited with code {code}; stopping",
+                      file=sys.stderr, flush=True)
+                break
+            time.sleep(0.2)
+        for c in children:
+            if c.poll() is None:
+                c.send_signal(signal.SIGTERM)
+        for c in children:
+            try:
+                c.wait(15)
+            except subprocess.TimeoutExpired:
+                c.kill()
+        return code
+    finally:
+        for s in reversed(servers):
+            s.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    try:
+        if ns.command == "dev":
+            return dev(ns)
+        if ns.command == "gateway":
+            from relaygraph_gateway.app import run as run_gateway
+
+            run_gateway(ns.config, port=ns.port, host=ns.host)
+        elif ns.command == "executor":
+            from relaygraph_executor.app import run as run_executor
+
+            run_executor(ns.config)
+        elif ns.command == "reviewer":
+            from relaygraph_reviewer.app import run as run_reviewer
+
+            run_reviewer(ns.config, ns.port)
+    except RelaygraphError as exc:
+        print(f"relaygraph: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Sending a run to an executor: to the thread's owner while it lives, else to
+the shared JetStream work queue, where any executor takes it.
+
+Used by the gateway (new runs, resumes) and by executors (the next queued run
+of a thread whose run just ended).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nats.aio.client import Client
+from nats.errors import NoRespondersError, TimeoutError
+from nats.js import JetStreamContext
+
+from relaygraph.contracts import OwnerReply, decode
+from relaygraph.store import Store
+from relaygraph.subjects import Subjects
+
+log = logging.getLogger("relaygraph.dispatch")
+
+
+class Dispatcher:
+    def __init__(self, nc: Client, js: JetStreamContext, store: Store, subjects: Subjects,
+                 owner_timeout: float = 0.5) -> None:
+        self.nc = nc
+        self.js = js
+        self.store = store
+        self.subjects = subjects
+        self.owner_timeout = owner_timeout
+
+    async def to_queue(self, request: bytes, run_id: str) -> None:
+        """Durably enqueue; the same run id is de-duplicated by JetStream."""
+        await self.js.publish(self.subjects.run_queue, request,
+                              headers={"Nats-Msg-Id": f"run:{run_id}"})
+
+    async def send(self, request: bytes, thread_id: str, run_id: str) -> str:
+        """Returns where the run went: the owner's id, or ``queue``."""
+        owner = await self.store.thread_owner(thread_id)
+        if owner and await self.store.executor_alive(owner):
+            try:
+                msg = await self.nc.request(self.subjects.owner_run(owner), request,
+                                            timeout=self.owner_timeout)
+                if decode(msg.data, OwnerReply).accepted:
+                    return owner
+            except (NoRespondersError, TimeoutError):
+                log.info("owner %s of thread %s did not take run %s; queueing it",
+                         owner, thread_id, run_id)
+        await self.to_queue(request, run_id)
+        return "queue"

@@ -1,0 +1,300 @@
+"""Threads and runs in Redis, decided atomically by Lua scripts.
+
+The gateway creates threads and runs here; the executors claim runs, write
+their outcome and hand the thread to its next queued run here. Every script
+touches one thread's keys only (hash tag ``{thread_id}``), so it runs on Redis
+Cluster. Scripts go through redis-py's ``Script``, which reloads them after a
+restart or failover (NOSCRIPT).
+
+Values are stored as JSON text produced by the executor, and handed to the
+gateway as raw bytes: the gateway never decodes a user's state to serve it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from relaygraph.errors import Conflict, NotFound
+from relaygraph.subjects import Keys
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+_CREATE_THREAD = """
+-- KEYS: thread, threads_index ; ARGV: thread_id, now, metadata_json, score, if_exists
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[5] == 'do_nothing' then return 'exists' end
+  return 'conflict'
+end
+redis.call('HSET', KEYS[1], 'thread_id', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2],
+  'metadata', ARGV[3], 'status', 'idle', 'values', 'null', 'interrupts', '{}')
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+return 'created'
+"""
+
+_CREATE_RUN = """
+-- KEYS: thread, queue, runs, run, resumes, threads_index
+-- ARGV: thread_id, run_id, run_json, request, strategy, now, score, resume_ids_json,
+--       create_thread ('1'|'0'), metadata_json_for_new_thread, graph_id, assistant_id
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[9] ~= '1' then return {'not_found', ''} end
+  redis.call('HSET', KEYS[1], 'thread_id', ARGV[1], 'created_at', ARGV[6], 'updated_at', ARGV[6],
+    'metadata', ARGV[10], 'status', 'idle', 'values', 'null', 'interrupts', '{}')
+  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
+end
+local ids = cjson.decode(ARGV[8])
+for _, id in ipairs(ids) do
+  local prev = redis.call('HGET', KEYS[5], id)
+  if prev then return {'duplicate', prev} end
+end
+local active = redis.call('HGET', KEYS[1], 'active_run')
+local decision = 'dispatch'
+if active and active ~= '' then
+  if ARGV[5] == 'reject' then return {'busy', active} end
+  decision = 'queued'
+else
+  active = ''
+end
+redis.call('HSET', KEYS[4], 'run', ARGV[3], 'request', ARGV[4], 'status', 'pending',
+  'updated_at', ARGV[6], 'attempt', '0')
+redis.call('ZADD', KEYS[3], ARGV[7], ARGV[2])
+redis.call('HSET', KEYS[1], 'graph_id', ARGV[11], 'assistant_id', ARGV[12])
+for _, id in ipairs(ids) do redis.call('HSET', KEYS[5], id, ARGV[2]) end
+if decision == 'dispatch' then
+  redis.call('HSET', KEYS[1], 'active_run', ARGV[2], 'status', 'busy', 'updated_at', ARGV[6])
+elseif ARGV[5] == 'enqueue' then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+else
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+end
+return {decision, active}
+"""
+
+_CLAIM_RUN = """
+-- KEYS: thread, run, epoch ; ARGV: run_id, executor_id, now
+local st = redis.call('HGET', KEYS[2], 'status')
+if not st then return {'gone', '0', '0'} end
+if st ~= 'pending' and st ~= 'running' then return {'done', st, '0'} end
+if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'not_active', st, '0'} end
+local epoch = redis.call('INCR', KEYS[3])
+local attempt = redis.call('HINCRBY', KEYS[2], 'attempt', 1)
+redis.call('HSET', KEYS[2], 'status', 'running', 'owner', ARGV[2], 'epoch', epoch,
+  'updated_at', ARGV[3])
+redis.call('HSET', KEYS[1], 'status', 'busy', 'owner', ARGV[2], 'updated_at', ARGV[3])
+return {'ok', tostring(epoch), tostring(attempt)}
+"""
+
+_FINISH_RUN = """
+-- KEYS: thread, run, queue, epoch
+-- ARGV: run_id, epoch, run_status, thread_status, values_json, interrupts_json,
+--       result_json, now, run_key_prefix
+if redis.call('GET', KEYS[4]) ~= ARGV[2] then return {'stale', ''} end
+redis.call('HSET', KEYS[2], 'status', ARGV[3], 'result', ARGV[7], 'updated_at', ARGV[8])
+redis.call('HSET', KEYS[1], 'status', ARGV[4], 'interrupts', ARGV[6], 'updated_at', ARGV[8])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'values', ARGV[5]) end
+if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'ok', ''} end
+local nxt = redis.call('LPOP', KEYS[3])
+while nxt do
+  local rk = ARGV[9] .. nxt
+  if redis.call('HGET', rk, 'status') == 'pending' then
+    redis.call('HSET', KEYS[1], 'active_run', nxt, 'status', 'busy')
+    return {'next', redis.call('HGET', rk, 'request')}
+  end
+  nxt = redis.call('LPOP', KEYS[3])
+end
+redis.call('HDEL', KEYS[1], 'active_run')
+return {'ok', ''}
+"""
+
+_CANCEL_QUEUED = """
+-- KEYS: run, queue ; ARGV: run_id, now
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
+if redis.call('LREM', KEYS[2], 0, ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'interrupted', 'updated_at', ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What the create-run script decided."""
+
+    decision: str  # dispatch | queued | duplicate
+    run_id: str
+    active_run: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: str  # ok | done | gone | not_active
+    epoch: int = 0
+    attempt: int = 0
+
+
+class Store:
+    """Threads and runs of one relaygraph deployment."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._create_thread = redis.register_script(_CREATE_THREAD)
+        self._create_run = redis.register_script(_CREATE_RUN)
+        self._claim = redis.register_script(_CLAIM_RUN)
+        self._finish = redis.register_script(_FINISH_RUN)
+        self._cancel_queued = redis.register_script(_CANCEL_QUEUED)
+
+    # -- threads -------------------------------------------------------------
+    async def create_thread(
+        self, thread_id: str, metadata: dict[str, Any], if_exists: str = "raise"
+    ) -> dict[str, bytes]:
+        res = await self._create_thread(
+            keys=[self.keys.thread(thread_id), self.keys.threads_index],
+            args=[thread_id, now_iso(), msgspec.json.encode(metadata), time.time(), if_exists],
+        )
+        if res == b"conflict":
+            raise Conflict(f"Thread {thread_id} already exists")
+        return await self.get_thread(thread_id)
+
+    async def get_thread(self, thread_id: str) -> dict[str, bytes]:
+        raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.thread(thread_id))  # type: ignore[misc]
+        if not raw:
+            raise NotFound(f"Thread {thread_id} not found")
+        return {k.decode(): v for k, v in raw.items()}
+
+    async def thread_exists(self, thread_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.thread(thread_id)))
+
+    async def update_thread_metadata(self, thread_id: str, metadata: dict[str, Any]) -> None:
+        key = self.keys.thread(thread_id)
+        current = await self.get_thread(thread_id)
+        merged = {**msgspec.json.decode(current.get("metadata", b"{}")), **metadata}
+        await self.redis.hset(key, mapping={  # type: ignore[misc]
+            "metadata": msgspec.json.encode(merged), "updated_at": now_iso()})
+
+    async def set_thread_values(self, thread_id: str, values: bytes, status: str | None,
+                                interrupts: bytes | None = None) -> None:
+        mapping: dict[str, bytes | str] = {"values": values, "updated_at": now_iso()}
+        if status:
+            mapping["status"] = status
+        if interrupts is not None:
+            mapping["interrupts"] = interrupts
+        await self.redis.hset(self.keys.thread(thread_id), mapping=mapping)  # type: ignore[arg-type,misc]
+
+    async def search_threads(self, offset: int, limit: int) -> list[dict[str, bytes]]:
+        """Threads newest first; filters are applied by the caller."""
+        ids = await self.redis.zrevrange(self.keys.threads_index, offset, offset + limit - 1)
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for tid in ids:
+            pipe.hgetall(self.keys.thread(tid.decode()))
+        rows = await pipe.execute()
+        return [{k.decode(): v for k, v in row.items()} for row in rows if row]
+
+    async def count_threads(self) -> int:
+        return int(await self.redis.zcard(self.keys.threads_index))
+
+    async def delete_thread(self, thread_id: str) -> None:
+        k = self.keys
+        run_ids = await self.redis.zrange(k.thread_runs(thread_id), 0, -1)
+        removed = await self.redis.delete(
+            k.thread(thread_id), k.thread_queue(thread_id), k.thread_runs(thread_id),
+            k.thread_resumes(thread_id), k.thread_epoch(thread_id),
+            *[k.run(thread_id, r.decode()) for r in run_ids],
+        )
+        await self.redis.zrem(k.threads_index, thread_id)
+        if not removed:
+            raise NotFound(f"Thread {thread_id} not found")
+
+    # -- runs ----------------------------------------------------------------
+    async def create_run(
+        self, *, thread_id: str, run_id: str, run_json: bytes, request: bytes, strategy: str,
+        resume_ids: list[str], create_thread: bool, graph_id: str, assistant_id: str,
+        thread_metadata: dict[str, Any] | None = None,
+    ) -> Created:
+        k = self.keys
+        res = await self._create_run(
+            keys=[k.thread(thread_id), k.thread_queue(thread_id), k.thread_runs(thread_id),
+                  k.run(thread_id, run_id), k.thread_resumes(thread_id), k.threads_index],
+            args=[thread_id, run_id, run_json, request, strategy, now_iso(), time.time(),
+                  msgspec.json.encode(resume_ids), "1" if create_thread else "0",
+                  msgspec.json.encode(thread_metadata or {}), graph_id, assistant_id],
+        )
+        decision, other = res[0].decode(), res[1].decode()
+        if decision == "not_found":
+            raise NotFound(f"Thread {thread_id} not found")
+        if decision == "busy":
+            raise Conflict(
+                f"Thread {thread_id} is busy with run {other}; "
+                "multitask_strategy 'reject' refuses a second run")
+        if decision == "duplicate":
+            return Created("duplicate", other)
+        return Created(decision, run_id, other)
+
+    async def get_run(self, thread_id: str, run_id: str) -> dict[str, bytes]:
+        raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.run(thread_id, run_id))  # type: ignore[misc]
+        if not raw:
+            raise NotFound(f"Run {run_id} not found")
+        return {k.decode(): v for k, v in raw.items()}
+
+    async def list_runs(self, thread_id: str, offset: int, limit: int) -> list[dict[str, bytes]]:
+        ids = await self.redis.zrevrange(self.keys.thread_runs(thread_id), offset,
+                                         offset + limit - 1)
+        pipe = self.redis.pipeline(transaction=False)
+        for rid in ids:
+            pipe.hgetall(self.keys.run(thread_id, rid.decode()))
+        rows = await pipe.execute() if ids else []
+        return [{k.decode(): v for k, v in row.items()} for row in rows if row]
+
+    async def cancel_queued(self, thread_id: str, run_id: str) -> bool:
+        """Take a run that has not started out of its thread's queue."""
+        return bool(await self._cancel_queued(
+            keys=[self.keys.run(thread_id, run_id), self.keys.thread_queue(thread_id)],
+            args=[run_id, now_iso()]))
+
+    async def claim_run(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
+        k = self.keys
+        res = await self._claim(
+            keys=[k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],
+            args=[run_id, executor_id, now_iso()])
+        return Claim(res[0].decode(), int(res[1]) if res[0] == b"ok" else 0, int(res[2]))
+
+    async def finish_run(
+        self, *, thread_id: str, run_id: str, epoch: int, run_status: str, thread_status: str,
+        values: bytes, interrupts: bytes, result: bytes,
+    ) -> tuple[str, bytes | None]:
+        """Record a run's outcome and hand the thread to its next queued run.
+
+        Returns ``("next", request)`` when a queued run must now be dispatched,
+        ``("ok", None)``, or ``("stale", None)`` when this attempt lost its lease.
+        """
+        k = self.keys
+        res = await self._finish(
+            keys=[k.thread(thread_id), k.run(thread_id, run_id), k.thread_queue(thread_id),
+                  k.thread_epoch(thread_id)],
+            args=[run_id, str(epoch), run_status, thread_status, values, interrupts, result,
+                  now_iso(), k.run(thread_id, "")])
+        outcome = res[0].decode()
+        return outcome, (res[1] if outcome == "next" else None)
+
+    # -- executors -------------------------------------------------------------
+    async def heartbeat_executor(self, executor_id: str, ttl: float) -> None:
+        await self.redis.set(self.keys.executor(executor_id), b"1", px=int(ttl * 1000))
+
+    async def thread_owner(self, thread_id: str) -> str | None:
+        owner = await self.redis.hget(self.keys.thread(thread_id), "owner")  # type: ignore[misc]
+        return owner.decode() if owner else None
+
+    async def executor_alive(self, executor_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.executor(executor_id)))
+
+    async def forget_executor(self, executor_id: str) -> None:
+        await self.redis.delete(self.keys.executor(executor_id))

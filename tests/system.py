@@ -1,0 +1,148 @@
+"""Starting the real system for tests: nats-server, valkey-server, and the
+gateway / executors as their own OS processes, exactly as `relaygraph` runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from relaygraph.servers import ServerProcess, free_port, nats_server, valkey_server
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "langgraph.json"
+
+
+async def assert_eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
+                            interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns without AssertionError (its value) or time out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class Service:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Service:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "relaygraph.cli", *self.args], env=self.env,
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@dataclass
+class System:
+    data: Path
+    config: Path
+    nats: ServerProcess
+    redis: ServerProcess
+    port: int
+    env: dict[str, str]
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def executor(self, executor_id: str | None = None) -> Service:
+        env = dict(self.env)
+        if executor_id:
+            env["RELAYGRAPH_EXECUTOR_ID"] = executor_id
+        n = len(self.services)
+        svc = Service(f"executor-{n}", ["executor", "--config", str(self.config)], env,
+                      self.data / f"executor-{n}.log").start()
+        self.services.append(svc)
+        return svc
+
+    def gateway(self) -> Service:
+        svc = Service("gateway", ["gateway", "--config", str(self.config), "--port",
+                                  str(self.port)], self.env, self.data / "gateway.log").start()
+        self.services.append(svc)
+        return svc
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """The API answers and an executor answers graph queries."""
+        deadline = time.monotonic() + timeout
+        graph = next(iter(_graph_ids(self.config)))
+        last: Exception | str = "not started"
+        while time.monotonic() < deadline:
+            for svc in self.services:
+                if svc.proc is not None and svc.proc.poll() is not None:
+                    raise RuntimeError(f"{svc.name} exited:\n{svc.log.read_text()[-4000:]}")
+            try:
+                r = httpx.get(f"{self.url}/assistants/{graph}/schemas", timeout=5)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as exc:
+                last = exc
+            time.sleep(0.1)
+        logs = "\n".join(f"--- {s.name}\n{s.log.read_text()[-3000:]}" for s in self.services)
+        raise RuntimeError(f"system not ready in {timeout}s: {last}\n{logs}")
+
+    def stop(self) -> None:
+        for svc in reversed(self.services):
+            svc.stop()
+        self.redis.stop()
+        self.nats.stop()
+
+
+def _graph_ids(config: Path) -> list[str]:
+    import json
+
+    return list(json.loads(config.read_text())["graphs"])
+
+
+@contextlib.contextmanager
+def running_system(data: Path, config: Path = EXAMPLES, executors: int = 1,
+                   extra_env: dict[str, str] | None = None) -> Iterator[System]:
+    data.mkdir(parents=True, exist_ok=True)
+    nats = nats_server(data / "nats").start()
+    redis = valkey_server(data / "valkey").start()
+    env = {**os.environ, "NATS_URL": nats.url, "REDIS_URL": redis.url,
+           "RELAYGRAPH_LOG_LEVEL": "INFO", **(extra_env or {})}
+    system = System(data, config, nats, redis, free_port(), env)
+    try:
+        for _ in range(executors):
+            system.executor()
+        system.gateway()
+        system.wait_ready()
+        yield system
+    finally:
+        system.stop()
