@@ -1,0 +1,36 @@
+"""A LangGraph checkpointer on plain Redis commands and Lua (Redis >= 6.2, Valkey).
+
+``AsyncRedisSaver`` (``redis.asyncio``) and ``RedisSaver`` (sync) share one key
+layout: a thread's data sits in seven keys tagged ``{<thread_id>}`` (one Redis
+Cluster slot), listed in ``relaygraph.subjects.Keys.checkpoint_thread_keys``:
+
+* ``ids``: sorted set of ``ns\\0checkpoint_id`` (lex order = time order per
+  namespace), so the newest checkpoint of a namespace is one ZREVRANGEBYLEX;
+* ``cps`` / ``refs``: the checkpoint records, and for the Lua scripts the run
+  id and ``channel\\0version`` of each channel it holds;
+* ``blobs``: one value per (namespace, channel, version), written only when the
+  version changes (``new_versions``), shared by every checkpoint that holds it;
+* ``wids`` / ``writes``: pending writes, one lex range per checkpoint;
+* ``runs``: ``run_id\\0ns\\0checkpoint_id`` for ``delete_for_runs`` (plus
+  ``rg:cp:run:{<run_id>}:threads``, the threads a run wrote to).
+
+Reading a checkpoint (newest or by id) is one script call; ``put`` and
+``put_writes`` are one script call each, whatever the history length.
+
+Fencing: when ``config["configurable"]["fencing_token"]`` is set, ``put`` and
+``put_writes`` check in the same script that the thread's epoch key
+(``Keys.thread_epoch``) holds that number, else nothing is written and
+:class:`relaygraph.errors.StaleEpoch` is raised.
+
+TTL: with ``ttl=<seconds>`` every write re-arms the expiry of all seven keys of
+the thread together (the epoch key belongs to the executor and is left alone).
+
+Serialization: see ``_serde`` (no pickle; msgpack types allowlisted, refused
+with :class:`UnsafeCheckpointData`).
+"""
+
+from relaygraph.checkpoint._serde import StrictSerializer, UnsafeCheckpointData
+from relaygraph.checkpoint.aio import AsyncRedisSaver
+from relaygraph.checkpoint.sync import RedisSaver
+
+__all__ = ["AsyncRedisSaver", "RedisSaver", "StrictSerializer", "UnsafeCheckpointData"]

@@ -1,0 +1,397 @@
+"""The checkpointer's logic, written once for the sync and the async saver.
+
+Each operation is a generator ("sans-IO"): it yields a request (:class:`Call`,
+:class:`Cmds`, :class:`Scan`), is sent the reply, and returns its result; list
+operations also yield :class:`Emit` items. ``sync.py`` and ``aio.py`` only
+execute requests.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ormsgpack
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from relaygraph.checkpoint._serde import StrictSerializer, check_tag
+from relaygraph.errors import StaleEpoch
+from relaygraph.subjects import Keys
+
+FENCING_TOKEN = "fencing_token"
+LIST_PAGE = 100
+_INDEXED_RUNS_MAX = 4096
+
+
+@dataclass(slots=True)
+class Call:
+    """Run one of the Lua scripts of ``_scripts.SCRIPTS``."""
+
+    script: str
+    keys: list[str]
+    args: list[Any]
+
+
+@dataclass(slots=True)
+class Cmds:
+    """Plain commands sent together (one pipeline, not a transaction)."""
+
+    cmds: list[tuple[Any, ...]]
+
+
+@dataclass(slots=True)
+class Scan:
+    """Every key matching ``pattern`` (on every node of a cluster)."""
+
+    pattern: str
+
+
+@dataclass(slots=True)
+class Emit:
+    """An item of a list operation."""
+
+    value: Any
+
+
+Op = Generator[Any, Any, Any]
+
+
+def _text(value: Any, what: str) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        raise ValueError(f"{what} must not contain a NUL character: {text!r}")
+    return text
+
+
+def _strings(items: Iterable[bytes]) -> bytes:
+    """``<len>:<bytes>`` items, the one structure the Lua scripts read."""
+    return b"".join(b"%d:%s" % (len(item), item) for item in items)
+
+
+def _pack_typed(typed: tuple[str, bytes]) -> bytes:
+    return typed[0].encode() + b"\x00" + typed[1]
+
+
+def _unpack_typed(raw: bytes) -> tuple[str, bytes]:
+    tag, _, data = raw.partition(b"\x00")
+    return tag.decode(), data
+
+
+def _s(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+class RedisSaverCore(BaseCheckpointSaver[str]):
+    """Shared state and operations of :class:`RedisSaver` and
+    :class:`AsyncRedisSaver`; see the package docstring."""
+
+    def __init__(
+        self,
+        *,
+        key_prefix: str = "rg",
+        ttl: float | None = None,
+        serde: SerializerProtocol | None = None,
+        allowed_types: Iterable[tuple[str, ...] | type] | None = None,
+    ) -> None:
+        if serde is not None and allowed_types is not None:
+            raise ValueError("pass allowed_types or serde, not both")
+        super().__init__(serde=serde or StrictSerializer(allowed_types=allowed_types))
+        if ttl is not None and ttl <= 0:
+            raise ValueError("ttl must be a positive number of seconds, or None")
+        self.keys = Keys(key_prefix)
+        self.ttl = ttl
+        self._ttl_ms = str(max(1, int(ttl * 1000))) if ttl else ""
+        self._indexed_runs: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    # -- values ------------------------------------------------------------------
+    def _dumps(self, obj: Any) -> bytes:
+        typed = self.serde.dumps_typed(obj)
+        check_tag(typed[0], "store")
+        return _pack_typed(typed)
+
+    def _loads(self, raw: bytes) -> Any:
+        typed = _unpack_typed(raw)
+        check_tag(typed[0], "load")
+        return self.serde.loads_typed(typed)
+
+    def get_next_version(self, current: str | None, channel: None = None) -> str:
+        """``<32-digit counter>.<random>``: increasing like InMemorySaver's, and
+        unique across forks of one parent (the random part)."""
+        if current is None:
+            counter = 0
+        elif isinstance(current, (int, float)):
+            counter = int(current)
+        else:
+            counter = int(str(current).split(".", 1)[0])
+        return f"{counter + 1:032}.{random.random():016}"
+
+    # -- config ------------------------------------------------------------------
+    def _thread(self, conf: dict[str, Any]) -> str:
+        thread_id = _text(conf["thread_id"], "thread_id")
+        if not thread_id:
+            raise ValueError("thread_id must not be empty")
+        return thread_id
+
+    def _tkeys(self, thread_id: str) -> list[str]:
+        return self.keys.checkpoint_thread_keys(thread_id)
+
+    @staticmethod
+    def _token(conf: dict[str, Any]) -> str:
+        token = conf.get(FENCING_TOKEN)
+        if token is None:
+            return ""
+        if isinstance(token, bool) or not isinstance(token, (int, str)):
+            raise TypeError(f"{FENCING_TOKEN} must be an int, got {type(token).__name__}")
+        return str(int(token))
+
+    @staticmethod
+    def _fenced(result: Any, thread_id: str, token: str) -> None:
+        if result and int(result[0]) == 0:
+            current = _s(result[1]) or "none"
+            raise StaleEpoch(
+                f"thread {thread_id}: write refused, fencing token {token} is not the "
+                f"thread's current epoch ({current})"
+            )
+
+    def _metadata(self, config: RunnableConfig, metadata: CheckpointMetadata) -> dict:
+        conf = config.get("configurable") or {}
+        if FENCING_TOKEN in conf:
+            rest = {k: v for k, v in conf.items() if k != FENCING_TOKEN}
+            config = {**config, "configurable": rest}
+        return dict(get_checkpoint_metadata(config, metadata))
+
+    def _run_index(self, run_id: str, thread_id: str) -> Cmds | None:
+        """Register ``thread_id`` under ``run_id`` unless done recently."""
+        now = time.monotonic()
+        seen = self._indexed_runs.get((run_id, thread_id))
+        if seen is not None and (not self.ttl or now - seen < self.ttl / 2):
+            return None
+        self._indexed_runs[(run_id, thread_id)] = now
+        self._indexed_runs.move_to_end((run_id, thread_id))
+        while len(self._indexed_runs) > _INDEXED_RUNS_MAX:
+            self._indexed_runs.popitem(last=False)
+        key = self.keys.checkpoint_run_threads(run_id)
+        cmds: list[tuple[Any, ...]] = [("SADD", key, thread_id)]
+        if self._ttl_ms:
+            cmds.append(("PEXPIRE", key, self._ttl_ms))
+        return Cmds(cmds)
+
+    # -- tuples ------------------------------------------------------------------
+    def _tuple(
+        self, thread_id: str, loaded: list[Any], record: bytes | None = None
+    ) -> CheckpointTuple:
+        field, raw_record, blobs, writes = loaded
+        ns, cid = _s(field).rsplit("\x00", 1)
+        cp_tag, cp_data, md_tag, md_data, parent = ormsgpack.unpackb(record or raw_record)
+        checkpoint = self._loads(_pack_typed((cp_tag, cp_data)))
+        values: dict[str, Any] = {}
+        for i in range(0, len(blobs), 2):
+            if blobs[i + 1] is not None:
+                channel = blobs[i].partition(b"\x00")[0].decode()
+                values[channel] = self._loads(blobs[i + 1])
+        pending = []
+        for raw in writes:
+            if raw is None:
+                continue
+            task_id, channel, tag, data, task_path, idx = ormsgpack.unpackb(raw)
+            pending.append(
+                (writes_sort_key(task_path, task_id, idx), (tag, data), task_id, channel)
+            )
+        pending.sort(key=lambda w: w[0])
+
+        def conf(checkpoint_id: str) -> RunnableConfig:
+            return {
+                "configurable": {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": ns,
+                    "checkpoint_id": checkpoint_id,
+                }
+            }
+
+        return CheckpointTuple(
+            config=conf(cid),
+            checkpoint={**checkpoint, "channel_values": values},
+            metadata=self._loads(_pack_typed((md_tag, md_data))),
+            parent_config=conf(parent) if parent else None,
+            pending_writes=[
+                (task_id, channel, self._loads(_pack_typed(typed)))
+                for _, typed, task_id, channel in pending
+            ],
+        )
+
+    # -- operations --------------------------------------------------------------
+    def _op_get_tuple(self, config: RunnableConfig) -> Op:
+        conf = config["configurable"]
+        thread_id = self._thread(conf)
+        ns = _text(conf.get("checkpoint_ns", ""), "checkpoint_ns")
+        cid = _text(get_checkpoint_id(config) or "", "checkpoint_id")
+        loaded = yield Call("get", self._tkeys(thread_id), [ns, cid])
+        return self._tuple(thread_id, loaded) if loaded else None
+
+    def _op_put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Op:
+        conf = config["configurable"]
+        thread_id = self._thread(conf)
+        ns = _text(conf.get("checkpoint_ns", ""), "checkpoint_ns")
+        cid = _text(checkpoint["id"], "checkpoint id")
+        token = self._token(conf)
+        stored = dict(checkpoint)
+        values: dict[str, Any] = stored.pop("channel_values", {})  # type: ignore[assignment]
+        blob_args: list[Any] = []
+        for channel, version in new_versions.items():
+            if channel in values:
+                name = _text(channel, "channel name")
+                blob_args += [f"{ns}\x00{name}\x00{version}", self._dumps(values[channel])]
+        refs = [
+            f"{_text(channel, 'channel name')}\x00{version}".encode()
+            for channel, version in stored["channel_versions"].items()
+        ]
+        md = self._metadata(config, metadata)
+        run_id = _text(md.get("run_id") or "", "run_id")
+        field = f"{ns}\x00{cid}"
+        record = ormsgpack.packb(
+            [
+                *_unpack_typed(self._dumps(stored)),
+                *_unpack_typed(self._dumps(md)),
+                conf.get("checkpoint_id"),
+            ]
+        )
+        if run_id and (index := self._run_index(run_id, thread_id)) is not None:
+            yield index
+        args = [token, self._ttl_ms, field, record, _strings([run_id.encode(), *refs])]
+        args.append(f"{run_id}\x00{field}" if run_id else "")
+        result = yield Call("put", self._tkeys(thread_id), args + blob_args)
+        self._fenced(result, thread_id, token)
+        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
+
+    def _op_put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> Op:
+        if not writes:
+            return None
+        conf = config["configurable"]
+        thread_id = self._thread(conf)
+        ns = _text(conf.get("checkpoint_ns", ""), "checkpoint_ns")
+        cid = _text(conf["checkpoint_id"], "checkpoint_id")
+        token = self._token(conf)
+        task_id = _text(task_id, "task_id")
+        args: list[Any] = [token, self._ttl_ms]
+        for i, (channel, value) in enumerate(writes):
+            idx = WRITES_IDX_MAP.get(channel, i)
+            tag, data = _unpack_typed(self._dumps(value))
+            args += [
+                f"{ns}\x00{cid}\x00{task_id}\x00{idx}",
+                ormsgpack.packb([task_id, channel, tag, data, task_path, idx]),
+                "s" if idx < 0 else "n",
+            ]
+        result = yield Call("put_writes", self._tkeys(thread_id), args)
+        self._fenced(result, thread_id, token)
+        return None
+
+    def _op_list(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> Op:
+        if limit is not None and limit <= 0:
+            return
+        if config is None:
+            found = yield Scan(self.keys.checkpoint_ids_pattern())
+            threads = sorted({t for k in found if (t := self.keys.thread_of_checkpoint_ids(_s(k)))})
+        else:
+            threads = [self._thread(config["configurable"])]
+        conf = (config or {}).get("configurable", {})
+        ns = conf.get("checkpoint_ns")
+        ns = None if ns is None else _text(ns, "checkpoint_ns")
+        cid = get_checkpoint_id(config) if config else None
+        before_id = get_checkpoint_id(before) if before else None
+        left = limit
+        for thread_id in threads:
+            keys = self._tkeys(thread_id)
+            upper: bytes | None = None
+            buffered: list[str] | None = None
+            while True:
+                page = LIST_PAGE if filter or left is None else min(left, LIST_PAGE)
+                if ns is None or cid:  # every namespace, or one id: sort here
+                    if buffered is None:
+                        (members,) = yield Cmds([("ZRANGE", keys[0], 0, -1)])
+                        buffered = _newest_first(members, ns, cid, before_id)
+                    fields, buffered = buffered[:page], buffered[page:]
+                    done = not buffered
+                else:  # one namespace: lex range, newest first, a page at a time
+                    prefix = f"{ns}\x00".encode()
+                    if upper is None:
+                        upper = b"(" + prefix + (before_id.encode() if before_id else b"\xff")
+                    (members,) = yield Cmds(
+                        [("ZREVRANGEBYLEX", keys[0], upper, b"[" + prefix, "LIMIT", 0, page)]
+                    )
+                    fields = [_s(m) for m in members]
+                    done = len(members) < page
+                    if members:
+                        upper = b"(" + members[-1]
+                records: list[Any] = [None] * len(fields)
+                if filter and fields:
+                    (raw,) = yield Cmds([("HMGET", keys[1], *fields)])
+                    kept = [
+                        (f, r)
+                        for f, r in zip(fields, raw, strict=True)
+                        if r is not None and self._matches(r, filter)
+                    ]
+                    fields, records = [f for f, _ in kept], [r for _, r in kept]
+                if fields:
+                    loaded = yield Call("load", keys, ["0" if filter else "1", *fields])
+                    for item, record in zip(loaded, records, strict=True):
+                        if not item:
+                            continue
+                        yield Emit(self._tuple(thread_id, item, record))
+                        if left is not None:
+                            left -= 1
+                            if left <= 0:
+                                return
+                if done:
+                    break
+
+    def _matches(self, record: bytes, filter: dict[str, Any]) -> bool:
+        _, _, md_tag, md_data, _ = ormsgpack.unpackb(record)
+        md = self._loads(_pack_typed((md_tag, md_data)))
+        return all(md.get(k) == v for k, v in filter.items())
+
+
+def _newest_first(
+    members: Iterable[bytes], ns: str | None, cid: str | None, before: str | None
+) -> list[str]:
+    rows = [_s(m).rsplit("\x00", 1) for m in members]
+    rows = [
+        r
+        for r in rows
+        if (ns is None or r[0] == ns) and (not cid or r[1] == cid) and (not before or r[1] < before)
+    ]
+    rows.sort(key=lambda r: (r[1], r[0]), reverse=True)
+    return [f"{n}\x00{c}" for n, c in rows]

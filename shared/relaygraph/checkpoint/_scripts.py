@@ -1,0 +1,290 @@
+"""Lua scripts of the Redis checkpointer (plain Redis commands only).
+
+Every script gets the same KEYS, all in the thread's hash slot
+(:meth:`relaygraph.subjects.Keys.checkpoint_thread_keys`):
+
+    1 ids     zset   ns\\0cid                        (all scores 0, lex order)
+    2 cps     hash   ns\\0cid -> record               (msgpack, opaque to Lua)
+    3 refs    hash   ns\\0cid -> strings(run_id, channel\\0version, ...)
+    4 blobs   hash   ns\\0channel\\0version -> tag\\0bytes
+    5 wids    zset   ns\\0cid\\0task_id\\0idx           (lex order)
+    6 writes  hash   same fields as wids -> msgpack pending write
+    7 runs    zset   run_id\\0ns\\0cid                  (lex order)
+    8 epoch   string the thread's fencing epoch (read only, by the fence)
+
+``strings(...)`` is a list of ``<byte length>:<bytes>`` items, the only
+structured value Lua has to read (no cjson/cmsgpack needed). Namespaces,
+checkpoint ids and channel names never hold a NUL byte (the saver checks), so
+``prefix\\0`` .. ``prefix\\0\\255`` is exactly one lex range. Scripts touch
+only their KEYS: nothing is built from strings, so they run unchanged on Redis
+Cluster. The scripts work on Redis >= 6.2 and Valkey.
+"""
+
+from __future__ import annotations
+
+_PRELUDE = r"""
+local IDS, CPS, REFS, BLOBS, WIDS, WRITES, RUNS, EPOCH =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local CHUNK = 512
+
+local function strings(s)
+  local out, pos, n = {}, 1, #s
+  while pos <= n do
+    local c = string.find(s, ':', pos, true)
+    local len = tonumber(string.sub(s, pos, c - 1))
+    out[#out + 1] = string.sub(s, c + 1, c + len)
+    pos = c + len + 1
+  end
+  return out
+end
+
+-- redis.call(cmd, key, items[first..last]) in chunks of `width`-aligned
+-- groups (Lua's unpack has a stack limit); concatenates table replies.
+local function chunked(cmd, key, items, first, last, width)
+  local out, size, i = {}, CHUNK * width, first
+  while i <= last do
+    local j = math.min(i + size - 1, last)
+    local r = redis.call(cmd, key, unpack(items, i, j))
+    if type(r) == 'table' then
+      for k = 1, #r do out[#out + 1] = r[k] end
+    end
+    i = j + 1
+  end
+  return out
+end
+
+local function ns_of(field)
+  return string.match(field, '^(.*)%z')
+end
+
+local function range(key, prefix)
+  return redis.call('ZRANGEBYLEX', key, '[' .. prefix .. '\0', '(' .. prefix .. '\0\255')
+end
+
+local function fence(token)
+  if token == '' then return nil end
+  local cur = redis.call('GET', EPOCH)
+  if cur ~= token then return {0, cur or ''} end
+  return nil
+end
+
+local function touch(ttl)
+  local ms = tonumber(ttl)
+  if ms and ms > 0 then
+    for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], ms) end
+  end
+end
+
+local function load(field, with_record)
+  local rec = false
+  if with_record then
+    rec = redis.call('HGET', CPS, field)
+    if not rec then return false end
+  end
+  local blobs = {}
+  local refs = redis.call('HGET', REFS, field)
+  if refs then
+    refs = strings(refs)
+    local ns, fields = ns_of(field), {}
+    for i = 2, #refs do fields[#fields + 1] = ns .. '\0' .. refs[i] end
+    if #fields > 0 then
+      local vals = chunked('HMGET', BLOBS, fields, 1, #fields, 1)
+      for i = 1, #fields do
+        blobs[#blobs + 1] = refs[i + 1]
+        blobs[#blobs + 1] = vals[i]
+      end
+    end
+  end
+  local writes = {}
+  local wids = range(WIDS, field)
+  if #wids > 0 then writes = chunked('HMGET', WRITES, wids, 1, #wids, 1) end
+  return {field, rec, blobs, writes}
+end
+
+local function drop(field)
+  local refs = redis.call('HGET', REFS, field)
+  if refs then
+    local run = strings(refs)[1]
+    if run and run ~= '' then redis.call('ZREM', RUNS, run .. '\0' .. field) end
+  end
+  redis.call('HDEL', CPS, field)
+  redis.call('HDEL', REFS, field)
+  redis.call('ZREM', IDS, field)
+  local wids = range(WIDS, field)
+  if #wids > 0 then
+    chunked('ZREM', WIDS, wids, 1, #wids, 1)
+    chunked('HDEL', WRITES, wids, 1, #wids, 1)
+  end
+end
+
+-- Drop the blobs no checkpoint refers to any more (drop() already took the
+-- dropped checkpoints' writes). O(size of the thread): maintenance only.
+local function gc()
+  local live, all = {}, redis.call('HGETALL', REFS)
+  for i = 1, #all, 2 do
+    local ns, refs = ns_of(all[i]), strings(all[i + 1])
+    for j = 2, #refs do live[ns .. '\0' .. refs[j]] = true end
+  end
+  local dead = {}
+  for _, f in ipairs(redis.call('HKEYS', BLOBS)) do
+    if not live[f] then dead[#dead + 1] = f end
+  end
+  if #dead > 0 then chunked('HDEL', BLOBS, dead, 1, #dead, 1) end
+end
+"""
+
+# ARGV: ns, checkpoint id ('' = the newest of ns)
+GET = r"""
+local ns, cid = ARGV[1], ARGV[2]
+local field
+if cid == '' then
+  local m = redis.call('ZREVRANGEBYLEX', IDS, '(' .. ns .. '\0\255', '[' .. ns .. '\0', 'LIMIT', 0, 1)
+  if #m == 0 then return false end
+  field = m[1]
+else
+  field = ns .. '\0' .. cid
+end
+return load(field, true)
+"""
+
+# ARGV: '1' to return records too, then fields ns\0cid
+LOAD = r"""
+local out = {}
+for i = 2, #ARGV do out[#out + 1] = load(ARGV[i], ARGV[1] == '1') end
+return out
+"""
+
+# ARGV: token, ttl ms, field, record, refs, run member, blob field/value pairs...
+PUT = r"""
+local stale = fence(ARGV[1])
+if stale then return stale end
+local field = ARGV[3]
+local old = redis.call('HGET', REFS, field)
+if old then
+  local run = strings(old)[1]
+  if run ~= '' then redis.call('ZREM', RUNS, run .. '\0' .. field) end
+end
+if #ARGV >= 7 then chunked('HSET', BLOBS, ARGV, 7, #ARGV, 2) end
+redis.call('HSET', CPS, field, ARGV[4])
+redis.call('HSET', REFS, field, ARGV[5])
+redis.call('ZADD', IDS, 0, field)
+if ARGV[6] ~= '' then redis.call('ZADD', RUNS, 0, ARGV[6]) end
+touch(ARGV[2])
+return {1}
+"""
+
+# ARGV: token, ttl ms, then (member, payload, mode) triples; mode 's' overwrites
+# (special channels, negative idx), 'n' keeps the first write (regular idx).
+PUT_WRITES = r"""
+local stale = fence(ARGV[1])
+if stale then return stale end
+for i = 3, #ARGV, 3 do
+  local m, p = ARGV[i], ARGV[i + 1]
+  if ARGV[i + 2] == 's' then
+    redis.call('HSET', WRITES, m, p)
+    redis.call('ZADD', WIDS, 0, m)
+  elseif redis.call('HSETNX', WRITES, m, p) == 1 then
+    redis.call('ZADD', WIDS, 0, m)
+  end
+end
+touch(ARGV[2])
+return {1}
+"""
+
+# ARGV: none. Returns the run ids the thread held.
+DELETE_THREAD = r"""
+local runs, seen = {}, {}
+for _, m in ipairs(redis.call('ZRANGE', RUNS, 0, -1)) do
+  local r = string.match(m, '^([^%z]*)')
+  if not seen[r] then
+    seen[r] = true
+    runs[#runs + 1] = r
+  end
+end
+redis.call('UNLINK', IDS, CPS, REFS, BLOBS, WIDS, WRITES, RUNS)
+return runs
+"""
+
+# ARGV: run ids. Returns how many checkpoints were dropped.
+DELETE_RUNS = r"""
+local n = 0
+for i = 1, #ARGV do
+  for _, m in ipairs(range(RUNS, ARGV[i])) do
+    drop(string.sub(m, #ARGV[i] + 2))
+    redis.call('ZREM', RUNS, m)
+    n = n + 1
+  end
+end
+if n > 0 then gc() end
+return n
+"""
+
+# ARGV: how many checkpoints to keep per namespace (>= 1).
+PRUNE = r"""
+local keep, dropped = tonumber(ARGV[1]), 0
+local group_ns, group = nil, {}
+local function flush()
+  for k = 1, #group - keep do
+    drop(group[k])
+    dropped = dropped + 1
+  end
+end
+for _, f in ipairs(redis.call('ZRANGE', IDS, 0, -1)) do
+  local ns = ns_of(f)
+  if ns ~= group_ns then
+    flush()
+    group_ns, group = ns, {}
+  end
+  group[#group + 1] = f
+end
+flush()
+if dropped > 0 then gc() end
+return dropped
+"""
+
+SNAPSHOT = r"""
+return {
+  redis.call('ZRANGE', IDS, 0, -1), redis.call('HGETALL', CPS), redis.call('HGETALL', REFS),
+  redis.call('HGETALL', BLOBS), redis.call('ZRANGE', WIDS, 0, -1),
+  redis.call('HGETALL', WRITES), redis.call('ZRANGE', RUNS, 0, -1)
+}
+"""
+
+# ARGV: ttl ms, then for KEYS[1..7] in order: item count, items (zset members
+# or hash field/value pairs). Merges into what the keys already hold.
+MERGE = r"""
+local pos, zset = 2, {true, false, false, false, true, false, true}
+for k = 1, 7 do
+  local first, last = pos + 1, pos + tonumber(ARGV[pos])
+  pos = last + 1
+  if last >= first then
+    if zset[k] then
+      local items = {}
+      for i = first, last do
+        items[#items + 1] = '0'
+        items[#items + 1] = ARGV[i]
+      end
+      chunked('ZADD', KEYS[k], items, 1, #items, 2)
+    else
+      chunked('HSET', KEYS[k], ARGV, first, last, 2)
+    end
+  end
+end
+touch(ARGV[1])
+return 1
+"""
+
+SCRIPTS: dict[str, str] = {
+    name: _PRELUDE + body
+    for name, body in {
+        "get": GET,
+        "load": LOAD,
+        "put": PUT,
+        "put_writes": PUT_WRITES,
+        "delete_thread": DELETE_THREAD,
+        "delete_runs": DELETE_RUNS,
+        "prune": PRUNE,
+        "snapshot": SNAPSHOT,
+        "merge": MERGE,
+    }.items()
+}
