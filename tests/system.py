@@ -22,6 +22,8 @@ from relaygraph.servers import ServerProcess, free_port, nats_server, valkey_ser
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "langgraph.json"
+TEST_GRAPHS = ROOT / "tests" / "graphs" / "langgraph.json"
+"""The examples plus graphs made for tests (slow nodes, side-effect counters)."""
 
 
 async def assert_eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
@@ -130,7 +132,7 @@ def _graph_ids(config: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_system(data: Path, config: Path = EXAMPLES, executors: int = 1,
+def running_system(data: Path, config: Path = TEST_GRAPHS, executors: int = 1,
                    extra_env: dict[str, str] | None = None) -> Iterator[System]:
     data.mkdir(parents=True, exist_ok=True)
     nats = nats_server(data / "nats").start()
