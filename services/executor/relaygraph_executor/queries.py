@@ -6,6 +6,7 @@ and write checkpoints through the same Redis saver the runs use.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -59,6 +60,31 @@ def state_json(state: StateSnapshot) -> dict[str, Any]:
         "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
         "interrupts": interrupts_of(state),
     }
+
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean",
+               list: "array", dict: "object"}
+
+
+def hinted_schema(graph: Any) -> dict[str, Any] | None:
+    """A shallow JSON Schema of a StateGraph's input from its type hints, for
+    states pydantic cannot express (``typing.TypedDict`` on Python < 3.12)."""
+    schema = getattr(getattr(graph, "builder", None), "input_schema", None)
+    if schema is None:
+        return None
+    try:
+        hints = typing.get_type_hints(schema)
+    except Exception:
+        return None
+    props: dict[str, Any] = {}
+    for key, hint in hints.items():
+        base = typing.get_origin(hint) or hint
+        if base is typing.Annotated:  # a channel with a reducer: its input shape varies
+            props[key] = {}
+            continue
+        props[key] = {"type": _JSON_TYPES[base]} if base in _JSON_TYPES else {}
+    return {"type": "object", "title": getattr(schema, "__name__", "Input"),
+            "properties": props}
 
 
 class Queries:
@@ -124,7 +150,7 @@ class Queries:
 
         return {
             "graph_id": graph_id,
-            "input_schema": safe(graph.get_input_jsonschema),
+            "input_schema": safe(graph.get_input_jsonschema) or hinted_schema(graph),
             "output_schema": safe(graph.get_output_jsonschema),
             "state_schema": safe(lambda: graph.get_input_jsonschema()),
             "config_schema": safe(graph.get_config_jsonschema),

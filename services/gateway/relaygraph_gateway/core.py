@@ -115,7 +115,7 @@ class Gateway:
 
     async def check_input(self, graph_id: str, value: Any) -> None:
         """Refuse input the graph cannot take: not an object, unknown keys, or a
-        top-level value of the wrong JSON type."""
+        top-level scalar of the wrong JSON type."""
         if value is None:
             return
         schema = (await self.schemas(graph_id)).get("input_schema") or {}
@@ -130,8 +130,9 @@ class Gateway:
             raise InvalidInput(
                 f"input key(s) {unknown} are not in graph {graph_id!r}'s input schema; "
                 f"it accepts {sorted(props)}")
-        types = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
-                 "array": list, "object": dict}
+        # Scalars only: reducers (add_messages...) accept more shapes than a
+        # schema's array/object says, and LangGraph itself does not check them.
+        types = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
         for key, item in value.items():
             expected = props[key].get("type") if isinstance(props[key], dict) else None
             py = types.get(expected) if isinstance(expected, str) else None

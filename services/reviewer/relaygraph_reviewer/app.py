@@ -1,0 +1,233 @@
+"""The reviewer process: one lifespan that opens Redis, NATS and the HTTP client,
+subscribes to interrupts with a durable consumer, and serves the inbox.
+
+``relaygraph reviewer`` calls :func:`run`; tests and embedders await
+:func:`serve` (or enter :func:`open_reviewer` and mount :func:`create_app`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import nats.errors
+import uvicorn
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio import Redis
+from relaygraph.broker import make_broker
+from relaygraph.config import load_config
+from relaygraph.process import setup_logging
+from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings
+from relaygraph.streams import ensure_stream, interrupts_stream_config
+from relaygraph.subjects import Keys, Subjects
+
+from relaygraph_reviewer.inbox import Inbox
+from relaygraph_reviewer.rules import load_rules
+from relaygraph_reviewer.service import Reviewer
+from relaygraph_reviewer.web import create_app
+from relaygraph_reviewer.webhook import WebhookBridge
+
+log = logging.getLogger("relaygraph.reviewer")
+
+FETCH_BATCH = 16
+FETCH_TIMEOUT = 2.0
+"""Seconds one pull waits for interrupts (also how fast a stop is noticed)."""
+
+
+class InboxAuthSettings(BaseSettings):
+    """The inbox's optional API key: the same ``RELAYGRAPH_API_KEY`` as the gateway's."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAYGRAPH_", extra="ignore")
+
+    api_key: str | None = Field(
+        default=None,
+        description="When set, the inbox asks for it (x-api-key header or sign-in page).",
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_reviewer(
+    settings: ReviewerSettings,
+    nats_settings: NatsSettings,
+    redis_settings: RedisSettings,
+    *,
+    resume_timeout: float = 10.0,
+    webhook_attempts: int = 4,
+    webhook_backoff: float = 0.5,
+) -> AsyncIterator[Reviewer]:
+    """Every resource of a reviewer, opened in order and closed in reverse.
+
+    The rules file is checked first: a bad file fails before any connection.
+    """
+    rules = load_rules(settings.rules)
+    subjects = Subjects(nats_settings.prefix)
+    keys = Keys(redis_settings.key_prefix)
+    async with contextlib.AsyncExitStack() as stack:
+        redis = await stack.enter_async_context(Redis.from_url(redis_settings.url))
+        await redis.ping()
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
+        webhook = (
+            WebhookBridge(
+                http, settings.webhook_url, attempts=webhook_attempts, backoff=webhook_backoff
+            )
+            if settings.webhook_url
+            else None
+        )
+        broker = make_broker(nats_settings, name=f"relaygraph-reviewer-{settings.durable}")
+        reviewer = Reviewer(
+            inbox=Inbox(redis, keys, settings.durable),
+            subjects=subjects,
+            connection=lambda: broker.connection,
+            rules=rules,
+            webhook=webhook,
+            resume_timeout=resume_timeout,
+        )
+        broker.subscriber(
+            subjects.interrupts_all,
+            stream=JStream(subjects.interrupts_stream, declare=False),
+            durable=settings.durable,
+            pull_sub=PullSub(batch_size=FETCH_BATCH, timeout=FETCH_TIMEOUT),
+            ack_policy=AckPolicy.MANUAL,
+            title="reviewer interrupts",
+        )(reviewer.handle)
+        await broker.connect()
+        stack.push_async_callback(_stop_broker, broker)
+        await ensure_stream(
+            broker.connection.jetstream(),
+            interrupts_stream_config(subjects, nats_settings.replicas),
+        )
+        async with asyncio.TaskGroup() as tasks:
+            delivering = tasks.create_task(webhook.run()) if webhook else None
+            await broker.start()
+            log.info(
+                "reviewer %s: consuming %s (stream %s), %d rule(s), webhook %s",
+                settings.durable,
+                subjects.interrupts_all,
+                subjects.interrupts_stream,
+                len(rules.rules),
+                settings.webhook_url or "off",
+            )
+            try:
+                yield reviewer
+            finally:
+                if delivering is not None:
+                    delivering.cancel()
+
+
+async def _stop_broker(broker: NatsBroker) -> None:
+    """Stop the consumer and drain the connection; a NATS already gone is no crash."""
+    connection = broker.connection
+    try:
+        await broker.stop()
+    except (nats.errors.Error, OSError) as exc:
+        log.warning("NATS connection not drained on stop (%r): closing it", exc)
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await connection.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: :func:`serve` owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            exc.errno, f"reviewer inbox cannot listen on {host}:{port}: {exc.strerror}"
+        ) from exc
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    settings: ReviewerSettings | None = None,
+    nats_settings: NatsSettings | None = None,
+    redis_settings: RedisSettings | None = None,
+    *,
+    api_key: str | None = None,
+    stop: asyncio.Event | None = None,
+    resume_timeout: float = 10.0,
+    webhook_backoff: float = 0.5,
+    handle_signals: bool = True,
+) -> None:
+    """Run the reviewer until ``stop`` is set, or SIGTERM/SIGINT arrives.
+
+    ``handle_signals=False`` leaves the process's signals alone (embedding, tests).
+    """
+    settings = settings or ReviewerSettings()
+    nats_settings = nats_settings or NatsSettings()
+    redis_settings = redis_settings or RedisSettings()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    if handle_signals and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+    sock = _bind(settings.host, settings.port)
+    try:
+        async with open_reviewer(
+            settings,
+            nats_settings,
+            redis_settings,
+            resume_timeout=resume_timeout,
+            webhook_backoff=webhook_backoff,
+        ) as reviewer:
+            app = create_app(reviewer, api_key=api_key)
+            config = uvicorn.Config(
+                app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5
+            )
+            server = _Server(config)
+
+            async def stop_server() -> None:
+                await stop.wait()
+                server.should_exit = True
+
+            async with asyncio.TaskGroup() as tasks:
+                watcher = tasks.create_task(stop_server())
+                log.info("reviewer inbox on http://%s:%d/", settings.host, settings.port)
+                await server.serve(sockets=[sock])
+                watcher.cancel()
+    finally:
+        sock.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+def run(config_path: str | None = None, port: int | None = None) -> None:
+    """Entry point of ``relaygraph reviewer``: settings from the environment.
+
+    ``config_path``: a ``langgraph.json`` whose ``env`` is applied (variables
+    already set win); ``./langgraph.json`` is used when present. ``port``
+    overrides ``REVIEWER_PORT``.
+    """
+    path = Path(config_path) if config_path else Path("langgraph.json")
+    if config_path or path.exists():
+        for key, value in load_config(path).env.items():
+            os.environ.setdefault(key, value)
+    setup_logging()
+    settings = ReviewerSettings()
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})
+    asyncio.run(serve(settings, api_key=InboxAuthSettings().api_key))

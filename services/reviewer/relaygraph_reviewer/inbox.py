@@ -1,0 +1,181 @@
+"""The inbox in Redis: one pending interrupt per thread, and the recent answers.
+
+A thread is resumed as a whole (``relaygraph.resume.<thread_id>``), so the
+inbox keeps one row per thread: the newest interrupt event wins. Every
+recorded ``Nats-Msg-Id`` is remembered for a little longer than the stream
+keeps its messages, so a redelivered or re-published event never adds a row
+again, nor brings back one that was answered.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+from relaygraph.contracts import ErrorBody, InterruptEvent
+from relaygraph.streams import INTERRUPTS_MAX_AGE
+from relaygraph.subjects import Keys
+
+SEEN_HORIZON = INTERRUPTS_MAX_AGE + 24 * 3600.0
+"""Seconds a recorded msg id is remembered: past the stream's max age."""
+
+RECENT_CAP = 200
+"""Answered interrupts kept in the recent list."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _instant(stamp: str) -> datetime | str:
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def is_newer(a: str, b: str) -> bool:
+    """``a`` is a later ISO 8601 instant than ``b`` (text order if either is no date)."""
+    x, y = _instant(a), _instant(b)
+    if isinstance(x, datetime) and isinstance(y, datetime):
+        return x > y
+    return a > b
+
+
+class PendingItem(msgspec.Struct, kw_only=True):
+    """An interrupt waiting for an answer."""
+
+    msg_id: str
+    event: InterruptEvent
+    received_at: str
+    last_error: ErrorBody | None = None
+    """The error of the last resume attempt that failed, shown in the inbox."""
+
+    @property
+    def interrupt_ids(self) -> list[str]:
+        return [item.id for item in self.event.interrupts]
+
+
+class AnsweredItem(msgspec.Struct, kw_only=True):
+    """An interrupt that was resumed: who answered what, and the run it started."""
+
+    msg_id: str
+    event: InterruptEvent
+    reviewer: str
+    resume: Any
+    run_id: str
+    status: str
+    answered_at: str
+
+
+class Recorded(enum.Enum):
+    NEW = "new"
+    """A new pending row (or it replaced an older interrupt of the thread)."""
+    DUPLICATE = "duplicate"
+    """This msg id was recorded before: nothing changed."""
+    STALE = "stale"
+    """The thread already has a newer pending interrupt: nothing changed."""
+
+
+_pending_decoder = msgspec.json.Decoder(PendingItem)
+_answered_decoder = msgspec.json.Decoder(AnsweredItem)
+_encoder = msgspec.json.Encoder()
+
+
+class Inbox:
+    """One reviewer's inbox (one durable consumer name) in Redis."""
+
+    def __init__(self, redis: Redis, keys: Keys, durable: str) -> None:
+        self._redis = redis
+        self._pending = keys.reviewer_pending(durable)
+        self._recent = keys.reviewer_recent(durable)
+        self._seen = keys.reviewer_seen(durable)
+
+    async def record(self, event: InterruptEvent, msg_id: str) -> Recorded:
+        """Record an interrupt event once per msg id (atomic, retried on races)."""
+        item = PendingItem(msg_id=msg_id, event=event, received_at=now_iso())
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self._seen, self._pending)
+                    if await pipe.zscore(self._seen, msg_id) is not None:
+                        await pipe.reset()
+                        return Recorded.DUPLICATE
+                    raw = await pipe.hget(self._pending, event.thread_id)
+                    current = _pending_decoder.decode(raw) if raw else None
+                    stale = current is not None and is_newer(
+                        current.event.created_at, event.created_at
+                    )
+                    now = time.time()
+                    pipe.multi()
+                    pipe.zadd(self._seen, {msg_id: now})
+                    pipe.zremrangebyscore(self._seen, "-inf", now - SEEN_HORIZON)
+                    if not stale:
+                        pipe.hset(self._pending, event.thread_id, _encoder.encode(item))
+                    await pipe.execute()
+                    return Recorded.STALE if stale else Recorded.NEW
+                except WatchError:
+                    continue
+
+    async def pending(self) -> list[PendingItem]:
+        """Pending interrupts, oldest first."""
+        rows = await self._redis.hvals(self._pending)
+        items = [_pending_decoder.decode(raw) for raw in rows]
+        return sorted(items, key=lambda i: (i.event.created_at, i.event.thread_id))
+
+    async def get(self, thread_id: str) -> PendingItem | None:
+        raw = await self._redis.hget(self._pending, thread_id)
+        return _pending_decoder.decode(raw) if raw else None
+
+    async def recent(self, limit: int = 50) -> list[AnsweredItem]:
+        """Answered interrupts, newest first."""
+        rows = await self._redis.lrange(self._recent, 0, max(0, limit - 1))
+        return [_answered_decoder.decode(raw) for raw in rows]
+
+    async def answered(self, answer: AnsweredItem) -> None:
+        """Move the answered interrupt from pending to recent.
+
+        The pending row goes only if it is still the one answered: a newer
+        interrupt of the thread that arrived meanwhile stays.
+        """
+        thread_id = answer.event.thread_id
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self._pending)
+                    raw = await pipe.hget(self._pending, thread_id)
+                    current = _pending_decoder.decode(raw) if raw else None
+                    pipe.multi()
+                    if current is not None and current.msg_id == answer.msg_id:
+                        pipe.hdel(self._pending, thread_id)
+                    pipe.lpush(self._recent, _encoder.encode(answer))
+                    pipe.ltrim(self._recent, 0, RECENT_CAP - 1)
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue
+
+    async def failed(self, thread_id: str, msg_id: str, error: ErrorBody) -> None:
+        """Note a failed resume on the pending row, if it is still that interrupt."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self._pending)
+                    raw = await pipe.hget(self._pending, thread_id)
+                    current = _pending_decoder.decode(raw) if raw else None
+                    if current is None or current.msg_id != msg_id:
+                        await pipe.reset()
+                        return
+                    current.last_error = error
+                    pipe.multi()
+                    pipe.hset(self._pending, thread_id, _encoder.encode(current))
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue

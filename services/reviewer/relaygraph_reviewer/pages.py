@@ -1,0 +1,317 @@
+"""Server-rendered HTML of the inbox. Every value from a graph or a person goes
+through :func:`esc` (text and attributes alike): nothing is trusted.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from relaygraph_reviewer.inbox import AnsweredItem, PendingItem
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def compact(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Flash:
+    ok: bool
+    message: str
+    run_id: str | None = None
+    status: str | None = None
+
+
+def quick_answers(value: Any) -> list[tuple[str, Any]]:
+    """One-click answers when the interrupt value has an obvious shape."""
+    if isinstance(value, list) and len(value) == 1 and _is_human_interrupt(value[0]):
+        return [(label, [answer]) for label, answer in _human_interrupt_answers(value[0])]
+    if _is_human_interrupt(value):
+        return _human_interrupt_answers(value)
+    if isinstance(value, dict):
+        for key in ("options", "choices"):
+            options = value.get(key)
+            if (
+                isinstance(options, list)
+                and 0 < len(options) <= 8
+                and all(isinstance(o, str | int | float | bool) for o in options)
+            ):
+                return [(str(o), o) for o in options]
+    question = value.get("question") if isinstance(value, dict) else value
+    if isinstance(question, str) and question.rstrip().endswith("?"):
+        return [("yes", True), ("no", False)]
+    return []
+
+
+def _is_human_interrupt(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("action_request"), dict)
+        and isinstance(value.get("config"), dict)
+    )
+
+
+def _human_interrupt_answers(value: dict[str, Any]) -> list[tuple[str, Any]]:
+    config = value["config"]
+    answers: list[tuple[str, Any]] = []
+    if config.get("allow_accept"):
+        answers.append(("accept", {"type": "accept", "args": None}))
+    if config.get("allow_ignore"):
+        answers.append(("ignore", {"type": "ignore", "args": None}))
+    return answers
+
+
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="7" fill="#2f5bea"/>'
+    '<path d="M9 17l5 5 9-11" stroke="#fff" stroke-width="3.5" fill="none" '
+    'stroke-linecap="round" stroke-linejoin="round"/></svg>'
+)
+
+STYLESHEET = """
+:root { --bg:#f5f6f8; --card:#fff; --ink:#1d2330; --muted:#667085; --line:#e4e7ec;
+  --accent:#2f5bea; --ok:#0f7b4d; --okbg:#e7f6ee; --err:#b42318; --errbg:#fdecea; }
+* { box-sizing:border-box; }
+body { margin:0; background:var(--bg); color:var(--ink);
+  font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; }
+header { background:#151b2c; color:#fff; padding:14px 28px; display:flex;
+  align-items:center; justify-content:space-between; }
+header h1 { font-size:18px; margin:0; font-weight:600; }
+header h1 span { color:#9aa7c7; font-weight:400; }
+header nav { color:#c9d1e6; font-size:14px; display:flex; gap:16px; align-items:center; }
+header form { margin:0; }
+header button { background:none; border:1px solid #4a5675; color:#c9d1e6; border-radius:6px;
+  padding:3px 10px; cursor:pointer; }
+main { max-width:1040px; margin:0 auto; padding:22px 28px 60px; }
+h2 { font-size:16px; margin:26px 0 12px; display:flex; gap:8px; align-items:center; }
+.count { background:var(--accent); color:#fff; border-radius:10px; padding:0 8px; font-size:13px; }
+.flash { border-radius:8px; padding:12px 16px; margin:8px 0 4px; border:1px solid; }
+.flash.ok { background:var(--okbg); border-color:#a6dcc0; color:var(--ok); }
+.flash.err { background:var(--errbg); border-color:#f4b8b0; color:var(--err); }
+.notice { display:none; background:#fff7e0; border:1px solid #f1d38a; border-radius:8px;
+  padding:8px 14px; margin:8px 0; }
+.card { background:var(--card); border:1px solid var(--line); border-radius:10px;
+  padding:16px 18px; margin:0 0 14px; box-shadow:0 1px 2px rgba(16,24,40,.04); }
+.meta { display:flex; flex-wrap:wrap; gap:6px 16px; color:var(--muted); font-size:13px; }
+.meta .graph { color:var(--ink); font-weight:600; font-size:15px; }
+code { font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
+.interrupt { margin-top:12px; }
+.iid { font-size:12px; color:var(--muted); margin-bottom:4px; }
+pre.value { background:#f8f9fb; border:1px solid var(--line); border-radius:8px; margin:0;
+  padding:10px 12px; max-height:320px; overflow:auto; white-space:pre-wrap;
+  word-break:break-word; font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
+label { display:block; font-size:13px; color:var(--muted); margin-top:10px; }
+textarea { width:100%; margin-top:4px; border:1px solid #cfd4dc; border-radius:8px;
+  padding:8px 10px; font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
+textarea:focus, input:focus { outline:2px solid #b9c8fb; border-color:var(--accent); }
+.quick { margin-top:8px; display:flex; gap:6px; flex-wrap:wrap; align-items:center;
+  font-size:13px; color:var(--muted); }
+.quick button { background:#eef2ff; color:#23399c; border:1px solid #c7d2fe; border-radius:6px;
+  padding:3px 10px; cursor:pointer; font-size:13px; }
+.actions { display:flex; gap:12px; align-items:flex-end; margin-top:12px; }
+.actions label { margin:0; }
+.actions input { display:block; margin-top:4px; border:1px solid #cfd4dc; border-radius:8px;
+  padding:7px 10px; font-size:14px; width:200px; }
+button.primary { background:var(--accent); color:#fff; border:0; border-radius:8px;
+  padding:9px 18px; font-size:14px; font-weight:600; cursor:pointer; }
+.lasterr { margin-top:10px; background:var(--errbg); color:var(--err); border-radius:8px;
+  padding:8px 12px; font-size:13px; }
+.empty { color:var(--muted); background:var(--card); border:1px dashed var(--line);
+  border-radius:10px; padding:22px; text-align:center; }
+table { width:100%; border-collapse:collapse; background:var(--card); border:1px solid var(--line);
+  border-radius:10px; overflow:hidden; font-size:13px; }
+th, td { text-align:left; padding:8px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
+th { background:#f8f9fb; color:var(--muted); font-weight:600; }
+.login { max-width:360px; margin:80px auto; }
+.login input { width:100%; border:1px solid #cfd4dc; border-radius:8px; padding:8px 10px;
+  margin:6px 0 14px; font-size:14px; }
+"""
+
+SCRIPT = """
+(function () {
+  var key = "relaygraph-reviewer-name";
+  var inputs = document.querySelectorAll("input.reviewer-name");
+  var saved = localStorage.getItem(key) || "";
+  inputs.forEach(function (el) {
+    if (!el.value) el.value = saved;
+    el.addEventListener("change", function () { localStorage.setItem(key, el.value); });
+  });
+  var shown = Array.from(document.querySelectorAll("[data-msg-id]"))
+    .map(function (el) { return el.dataset.msgId; }).sort().join("|");
+  var notice = document.getElementById("notice");
+  setInterval(function () {
+    fetch("api/interrupts", {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (items) {
+        if (!items) return;
+        var now = items.map(function (i) { return i.msg_id; }).sort().join("|");
+        notice.style.display = now === shown ? "none" : "block";
+      }).catch(function () {});
+  }, 5000);
+})();
+"""
+
+
+def _page(
+    title: str, body: str, *, logout: bool = False, header_extra: str = "", base: str = ""
+) -> str:
+    logout_form = (
+        '<form method="post" action="logout"><button type="submit">log out</button></form>'
+        if logout
+        else ""
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        + (f'<base href="{esc(base)}">' if base else "")
+        + f"<title>{esc(title)}</title>"
+        '<link rel="icon" href="favicon.svg" type="image/svg+xml">'
+        '<link rel="stylesheet" href="inbox.css"></head><body>'
+        "<header><h1>relaygraph <span>reviewer inbox</span></h1>"
+        f"<nav>{header_extra}{logout_form}</nav></header>"
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def _flash(flash: Flash | None) -> str:
+    if flash is None:
+        return ""
+    cls = "ok" if flash.ok else "err"
+    run = ""
+    if flash.run_id:
+        status = f" ({esc(flash.status)})" if flash.status else ""
+        run = f' <span class="run-id">New run <code>{esc(flash.run_id)}</code>{status}.</span>'
+    return f'<div class="flash {cls}" role="status">{esc(flash.message)}{run}</div>'
+
+
+def _interrupt_block(item: PendingItem) -> str:
+    event = item.event
+    if not event.interrupts:
+        return (
+            '<div class="interrupt"><label>Answer (JSON)'
+            '<textarea name="resume" rows="3" placeholder="null"></textarea></label></div>'
+        )
+    blocks = []
+    for interrupt in event.interrupts:
+        field = f"resume:{interrupt.id}"
+        quick = "".join(
+            f'<button type="submit" name="quick:{esc(interrupt.id)}" '
+            f'value="{esc(json.dumps(answer))}" title="{esc(json.dumps(answer))}">'
+            f"{esc(label)}</button>"
+            for label, answer in quick_answers(interrupt.value)
+        )
+        blocks.append(
+            '<div class="interrupt">'
+            f'<div class="iid">interrupt <code>{esc(interrupt.id)}</code></div>'
+            f'<pre class="value">{esc(pretty(interrupt.value))}</pre>'
+            f'<label>Answer (JSON)<textarea name="{esc(field)}" rows="3" '
+            'placeholder=\'e.g. true, "text", {"approved": true}\'></textarea></label>'
+            + (f'<div class="quick">answer with one click: {quick}</div>' if quick else "")
+            + "</div>"
+        )
+    return "".join(blocks)
+
+
+def _card(item: PendingItem) -> str:
+    event = item.event
+    last_error = (
+        f'<div class="lasterr">last attempt failed: <b>{esc(item.last_error.code)}</b>: '
+        f"{esc(item.last_error.message)}</div>"
+        if item.last_error
+        else ""
+    )
+    return (
+        f'<article class="card" id="thread-{esc(event.thread_id)}" '
+        f'data-msg-id="{esc(item.msg_id)}">'
+        '<div class="meta">'
+        f'<span class="graph">{esc(event.graph_id)}</span>'
+        f"<span>thread <code>{esc(event.thread_id)}</code></span>"
+        f"<span>run <code>{esc(event.run_id)}</code></span>"
+        f"<span>created <time>{esc(event.created_at)}</time></span></div>"
+        f"{last_error}"
+        f'<form method="post" action="inbox/{esc(event.thread_id)}/resume">'
+        f'<input type="hidden" name="msg_id" value="{esc(item.msg_id)}">'
+        f"{_interrupt_block(item)}"
+        '<div class="actions"><label>Your name'
+        '<input class="reviewer-name" name="reviewer" autocomplete="name" '
+        'placeholder="anonymous"></label>'
+        '<button type="submit" class="primary">Send answer</button></div>'
+        "</form></article>"
+    )
+
+
+def _recent_table(recent: list[AnsweredItem]) -> str:
+    if not recent:
+        return '<div class="empty">No answers yet.</div>'
+    rows = "".join(
+        "<tr>"
+        f"<td>{esc(a.answered_at)}</td><td>{esc(a.event.graph_id)}</td>"
+        f"<td><code>{esc(a.event.thread_id)}</code></td><td>{esc(a.reviewer)}</td>"
+        f"<td><code>{esc(a.run_id)}</code></td><td>{esc(a.status)}</td>"
+        f"<td><code>{esc(compact(a.resume))}</code></td>"
+        "</tr>"
+        for a in recent
+    )
+    return (
+        "<table><thead><tr><th>answered</th><th>graph</th><th>thread</th><th>by</th>"
+        "<th>run</th><th>status</th><th>answer</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def inbox_page(
+    pending: list[PendingItem],
+    recent: list[AnsweredItem],
+    *,
+    flash: Flash | None = None,
+    logout: bool = False,
+    base: str = "",
+) -> str:
+    """The inbox. ``base``: the inbox root relative to the current URL, for a
+    page rendered at a deeper path (the answer of a form post)."""
+    cards = (
+        "".join(_card(item) for item in pending)
+        if pending
+        else '<div class="empty">Nothing is waiting. Interrupts appear here as graphs pause.</div>'
+    )
+    body = (
+        f"{_flash(flash)}"
+        '<div class="notice" id="notice">The inbox changed: '
+        '<a href="./">reload</a> to see it.</div>'
+        f'<section id="pending"><h2>Pending <span class="count">{len(pending)}</span></h2>'
+        f"{cards}</section>"
+        f'<section id="recent"><h2>Recently answered</h2>{_recent_table(recent)}</section>'
+        '<script src="inbox.js"></script>'
+    )
+    extra = f"<span>{len(pending)} pending</span>"
+    return _page(
+        f"({len(pending)}) relaygraph reviewer",
+        body,
+        logout=logout,
+        header_extra=extra,
+        base=base,
+    )
+
+
+def login_page(error: str | None = None) -> str:
+    message = f'<div class="flash err">{esc(error)}</div>' if error else ""
+    body = (
+        '<div class="login card"><h2>Sign in</h2>'
+        "<p>This inbox needs the relaygraph API key.</p>"
+        f"{message}"
+        '<form method="post" action="login"><label>API key'
+        '<input type="password" name="api_key" autocomplete="current-password" autofocus>'
+        '</label><button type="submit" class="primary">Sign in</button></form></div>'
+    )
+    return _page("Sign in · relaygraph reviewer", body)

@@ -1,0 +1,195 @@
+"""The reviewer's core: record each interrupt, try the rules, tell the webhook,
+and resume a thread by NATS request when someone (or a rule) answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import nats.errors
+from faststream.nats import NatsMessage
+from nats.aio.client import Client
+from redis.exceptions import RedisError
+from relaygraph.contracts import (
+    ErrorBody,
+    ErrorReply,
+    InterruptEvent,
+    ResumeReply,
+    ResumeRequest,
+    decode,
+    encode,
+)
+from relaygraph.errors import Conflict, InvalidInput, NotFound, RelaygraphError
+from relaygraph.subjects import Subjects, is_token
+
+from relaygraph_reviewer.inbox import AnsweredItem, Inbox, PendingItem, Recorded, now_iso
+from relaygraph_reviewer.rules import Rules
+from relaygraph_reviewer.webhook import WebhookBridge
+
+log = logging.getLogger("relaygraph.reviewer")
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+RULES_REVIEWER = "rules"
+REDELIVERY_DELAY = 2.0
+"""Seconds before JetStream redelivers an interrupt we could not record."""
+
+
+def resume_value(item: PendingItem, resume: Any) -> Any:
+    """What goes in ``ResumeRequest.resume`` for a pending event.
+
+    One interrupt: the value as given. Several: a map interrupt id -> value;
+    a map given over (some of) the event's interrupt ids is sent as is, any
+    other value answers every interrupt.
+    """
+    ids = item.interrupt_ids
+    if len(ids) <= 1:
+        return resume
+    if isinstance(resume, dict) and resume and set(resume) <= set(ids):
+        return resume
+    return dict.fromkeys(ids, resume)
+
+
+class Reviewer:
+    """One reviewer: its inbox, rules, webhook and the NATS connection to resume on."""
+
+    def __init__(
+        self,
+        *,
+        inbox: Inbox,
+        subjects: Subjects,
+        connection: Callable[[], Client],
+        rules: Rules,
+        webhook: WebhookBridge | None = None,
+        resume_timeout: float = 10.0,
+    ) -> None:
+        self.inbox = inbox
+        self.subjects = subjects
+        self._connection = connection
+        self.rules = rules
+        self.webhook = webhook
+        self.resume_timeout = resume_timeout
+
+    # -- interrupts in ---------------------------------------------------------
+    async def handle(self, msg: NatsMessage) -> None:
+        """JetStream handler: ack only once the interrupt is recorded in Redis."""
+        raw = msg.raw_message
+        try:
+            event = decode(raw.data, InterruptEvent)
+        except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+            log.error("dropping malformed interrupt event on %s: %s", raw.subject, exc)
+            await msg.reject()
+            return
+        msg_id = (raw.headers or {}).get(MSG_ID_HEADER) or (
+            f"{event.thread_id}:{event.checkpoint_id}"
+        )
+        try:
+            recorded = await self.inbox.record(event, msg_id)
+        except (RedisError, OSError) as exc:
+            log.warning("cannot record interrupt %s yet (%s): redelivery asked", msg_id, exc)
+            await msg.nack(delay=REDELIVERY_DELAY)
+            return
+        await msg.ack()
+        if recorded is Recorded.NEW:
+            log.info("interrupt %s of graph %s recorded", msg_id, event.graph_id)
+            await self.dispatch(event, msg_id)
+
+    async def dispatch(self, event: InterruptEvent, msg_id: str) -> None:
+        """A new pending interrupt: the first matching rules answer it, else people do."""
+        answers = self.rules.answer(event)
+        if answers is not None:
+            try:
+                result = await self.answer(
+                    event.thread_id, answers, RULES_REVIEWER, msg_id=msg_id, per_interrupt=True
+                )
+            except (RedisError, OSError, RelaygraphError) as exc:
+                log.warning("rules could not answer interrupt %s: %s", msg_id, exc)
+            else:
+                if isinstance(result, AnsweredItem):
+                    return
+        if self.webhook is not None:
+            self.webhook.submit(event, self.subjects.resume(event.thread_id))
+
+    # -- answers out -----------------------------------------------------------
+    async def answer(
+        self,
+        thread_id: str,
+        resume: Any,
+        reviewer: str,
+        *,
+        msg_id: str | None = None,
+        per_interrupt: bool = False,
+    ) -> AnsweredItem | ErrorBody:
+        """Resume the thread's pending interrupt; the inbox keeps the outcome.
+
+        ``per_interrupt``: ``resume`` is a map interrupt id -> value (forms, rules).
+        Raises NotFound when nothing is pending, Conflict when ``msg_id`` names
+        an interrupt that a newer one replaced.
+        """
+        if not is_token(thread_id):
+            raise InvalidInput(f"thread id {thread_id!r} is not a valid thread id")
+        item = await self.inbox.get(thread_id)
+        if item is None:
+            raise NotFound(f"no pending interrupt for thread {thread_id}")
+        if msg_id is not None and msg_id != item.msg_id:
+            raise Conflict(
+                f"thread {thread_id} has a newer interrupt than the one answered: "
+                "reload and answer that one"
+            )
+        ids = item.interrupt_ids
+        if per_interrupt and ids:
+            missing = [i for i in ids if i not in resume]
+            if missing:
+                raise InvalidInput(f"no answer for interrupt(s) {missing}")
+            value = resume[ids[0]] if len(ids) == 1 else {i: resume[i] for i in ids}
+        else:
+            value = resume_value(item, resume)
+        reply = await self.request_resume(thread_id, value, reviewer)
+        if isinstance(reply, ErrorReply):
+            log.warning(
+                "resume of thread %s by %s refused: %s: %s",
+                thread_id,
+                reviewer,
+                reply.error.code,
+                reply.error.message,
+            )
+            await self.inbox.failed(thread_id, item.msg_id, reply.error)
+            return reply.error
+        answered = AnsweredItem(
+            msg_id=item.msg_id,
+            event=item.event,
+            reviewer=reviewer,
+            resume=value,
+            run_id=reply.run_id,
+            status=reply.status,
+            answered_at=now_iso(),
+        )
+        await self.inbox.answered(answered)
+        log.info("thread %s resumed by %s: run %s", thread_id, reviewer, reply.run_id)
+        return answered
+
+    async def request_resume(
+        self, thread_id: str, value: Any, reviewer: str
+    ) -> ResumeReply | ErrorReply:
+        """The public resume request; transport failures become an ErrorReply."""
+        subject = self.subjects.resume(thread_id)
+        payload = encode(ResumeRequest(resume=value, reviewer=reviewer))
+        try:
+            reply = await self._connection().request(subject, payload, timeout=self.resume_timeout)
+        except nats.errors.NoRespondersError:
+            return _error("unavailable", f"no gateway answers on {subject}: is one running?")
+        except (nats.errors.Error, TimeoutError) as exc:
+            return _error("unavailable", f"resume request on {subject} failed: {exc!r}")
+        try:
+            body = msgspec.json.decode(reply.data)
+            if isinstance(body, dict) and "error" in body:
+                return msgspec.convert(body, ErrorReply)
+            return msgspec.convert(body, ResumeReply)
+        except msgspec.MsgspecError as exc:
+            return _error("bad_reply", f"unexpected reply on {subject}: {exc}")
+
+
+def _error(code: str, message: str) -> ErrorReply:
+    return ErrorReply(error=ErrorBody(code=code, message=message))
