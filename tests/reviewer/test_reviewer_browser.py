@@ -1,0 +1,119 @@
+"""A person answers an interrupt in the inbox, in real headless Chromium.
+
+Needs Debian's chromium (``apt-get install -y chromium``). Without it the test
+skips, except under ``CI=true`` where it fails: CI installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright, expect
+from relaygraph.contracts import ResumeRequest
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path("/tmp/reviewer-inbox.png")
+SCREENSHOT_PENDING = Path("/tmp/reviewer-inbox-pending.png")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def chromium() -> str:
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    reason = f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must have it")
+    pytest.skip(reason)
+
+
+async def test_a_person_answers_an_interrupt_in_the_inbox(
+    chromium, start_reviewer, publish, event_factory, gateway, eventually
+):
+    deploy = event_factory(
+        graph_id="release",
+        values=[
+            {
+                "question": "Deploy v2.3.0 to production?",
+                "changes": ["faster search", "new billing page"],
+                "requested_by": "ci-bot",
+            }
+        ],
+        created_at="2026-03-02T09:15:00+00:00",
+    )
+    refund = event_factory(
+        graph_id="support",
+        values=[{"question": "Refund order #1042?", "options": ["refund", "store credit", "deny"]}],
+        created_at="2026-03-02T09:20:00+00:00",
+    )
+    await publish(deploy)
+    await publish(refund)
+    answer = {"approved": True, "comment": "ship it <b>now</b>"}
+
+    async with start_reviewer() as reviewer:
+
+        async def both_pending():
+            assert len(await reviewer.pending()) == 2
+
+        await eventually(both_pending)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 1200, "height": 900})
+                problems: list[str] = []
+                page.on(
+                    "console",
+                    lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+                )
+                page.on("pageerror", lambda e: problems.append(str(e)))
+                await page.goto(reviewer.url + "/")
+
+                card = page.locator(f"#thread-{deploy.thread_id}")
+                await expect(card).to_contain_text("release")
+                await expect(card).to_contain_text(deploy.thread_id)
+                await expect(card).to_contain_text('"question": "Deploy v2.3.0 to production?"')
+                await expect(
+                    page.locator(f"#thread-{refund.thread_id} .quick button")
+                ).to_have_count(3)
+
+                await page.screenshot(path=str(SCREENSHOT_PENDING), full_page=True)
+
+                textarea = card.locator(f'textarea[name="resume:{deploy.interrupts[0].id}"]')
+                await textarea.fill(json.dumps(answer))
+                await card.locator('input[name="reviewer"]').fill("grace")
+                await card.locator("button.primary").click()
+
+                flash = page.locator(".flash.ok")
+                await expect(flash).to_contain_text("Resumed thread")
+                run_id = gateway.run_ids[0]
+                await expect(flash).to_contain_text(run_id)
+                await expect(page.locator(f"#thread-{deploy.thread_id}")).to_have_count(0)
+                recent = page.locator("#recent")
+                await expect(recent).to_contain_text(run_id)
+                await expect(recent).to_contain_text("grace")
+                # the name is remembered for the next answer
+                refund_name = page.locator(f'#thread-{refund.thread_id} input[name="reviewer"]')
+                await expect(refund_name).to_have_value("grace")
+                await page.screenshot(path=str(SCREENSHOT), full_page=True)
+                assert problems == []
+            finally:
+                await browser.close()
+
+    assert gateway.requests == [
+        (reviewer.subjects.resume(deploy.thread_id), ResumeRequest(resume=answer, reviewer="grace"))
+    ]

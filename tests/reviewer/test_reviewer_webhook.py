@@ -1,0 +1,99 @@
+"""Webhook bridge: a real HTTP server receives each interrupt as a JSON POST,
+retried on failure; a webhook that is down never loses the inbox row."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from relaygraph.servers import free_port
+
+pytestmark = pytest.mark.integration
+
+
+class Hook:
+    """A tiny real HTTP server in a thread: fails the first ``failures`` POSTs."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.attempts = 0
+        self.received: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = json.loads(self.rfile.read(length))
+                hook.attempts += 1
+                if hook.attempts <= hook.failures:
+                    self.send_response(503)
+                else:
+                    hook.received.append(body)
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Hook:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    with Hook(failures=2) as server:
+        yield server
+
+
+async def test_each_interrupt_is_posted_to_the_webhook_with_retries(
+    start_reviewer, publish, event_factory, hook, eventually
+):
+    event = event_factory(values=[{"question": "Refund $20?"}])
+    await publish(event)
+    async with start_reviewer(webhook_url=hook.url) as reviewer:
+
+        async def delivered():
+            assert len(hook.received) == 1
+
+        await eventually(delivered)
+        assert hook.attempts == 3  # two 503s, then delivered
+        body = hook.received[0]
+        assert body["thread_id"] == event.thread_id
+        assert body["run_id"] == event.run_id
+        assert body["graph_id"] == "agent"
+        assert body["checkpoint_id"] == event.checkpoint_id
+        assert body["created_at"] == event.created_at
+        assert body["interrupts"] == [
+            {"id": event.interrupts[0].id, "value": {"question": "Refund $20?"}}
+        ]
+        assert body["resume_subject"] == reviewer.subjects.resume(event.thread_id)
+        assert [i["thread_id"] for i in await reviewer.pending()] == [event.thread_id]
+
+
+async def test_a_webhook_that_is_down_keeps_the_inbox_row(
+    start_reviewer, publish, event_factory, eventually, caplog
+):
+    event = event_factory()
+    await publish(event)
+    url = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    async with start_reviewer(webhook_url=url) as reviewer:
+
+        async def given_up():
+            assert any("not delivered after 4 attempt(s)" in r.message for r in caplog.records)
+
+        await eventually(given_up)
+        assert [i["thread_id"] for i in await reviewer.pending()] == [event.thread_id]
