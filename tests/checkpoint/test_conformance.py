@@ -12,20 +12,24 @@ from langgraph.checkpoint.conformance.capabilities import Capability
 from langgraph.checkpoint.conformance.report import ProgressCallbacks
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
 
+from tests.checkpoint.conftest import Target
+
 
 @pytest.mark.parametrize("kind", ["async", "async-ttl", "sync"])
-async def test_conformance_full(redis_url: str, kind: str) -> None:
+async def test_conformance_full(target: Target, kind: str) -> None:
     prefix = f"conf{uuid4().hex[:8]}"
     ttl = 600.0 if kind == "async-ttl" else None
 
     @checkpointer_test(name=f"redis-{kind}")
     async def factory() -> AsyncIterator[AsyncRedisSaver | RedisSaver]:
         if kind == "sync":
-            with RedisSaver.from_conn_string(redis_url, key_prefix=prefix) as saver:
+            with RedisSaver.from_conn_string(
+                target.url, key_prefix=prefix, cluster=target.cluster
+            ) as saver:
                 yield saver
         else:
             async with AsyncRedisSaver.from_conn_string(
-                redis_url, key_prefix=prefix, ttl=ttl
+                target.url, key_prefix=prefix, ttl=ttl, cluster=target.cluster
             ) as saver:
                 yield saver
 

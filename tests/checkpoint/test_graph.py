@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+from enum import Enum
 from typing import Annotated, Any, TypedDict
 from uuid import uuid4
 
@@ -14,9 +15,12 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
-from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
+from pydantic import BaseModel
+from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver, UnsafeCheckpointData, graph_allowlist
 from relaygraph.errors import StaleEpoch
 from relaygraph.subjects import Keys
+
+from tests.checkpoint.conftest import Target
 
 
 class SubState(TypedDict):
@@ -121,11 +125,13 @@ async def test_graph_matches_in_memory(aclient: redis.asyncio.Redis, prefix: str
     assert "" in namespaces and any(ns.startswith("child:") for ns in namespaces)
 
 
-async def test_graph_sync_saver_matches_in_memory(redis_url: str, prefix: str) -> None:
+async def test_graph_sync_saver_matches_in_memory(target: Target, prefix: str) -> None:
     expected = await _drive(build(InMemorySaver()), {"configurable": {"thread_id": "t2"}})
 
     def run_sync() -> dict:
-        with RedisSaver.from_conn_string(redis_url, key_prefix=prefix) as saver:
+        with RedisSaver.from_conn_string(
+            target.url, key_prefix=prefix, cluster=target.cluster
+        ) as saver:
             graph = build(saver)
             config = {"configurable": {"thread_id": "t2"}}
             graph.invoke({"items": ["start"]}, config)
@@ -167,3 +173,51 @@ async def test_graph_fenced_run(aclient: redis.asyncio.Redis, prefix: str) -> No
         Command(resume="blue"), {"configurable": {"thread_id": thread, "fencing_token": 2}}
     )
     assert "__interrupt__" in resumed
+
+
+class Mood(Enum):
+    CALM = "calm"
+    LOUD = "loud"
+
+
+class Note(BaseModel):
+    text: str
+    mood: Mood
+
+
+class NoteState(TypedDict):
+    notes: Annotated[list[Note], operator.add]
+
+
+def build_notes() -> StateGraph:
+    def write(state: NoteState) -> dict:
+        answer = interrupt("mood?")
+        return {"notes": [Note(text="hi", mood=Mood(answer))]}
+
+    graph = StateGraph(NoteState)
+    graph.add_node("write", write)
+    graph.add_edge(START, "write")
+    graph.add_edge("write", END)
+    return graph
+
+
+async def test_graph_with_custom_types_needs_its_allowlist(
+    aclient: redis.asyncio.Redis, prefix: str
+) -> None:
+    saver = AsyncRedisSaver(aclient, key_prefix=prefix)
+    first = {"notes": [Note(text="a", mood=Mood.CALM)]}
+    plain = build_notes().compile(checkpointer=saver)
+    with pytest.raises(UnsafeCheckpointData, match=r"Mood|Note"):
+        await plain.ainvoke(first, {"configurable": {"thread_id": "notes-refused"}})
+
+    allowlist = graph_allowlist(build_notes().compile())
+    assert {(Note.__module__, "Note"), (Mood.__module__, "Mood")} <= allowlist
+    graph = build_notes().compile(checkpointer=saver.with_allowlist(allowlist))
+    config = {"configurable": {"thread_id": "notes"}}
+    await graph.ainvoke(first, config)
+    done = await graph.ainvoke(Command(resume="loud"), config)
+    assert done["notes"] == [Note(text="a", mood=Mood.CALM), Note(text="hi", mood=Mood.LOUD)]
+    # a fresh saver with the same allowlist reads it back (nothing cached)
+    again = AsyncRedisSaver(aclient, key_prefix=prefix, allowed_types=allowlist)
+    state = await build_notes().compile(checkpointer=again).aget_state(config)
+    assert state.values == done

@@ -9,7 +9,9 @@ from uuid import uuid4
 
 import pytest
 import redis.asyncio
+from redis.crc import key_slot
 from relaygraph.checkpoint import AsyncRedisSaver
+from relaygraph.checkpoint.sync import check_server
 from relaygraph.errors import StaleEpoch
 from relaygraph.subjects import Keys
 
@@ -270,3 +272,19 @@ async def test_rejects_bad_input(saver: AsyncRedisSaver, aclient) -> None:
     thread = uuid4().hex
     assert await saver.aget_tuple(config(thread)) is None
     assert [t async for t in saver.alist(config(thread))] == []
+
+
+def test_thread_keys_share_one_cluster_slot() -> None:
+    keys = Keys("rg")
+    for thread in ("t", "a-much-longer-thread-id", str(uuid4())):
+        slots = {key_slot(k.encode()) for k in keys.checkpoint_thread_keys(thread)}
+        assert len(slots) == 1, thread
+    assert keys.thread_of_checkpoint_ids(keys.checkpoint_ids("x}y")) == "x}y"
+
+
+def test_server_version_check() -> None:
+    check_server({"redis_version": "6.2.0"})
+    check_server({"redis_version": "7.2.4", "valkey_version": "9.1.2"})
+    check_server({"node-a": {"redis_version": "7.0.0"}, "node-b": {"redis_version": "6.2.14"}})
+    with pytest.raises(RuntimeError, match=r"6\.2"):
+        check_server({"redis_version": "6.0.9"})

@@ -25,12 +25,22 @@ Fencing: when ``config["configurable"]["fencing_token"]`` is set, ``put`` and
 TTL: with ``ttl=<seconds>`` every write re-arms the expiry of all seven keys of
 the thread together (the epoch key belongs to the executor and is left alone).
 
-Serialization: see ``_serde`` (no pickle; msgpack types allowlisted, refused
-with :class:`UnsafeCheckpointData`).
+Serialization (see ``_serde``): langgraph's JsonPlusSerializer, never pickle
+nor legacy json; msgpack types outside langgraph's safe set are refused with
+:class:`UnsafeCheckpointData`, when written and when read, unless allowed:
+``allowed_types=[MyModel]``, ``saver.with_allowlist(graph_allowlist(graph))``,
+or ``LANGGRAPH_STRICT_MSGPACK=true`` (then ``StateGraph.compile`` allows the
+types of the state schema itself).
 """
 
-from relaygraph.checkpoint._serde import StrictSerializer, UnsafeCheckpointData
+from relaygraph.checkpoint._serde import StrictSerializer, UnsafeCheckpointData, graph_allowlist
 from relaygraph.checkpoint.aio import AsyncRedisSaver
 from relaygraph.checkpoint.sync import RedisSaver
 
-__all__ = ["AsyncRedisSaver", "RedisSaver", "StrictSerializer", "UnsafeCheckpointData"]
+__all__ = [
+    "AsyncRedisSaver",
+    "RedisSaver",
+    "StrictSerializer",
+    "UnsafeCheckpointData",
+    "graph_allowlist",
+]

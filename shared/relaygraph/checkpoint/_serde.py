@@ -169,3 +169,29 @@ class StrictSerializer(JsonPlusSerializer):
             if message is not None:
                 raise UnsafeCheckpointData(message) from None
             raise
+
+
+def graph_allowlist(graph: Any) -> set[tuple[str, ...]]:
+    """The msgpack types a compiled ``StateGraph`` (and its subgraphs) keep in
+    state: what ``compile()`` derives itself only under
+    ``LANGGRAPH_STRICT_MSGPACK=true``. Use it as
+    ``builder.compile(checkpointer=saver.with_allowlist(graph_allowlist(graph)))``
+    or pass it as ``allowed_types`` so a graph with pydantic models,
+    dataclasses or enums in its state can be checkpointed."""
+    from langgraph._internal import _serde as lg_serde
+
+    allowed: set[tuple[str, ...]] = set()
+    graphs = [graph, *(sub for _, sub in graph.get_subgraphs(recurse=True))]
+    for compiled in graphs:
+        builder = getattr(compiled, "builder", None)
+        if builder is None or not hasattr(builder, "state_schema"):
+            continue
+        schemas = [builder.state_schema, builder.input_schema, builder.output_schema]
+        schemas.append(getattr(builder, "context_schema", None))
+        schemas += [node.input_schema for node in builder.nodes.values()]
+        for branches in builder.branches.values():
+            schemas += [b.input_schema for b in branches.values() if b.input_schema is not None]
+        allowed |= lg_serde.build_serde_allowlist(
+            schemas=[s for s in schemas if s is not None], channels=builder.channels
+        )
+    return allowed
