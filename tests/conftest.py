@@ -12,5 +12,8 @@ from tests.system import System, running_system
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    with running_system(Path(tmp_path_factory.mktemp("system"))) as sys_:
+    data = Path(tmp_path_factory.mktemp("system"))
+    effects = data / "effects.txt"
+    effects.touch()
+    with running_system(data, extra_env={"RELAYGRAPH_TEST_EFFECTS": str(effects)}) as sys_:
         yield sys_

@@ -68,6 +68,7 @@ redis.call('HSET', KEYS[4], 'run', ARGV[3], 'request', ARGV[4], 'status', 'pendi
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[2])
 redis.call('HSET', KEYS[1], 'graph_id', ARGV[11], 'assistant_id', ARGV[12])
 for _, id in ipairs(ids) do redis.call('HSET', KEYS[5], id, ARGV[2]) end
+if #ids > 0 then redis.call('HSET', KEYS[1], 'last_resume', ARGV[2]) end
 if decision == 'dispatch' then
   redis.call('HSET', KEYS[1], 'active_run', ARGV[2], 'status', 'busy', 'updated_at', ARGV[6])
 elseif ARGV[5] == 'enqueue' then
@@ -253,6 +254,17 @@ class Store:
             pipe.hgetall(self.keys.run(thread_id, rid.decode()))
         rows = await pipe.execute() if ids else []
         return [{k.decode(): v for k, v in row.items()} for row in rows if row]
+
+    async def resumed_by(self, thread_id: str, interrupt_ids: list[str]) -> str | None:
+        """The run that already resumed one of these interrupts, if any."""
+        if not interrupt_ids:
+            return None
+        runs = await self.redis.hmget(self.keys.thread_resumes(thread_id), interrupt_ids)  # type: ignore[misc]
+        return next((r.decode() for r in runs if r), None)
+
+    async def newest_run(self, thread_id: str) -> str | None:
+        ids = await self.redis.zrevrange(self.keys.thread_runs(thread_id), 0, 0)
+        return ids[0].decode() if ids else None
 
     async def cancel_queued(self, thread_id: str, run_id: str) -> bool:
         """Take a run that has not started out of its thread's queue."""

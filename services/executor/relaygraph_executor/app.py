@@ -127,7 +127,7 @@ async def serve(
                 body = msg.body
                 try:
                     req = decode(body, RunRequest)
-                except msgspec.ValidationError as exc:
+                except msgspec.DecodeError as exc:
                     log.error("poison run request dropped: %s", exc)
                     await msg.reject()
                     return
@@ -148,7 +148,7 @@ async def serve(
                 try:
                     q = decode(msg.body, GraphQuery)
                     return encode(GraphReply(result=msgspec.Raw(await queries.answer(q))))
-                except msgspec.ValidationError as exc:
+                except msgspec.DecodeError as exc:
                     err = ErrorBody(code="invalid_input", message=str(exc))
                 except RelaygraphError as exc:
                     err = ErrorBody(code=exc.code, message=exc.message)

@@ -78,7 +78,7 @@ async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> byt
             metadata=metadata))
         return encode(ResumeReply(run_id=run["run_id"], thread_id=thread_id,
                                   status=run["status"]))
-    except msgspec.ValidationError as exc:
+    except msgspec.DecodeError as exc:
         err = ErrorBody(code="invalid_input", message=f"bad resume request: {exc}")
     except RelaygraphError as exc:
         err = ErrorBody(code=exc.code, message=exc.message)

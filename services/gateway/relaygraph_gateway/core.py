@@ -144,29 +144,38 @@ class Gateway:
                     f"input key {key!r} must be of type {expected}, got {type(item).__name__}")
 
     # -- runs ----------------------------------------------------------------
-    async def _resume_ids(self, thread_id: str, resume: Any) -> list[str]:
+    async def _resume_plan(self, thread_id: str, resume: Any) -> tuple[list[str], str | None]:
+        """The interrupt ids a resume answers, or the run that already answered
+        them (a repeated resume gets the first run, never a second one)."""
         thread = await self.store.get_thread(thread_id)
         status = thread.get("status", b"").decode()
-        if status == "busy":
-            raise Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
+        is_map = isinstance(resume, dict) and bool(resume) and all(
+            isinstance(k, str) and _INTERRUPT_ID.match(k) for k in resume)
+        if is_map and (done := await self.store.resumed_by(thread_id, list(resume))):
+            return [], done
         if status != "interrupted":
-            raise BadRequest(f"Thread {thread_id} is {status}, not interrupted: nothing to resume")
+            last = thread.get("last_resume", b"").decode()
+            if not is_map and last and last == await self.store.newest_run(thread_id):
+                return [], last  # a retried plain resume of the thread's last interrupt
+            if status == "busy":
+                raise Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
+            raise BadRequest(
+                f"Thread {thread_id} is {status}, not interrupted: nothing to resume")
         by_task: dict[str, list[dict[str, Any]]] = msgspec.json.decode(
             thread.get("interrupts") or b"{}")
         pending = [i["id"] for items in by_task.values() for i in items if "id" in i]
-        if isinstance(resume, dict) and resume and all(
-                isinstance(k, str) and _INTERRUPT_ID.match(k) for k in resume):
+        if is_map:
             unknown = sorted(set(resume) - set(pending))
             if unknown:
                 raise BadRequest(
                     f"interrupt id(s) {unknown} are not pending on thread {thread_id}; "
                     f"pending: {pending}")
-            return list(resume)
+            return list(resume), None
         if len(pending) > 1:
             raise BadRequest(
                 f"{len(pending)} interrupts are pending on thread {thread_id}: resume with a map "
                 f"{{interrupt_id: value}} naming each of {pending}")
-        return pending
+        return pending, None
 
     async def create_run(self, thread_id: str | None, body: RunCreate) -> tuple[dict[str, Any], Created]:
         """Record a run and send it on its way. Returns the Run object and what
@@ -180,7 +189,9 @@ class Gateway:
         check_id("thread_id", thread_id)
         resume_ids: list[str] = []
         if body.command is not None and "resume" in body.command.model_fields_set:
-            resume_ids = await self._resume_ids(thread_id, body.command.resume)
+            resume_ids, done = await self._resume_plan(thread_id, body.command.resume)
+            if done is not None:
+                return await self.run_json(thread_id, done), Created("duplicate", done)
         elif body.input is not None:
             await self.check_input(graph_id, body.input)
         run_id = str(uuid.uuid4())
