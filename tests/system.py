@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,9 +85,8 @@ class System:
 
     def executor(self, executor_id: str | None = None) -> Service:
         env = dict(self.env)
-        if executor_id:
-            env["RELAYGRAPH_EXECUTOR_ID"] = executor_id
         n = len(self.services)
+        env["RELAYGRAPH_EXECUTOR_ID"] = executor_id or f"executor-{n}-{uuid.uuid4().hex[:6]}"
         svc = Service(f"executor-{n}", ["executor", "--config", str(self.config)], env,
                       self.data / f"executor-{n}.log").start()
         self.services.append(svc)

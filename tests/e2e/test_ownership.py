@@ -1,0 +1,83 @@
+"""Resumes go to the executor that owns the thread while it lives, and to the
+shared queue, where another executor takes them, once it is gone (kill -9)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.schema import Command
+from redis.asyncio import Redis
+
+from relaygraph.subjects import Keys
+from tests.system import System, running_system
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """A gateway and two executor processes."""
+    with running_system(Path(tmp_path_factory.mktemp("pair")), executors=2) as system:
+        yield system
+
+
+@pytest.fixture
+async def c(pair: System) -> AsyncIterator[Any]:
+    async with get_client(url=pair.url) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+async def redis(pair: System) -> AsyncIterator[Redis]:
+    async with Redis.from_url(pair.redis.url) as r:
+        yield r
+
+
+async def run_owner(redis: Redis, thread_id: str, run_id: str) -> str:
+    owner = await redis.hget(Keys().run(thread_id, run_id), "owner")  # type: ignore[misc]
+    assert owner, f"run {run_id} has no owner"
+    return owner.decode()  # type: ignore[no-any-return]
+
+
+async def test_resumes_go_to_the_owner_while_it_lives(c: Any, redis: Redis) -> None:
+    owners: dict[str, str] = {}
+    for _ in range(8):
+        tid = (await c.threads.create())["thread_id"]
+        first = await c.runs.create(tid, "agent", input={"some_text": "a"})
+        await c.runs.join(tid, first["run_id"])
+        owners[tid] = await run_owner(redis, tid, first["run_id"])
+    assert len(set(owners.values())) == 2, "both executors should have taken runs"
+    for tid, owner in owners.items():
+        run = await c.runs.create(tid, "agent", command=Command(resume="b"))
+        assert (await c.runs.join(tid, run["run_id"])) == {"some_text": "b"}
+        assert await run_owner(redis, tid, run["run_id"]) == owner
+
+
+async def test_resume_after_the_owner_is_killed(c: Any, redis: Redis, pair: System) -> None:
+    executors = [s for s in pair.services if s.name.startswith("executor")]
+    threads: dict[str, str] = {}
+    while len(set(threads.values())) < 2:
+        tid = (await c.threads.create())["thread_id"]
+        run = await c.runs.create(tid, "agent", input={"some_text": "before"})
+        await c.runs.join(tid, run["run_id"])
+        threads[tid] = await run_owner(redis, tid, run["run_id"])
+    victim_tid, victim = next(iter(threads.items()))
+    owner = await redis.hget(Keys().thread(victim_tid), "owner")  # type: ignore[misc]
+    assert owner is not None and owner.decode() == victim
+
+    # kill -9 the owner: its resumes now go to the shared queue.
+    survivors = []
+    for svc in executors:
+        owned = svc.env.get("RELAYGRAPH_EXECUTOR_ID")
+        if owned == victim:
+            svc.kill()
+        else:
+            survivors.append(owned)
+    run = await c.runs.create(victim_tid, "agent", command=Command(resume="after"))
+    assert (await c.runs.join(victim_tid, run["run_id"])) == {"some_text": "after"}
+    assert await run_owner(redis, victim_tid, run["run_id"]) in survivors
+    assert (await c.threads.get(victim_tid))["status"] == "idle"
