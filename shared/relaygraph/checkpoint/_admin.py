@@ -16,7 +16,8 @@ class AdminOps(RedisSaverCore):
         cmds: list[tuple[Any, ...]] = []
         for run in run_ids:
             run_id = _s(run)
-            self._indexed_runs.pop((run_id, thread_id), None)
+            with self._indexed_lock:
+                self._indexed_runs.pop((run_id, thread_id), None)
             if run_id:
                 cmds.append(("SREM", self.keys.checkpoint_run_threads(run_id), thread_id))
         return Cmds(cmds) if cmds else None
@@ -38,8 +39,9 @@ class AdminOps(RedisSaverCore):
                 by_thread[_s(thread)].append(run_id)
         for thread_id, thread_runs in sorted(by_thread.items()):
             yield Call("delete_runs", self._tkeys(thread_id), thread_runs)
-        for key in [(r, t) for r in runs for t in by_thread]:
-            self._indexed_runs.pop(key, None)
+        with self._indexed_lock:
+            for key in [(r, t) for r in runs for t in by_thread]:
+                self._indexed_runs.pop(key, None)
         yield Cmds([("UNLINK", self.keys.checkpoint_run_threads(r)) for r in runs])
 
     def _op_copy_thread(self, source_thread_id: str, target_thread_id: str) -> Op:

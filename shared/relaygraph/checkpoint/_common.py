@@ -9,6 +9,7 @@ execute requests.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Generator, Iterable, Sequence
@@ -117,7 +118,9 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         self.keys = Keys(key_prefix)
         self.ttl = ttl
         self._ttl_ms = str(max(1, int(ttl * 1000))) if ttl else ""
+        # (run id, thread id) pairs already in the run index: put skips the SADD
         self._indexed_runs: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._indexed_lock = threading.Lock()
 
     # -- values ------------------------------------------------------------------
     def _dumps(self, obj: Any) -> bytes:
@@ -179,13 +182,14 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
     def _run_index(self, run_id: str, thread_id: str) -> Cmds | None:
         """Register ``thread_id`` under ``run_id`` unless done recently."""
         now = time.monotonic()
-        seen = self._indexed_runs.get((run_id, thread_id))
-        if seen is not None and (not self.ttl or now - seen < self.ttl / 2):
-            return None
-        self._indexed_runs[(run_id, thread_id)] = now
-        self._indexed_runs.move_to_end((run_id, thread_id))
-        while len(self._indexed_runs) > _INDEXED_RUNS_MAX:
-            self._indexed_runs.popitem(last=False)
+        with self._indexed_lock:
+            seen = self._indexed_runs.get((run_id, thread_id))
+            if seen is not None and (not self.ttl or now - seen < self.ttl / 2):
+                return None
+            self._indexed_runs[(run_id, thread_id)] = now
+            self._indexed_runs.move_to_end((run_id, thread_id))
+            while len(self._indexed_runs) > _INDEXED_RUNS_MAX:
+                self._indexed_runs.popitem(last=False)
         key = self.keys.checkpoint_run_threads(run_id)
         cmds: list[tuple[Any, ...]] = [("SADD", key, thread_id)]
         if self._ttl_ms:
@@ -199,7 +203,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         field, raw_record, blobs, writes = loaded
         ns, cid = _s(field).rsplit("\x00", 1)
         cp_tag, cp_data, md_tag, md_data, parent = ormsgpack.unpackb(record or raw_record)
-        checkpoint = self._loads(_pack_typed((cp_tag, cp_data)))
+        checkpoint: Checkpoint = self._loads(_pack_typed((cp_tag, cp_data)))
         values: dict[str, Any] = {}
         for i in range(0, len(blobs), 2):
             if blobs[i + 1] is not None:
@@ -226,7 +230,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
 
         return CheckpointTuple(
             config=conf(cid),
-            checkpoint={**checkpoint, "channel_values": values},
+            checkpoint={**checkpoint, "channel_values": values},  # type: ignore[typeddict-item]
             metadata=self._loads(_pack_typed((md_tag, md_data))),
             parent_config=conf(parent) if parent else None,
             pending_writes=[
@@ -256,8 +260,8 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         ns = _text(conf.get("checkpoint_ns", ""), "checkpoint_ns")
         cid = _text(checkpoint["id"], "checkpoint id")
         token = self._token(conf)
-        stored = dict(checkpoint)
-        values: dict[str, Any] = stored.pop("channel_values", {})  # type: ignore[assignment]
+        stored: dict[str, Any] = dict(checkpoint)
+        values: dict[str, Any] = stored.pop("channel_values", {})
         blob_args: list[Any] = []
         for channel, version in new_versions.items():
             if channel in values:
@@ -339,7 +343,10 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
             buffered: list[str] | None = None
             while True:
                 page = LIST_PAGE if filter or left is None else min(left, LIST_PAGE)
-                if ns is None or cid:  # every namespace, or one id: sort here
+                if ns is not None and cid:  # one checkpoint: no index lookup
+                    fields = [f"{ns}\x00{cid}"] if not before_id or cid < before_id else []
+                    done = True
+                elif ns is None or cid:  # every namespace, or one id: sort here
                     if buffered is None:
                         (members,) = yield Cmds([("ZRANGE", keys[0], 0, -1)])
                         buffered = _newest_first(members, ns, cid, before_id)
