@@ -220,3 +220,12 @@ async def test_enqueue_and_reject_on_a_busy_thread(c: Any) -> None:
     assert (await c.threads.get(tid))["status"] == "busy"
     assert (await c.runs.join(tid, busy["run_id"]))["done"] is True
     assert (await c.threads.get(tid))["status"] == "idle"
+
+
+async def test_state_with_dataclass_and_enum(c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    out = await c.runs.wait(tid, "typed", input={"title": "printer on fire"})
+    assert out["__interrupt__"][0]["value"] == {"approve": "printer on fire", "priority": "high"}
+    assert out["ticket"] == {"title": "printer on fire", "priority": "high"}
+    out = await c.runs.wait(tid, "typed", command=Command(resume=True))
+    assert out["approved"] is True

@@ -1,9 +1,12 @@
-"""Test graphs: a node that takes its time, and one that counts its side effects."""
+"""Test graphs: a node that takes its time, one that counts its side effects, and
+one with a dataclass and an enum in its state."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TypedDict
 
@@ -42,3 +45,37 @@ counter_builder = StateGraph(State)
 counter_builder.add_node(side_effect)
 counter_builder.add_edge(START, "side_effect")
 counter = counter_builder.compile()
+
+
+class Priority(Enum):
+    LOW = "low"
+    HIGH = "high"
+
+
+@dataclass
+class Ticket:
+    title: str
+    priority: Priority
+
+
+class TicketState(TypedDict, total=False):
+    title: str
+    ticket: Ticket
+    approved: bool
+
+
+def open_ticket(state: TicketState) -> TicketState:
+    return {"ticket": Ticket(state["title"], Priority.HIGH)}
+
+
+def approve(state: TicketState) -> TicketState:
+    ok = interrupt({"approve": state["ticket"].title, "priority": state["ticket"].priority.value})
+    return {"approved": bool(ok)}
+
+
+typed_builder = StateGraph(TicketState)
+typed_builder.add_node(open_ticket)
+typed_builder.add_node(approve)
+typed_builder.add_edge(START, "open_ticket")
+typed_builder.add_edge("open_ticket", "approve")
+typed = typed_builder.compile()

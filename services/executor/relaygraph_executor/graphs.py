@@ -15,6 +15,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 
+from relaygraph.checkpoint import graph_allowlist
 from relaygraph.config import Config, GraphSpec
 from relaygraph.errors import InvalidInput, NotFound
 
@@ -53,7 +54,11 @@ async def _resolve(obj: Any, checkpointer: BaseCheckpointSaver[Any], graph_id: s
     if isinstance(obj, StateGraph):
         obj = obj.compile()
     if isinstance(obj, Pregel):
-        return obj.copy(update={"checkpointer": checkpointer})
+        # The state's own types (pydantic models, dataclasses, enums) may be
+        # stored; any other type in a checkpoint is refused when read.
+        allowed = graph_allowlist(obj)
+        saver = checkpointer.with_allowlist(allowed) if allowed else checkpointer
+        return obj.copy(update={"checkpointer": saver})
     if callable(obj):  # a graph factory: called once, with no config
         params = inspect.signature(obj).parameters
         made = obj({"configurable": {}}) if params else obj()

@@ -124,7 +124,10 @@ def create_app(
                 log.info("gateway serving graphs %s", ", ".join(cfg.graphs))
                 yield
             finally:
-                await broker.stop()
+                try:
+                    await broker.stop()
+                except Exception as exc:  # NATS already gone: nothing left to flush
+                    log.warning("closing the NATS connection: %s", exc)
 
     app = FastAPI(title="relaygraph", version="0.1.0", lifespan=lifespan,
                   description="The LangGraph Server API over NATS JetStream and Redis.")
