@@ -1,0 +1,86 @@
+"""The reviewer process against the real system: rules answer what they match,
+the inbox shows the rest, and a person's answer resumes the real thread."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from relaygraph.servers import free_port
+from tests.system import Service, System, assert_eventually
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def reviewer(system: System, tmp_path: Path) -> Iterator[str]:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([
+        {"graph_id": "counter", "match": {"question": "go?"}, "resume": "auto-approved"}]))
+    port = free_port()
+    env = {**system.env, "REVIEWER_RULES": str(rules), "REVIEWER_PORT": str(port),
+           "REVIEWER_DURABLE": f"e2e-{uuid.uuid4().hex[:8]}"}
+    svc = Service("reviewer", ["reviewer", "--config", str(system.config)], env,
+                  tmp_path / "reviewer.log").start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        svc.stop()
+        log = svc.log.read_text()
+        assert "Traceback" not in log, log
+
+
+@pytest.fixture
+async def c(system: System) -> AsyncIterator[Any]:
+    async with get_client(url=system.url) as sdk:
+        yield sdk
+
+
+async def test_rules_and_inbox_resume_real_threads(c: Any, reviewer: str) -> None:
+    async with httpx.AsyncClient(base_url=reviewer, timeout=10) as inbox:
+        async def up() -> None:
+            try:
+                assert (await inbox.get("/ok")).status_code == 200
+            except httpx.HTTPError as exc:
+                raise AssertionError(exc) from exc
+
+        await assert_eventually(up, timeout=30)
+
+        # A rule answers the counter graph's question by itself.
+        auto = (await c.threads.create())["thread_id"]
+        await c.runs.wait(auto, "counter", input={})
+
+        async def auto_answered() -> None:
+            t = await c.threads.get(auto)
+            assert t["status"] == "idle", t["status"]
+            assert t["values"]["answer"] == "auto-approved"
+
+        await assert_eventually(auto_answered, timeout=20)
+
+        # The edit-text interrupt waits in the inbox for a person.
+        manual = (await c.threads.create())["thread_id"]
+        await c.runs.wait(manual, "agent", input={"some_text": "please edit"})
+
+        async def listed() -> dict[str, Any]:
+            items = {i["thread_id"]: i for i in (await inbox.get("/api/interrupts")).json()}
+            assert manual in items
+            return items[manual]
+
+        item = await assert_eventually(listed, timeout=20)
+        assert item["interrupts"][0]["value"] == {"text_to_revise": "please edit"}
+        r = await inbox.post(f"/api/interrupts/{manual}/resume",
+                             json={"resume": "edited by a person", "reviewer": "carol"})
+        assert r.status_code == 200, r.text
+        run_id = r.json()["run_id"]
+        assert await c.runs.join(manual, run_id) == {"some_text": "edited by a person"}
+        run = await c.runs.get(manual, run_id)
+        assert run["metadata"] == {"reviewer": "carol"}
+        pending = [i["thread_id"] for i in (await inbox.get("/api/interrupts")).json()]
+        assert manual not in pending and auto not in pending
