@@ -27,8 +27,9 @@ TEST_GRAPHS = ROOT / "tests" / "graphs" / "langgraph.json"
 """The examples plus graphs made for tests (slow nodes, side-effect counters)."""
 
 
-async def assert_eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
-                            interval: float = 0.05) -> Any:
+async def assert_eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.05
+) -> Any:
     """Poll ``check`` until it returns without AssertionError (its value) or time out."""
     deadline = time.monotonic() + timeout
     while True:
@@ -51,8 +52,12 @@ class Service:
     def start(self) -> Service:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "relaygraph.cli", *self.args], env=self.env,
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                [sys.executable, "-m", "relaygraph.cli", *self.args],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
@@ -87,14 +92,22 @@ class System:
         env = dict(self.env)
         n = len(self.services)
         env["RELAYGRAPH_EXECUTOR_ID"] = executor_id or f"executor-{n}-{uuid.uuid4().hex[:6]}"
-        svc = Service(f"executor-{n}", ["executor", "--config", str(self.config)], env,
-                      self.data / f"executor-{n}.log").start()
+        svc = Service(
+            f"executor-{n}",
+            ["executor", "--config", str(self.config)],
+            env,
+            self.data / f"executor-{n}.log",
+        ).start()
         self.services.append(svc)
         return svc
 
     def gateway(self) -> Service:
-        svc = Service("gateway", ["gateway", "--config", str(self.config), "--port",
-                                  str(self.port)], self.env, self.data / "gateway.log").start()
+        svc = Service(
+            "gateway",
+            ["gateway", "--config", str(self.config), "--port", str(self.port)],
+            self.env,
+            self.data / "gateway.log",
+        ).start()
         self.services.append(svc)
         return svc
 
@@ -132,13 +145,22 @@ def _graph_ids(config: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_system(data: Path, config: Path = TEST_GRAPHS, executors: int = 1,
-                   extra_env: dict[str, str] | None = None) -> Iterator[System]:
+def running_system(
+    data: Path,
+    config: Path = TEST_GRAPHS,
+    executors: int = 1,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[System]:
     data.mkdir(parents=True, exist_ok=True)
     nats = nats_server(data / "nats").start()
     redis = valkey_server(data / "valkey").start()
-    env = {**os.environ, "NATS_URL": nats.url, "REDIS_URL": redis.url,
-           "RELAYGRAPH_LOG_LEVEL": "INFO", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "NATS_URL": nats.url,
+        "REDIS_URL": redis.url,
+        "RELAYGRAPH_LOG_LEVEL": "INFO",
+        **(extra_env or {}),
+    }
     system = System(data, config, nats, redis, free_port(), env)
     try:
         for _ in range(executors):

@@ -20,12 +20,36 @@ def agent(state: MessagesState) -> dict[str, list[AnyMessage]]:
     if isinstance(last, ToolMessage) and last.name == "search":
         return {"messages": [AIMessage(f"Here is what I found: {last.content}")]}
     if isinstance(last, ToolMessage):  # the person's answer to AskHuman
-        return {"messages": [AIMessage("", tool_calls=[{
-            "name": "search", "args": {"query": f"current weather in {last.content}"},
-            "id": "call_search", "type": "tool_call"}])]}
-    return {"messages": [AIMessage("Let me ask where you are.", tool_calls=[{
-        "name": "AskHuman", "args": {"question": "Where are you currently located?"},
-        "id": "call_ask_human", "type": "tool_call"}])]}
+        return {
+            "messages": [
+                AIMessage(
+                    "",
+                    tool_calls=[
+                        {
+                            "name": "search",
+                            "args": {"query": f"current weather in {last.content}"},
+                            "id": "call_search",
+                            "type": "tool_call",
+                        }
+                    ],
+                )
+            ]
+        }
+    return {
+        "messages": [
+            AIMessage(
+                "Let me ask where you are.",
+                tool_calls=[
+                    {
+                        "name": "AskHuman",
+                        "args": {"question": "Where are you currently located?"},
+                        "id": "call_ask_human",
+                        "type": "tool_call",
+                    }
+                ],
+            )
+        ]
+    }
 
 
 def ask_human(state: MessagesState) -> None:
@@ -36,9 +60,15 @@ def action(state: MessagesState) -> dict[str, list[AnyMessage]]:
     last = state["messages"][-1]
     assert isinstance(last, AIMessage)
     call = last.tool_calls[-1]
-    return {"messages": [ToolMessage(
-        content=f"I looked up: {call['args']['query']}. Result: It's sunny.",
-        name="search", tool_call_id=call["id"])]}
+    return {
+        "messages": [
+            ToolMessage(
+                content=f"I looked up: {call['args']['query']}. Result: It's sunny.",
+                name="search",
+                tool_call_id=call["id"],
+            )
+        ]
+    }
 
 
 def should_continue(state: MessagesState) -> Literal["ask_human", "action", "__end__"]:

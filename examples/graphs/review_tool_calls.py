@@ -29,12 +29,23 @@ def _city(text: str) -> str:
 def call_llm(state: MessagesState) -> dict[str, list[AnyMessage]]:
     last = state["messages"][-1]
     calls = sum(1 for m in state["messages"] if isinstance(m, AIMessage))
-    proposed = next((m.tool_calls[-1]["args"]["city"] for m in reversed(state["messages"])
-                     if isinstance(m, AIMessage) and m.tool_calls), "")
+    proposed = next(
+        (
+            m.tool_calls[-1]["args"]["city"]
+            for m in reversed(state["messages"])
+            if isinstance(m, AIMessage) and m.tool_calls
+        ),
+        "",
+    )
     if isinstance(last, ToolMessage) and last.artifact == "weather_search":
-        return {"messages": [AIMessage(
-            f"According to the search, it's {str(last.content).lower().rstrip('!')} "
-            f"in {proposed} right now!")]}
+        return {
+            "messages": [
+                AIMessage(
+                    f"According to the search, it's {str(last.content).lower().rstrip('!')} "
+                    f"in {proposed} right now!"
+                )
+            ]
+        }
     if isinstance(last, ToolMessage):  # the reviewer's feedback on the proposed call
         feedback = str(last.content)
         if "<city, country>" in feedback:
@@ -45,9 +56,21 @@ def call_llm(state: MessagesState) -> dict[str, list[AnyMessage]]:
     else:
         city = _city(str(last.content))
         text = f"I'll help you check the weather in {city}."
-    return {"messages": [AIMessage(content=text, tool_calls=[{
-        "name": "weather_search", "args": {"city": city}, "id": f"call_{calls + 1}",
-        "type": "tool_call"}])]}
+    return {
+        "messages": [
+            AIMessage(
+                content=text,
+                tool_calls=[
+                    {
+                        "name": "weather_search",
+                        "args": {"city": city},
+                        "id": f"call_{calls + 1}",
+                        "type": "tool_call",
+                    }
+                ],
+            )
+        ]
+    }
 
 
 def human_review_node(state: MessagesState) -> Command[Literal["call_llm", "run_tool"]]:
@@ -59,13 +82,23 @@ def human_review_node(state: MessagesState) -> Command[Literal["call_llm", "run_
     if action == "continue":
         return Command(goto="run_tool")
     if action == "update":
-        updated = AIMessage(content=last.content, id=last.id, tool_calls=[{
-            "name": tool_call["name"], "args": data, "id": tool_call["id"],
-            "type": "tool_call"}])
+        updated = AIMessage(
+            content=last.content,
+            id=last.id,
+            tool_calls=[
+                {
+                    "name": tool_call["name"],
+                    "args": data,
+                    "id": tool_call["id"],
+                    "type": "tool_call",
+                }
+            ],
+        )
         return Command(goto="run_tool", update={"messages": [updated]})
     if action == "feedback":
-        feedback = ToolMessage(content=str(data), name=tool_call["name"],
-                               tool_call_id=tool_call["id"])
+        feedback = ToolMessage(
+            content=str(data), name=tool_call["name"], tool_call_id=tool_call["id"]
+        )
         return Command(goto="call_llm", update={"messages": [feedback]})
     raise ValueError(f"unknown review action {action!r}: use continue, update or feedback")
 
@@ -73,9 +106,17 @@ def human_review_node(state: MessagesState) -> Command[Literal["call_llm", "run_
 def run_tool(state: MessagesState) -> dict[str, list[AnyMessage]]:
     last = state["messages"][-1]
     assert isinstance(last, AIMessage)
-    return {"messages": [ToolMessage(content="Sunny!", name=call["name"], tool_call_id=call["id"],
-                                     artifact="weather_search")
-                         for call in last.tool_calls]}
+    return {
+        "messages": [
+            ToolMessage(
+                content="Sunny!",
+                name=call["name"],
+                tool_call_id=call["id"],
+                artifact="weather_search",
+            )
+            for call in last.tool_calls
+        ]
+    }
 
 
 def route_after_llm(state: MessagesState) -> Literal["human_review_node", "__end__"]:

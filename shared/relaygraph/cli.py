@@ -15,15 +15,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from relaygraph.config import load_config
 from relaygraph.errors import RelaygraphError
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default=None,
-                   help="path of langgraph.json (default: ./langgraph.json)")
+    p.add_argument(
+        "--config", default=None, help="path of langgraph.json (default: ./langgraph.json)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=2024, help="API port (default 2024)")
     dev.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
     dev.add_argument("--executors", type=int, default=1, help="executor processes (default 1)")
-    dev.add_argument("--reviewer-port", type=int, default=2025,
-                     help="reviewer inbox port (default 2025)")
+    dev.add_argument(
+        "--reviewer-port", type=int, default=2025, help="reviewer inbox port (default 2025)"
+    )
     dev.add_argument("--no-reviewer", action="store_true", help="do not start the reviewer")
     gw = sub.add_parser("gateway", help="serve the LangGraph Server API")
     _config_arg(gw)
@@ -69,17 +70,23 @@ def dev(ns: argparse.Namespace) -> int:
             redis = valkey_server(data / "valkey").start()
             servers.append(redis)
             env["REDIS_URL"] = redis.url
-        print(f"relaygraph dev: NATS {env['NATS_URL']}  Redis {env['REDIS_URL']}  "
-              f"data {data}", flush=True)
+        print(
+            f"relaygraph dev: NATS {env['NATS_URL']}  Redis {env['REDIS_URL']}  data {data}",
+            flush=True,
+        )
         cfg = ["--config", str(config.path)]
         children = [_child(["executor", *cfg], env) for _ in range(max(1, ns.executors))]
         children.append(_child(["gateway", *cfg, "--port", str(ns.port), "--host", ns.host], env))
         if not ns.no_reviewer:
             children.append(_child(["reviewer", *cfg, "--port", str(ns.reviewer_port)], env))
-        print(f"relaygraph dev: API on http://{ns.host}:{ns.port} (docs at /docs); graphs: "
-              f"{', '.join(config.graphs)}"
-              + ("" if ns.no_reviewer else
-                 f"; reviewer inbox on http://127.0.0.1:{ns.reviewer_port}"), flush=True)
+        print(
+            f"relaygraph dev: API on http://{ns.host}:{ns.port} (docs at /docs); graphs: "
+            f"{', '.join(config.graphs)}"
+            + (
+                "" if ns.no_reviewer else f"; reviewer inbox on http://127.0.0.1:{ns.reviewer_port}"
+            ),
+            flush=True,
+        )
         stopping = False
 
         def stop(*_: object) -> None:
@@ -93,8 +100,11 @@ def dev(ns: argparse.Namespace) -> int:
             dead = [c for c in children if c.poll() is not None]
             if dead:
                 code = dead[0].returncode or 1
-                print(f"relaygraph dev: a service exited with code {code}; stopping",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"relaygraph dev: a service exited with code {code}; stopping",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 break
             time.sleep(0.2)
         for c in children:

@@ -88,9 +88,7 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
                 f"{cfg_path}: graph id {graph_id!r} may hold only letters, digits, '_' and '-'"
             )
         if not isinstance(target, str) or ":" not in target:
-            raise InvalidInput(
-                f"{cfg_path}: graph {graph_id!r} must be 'path/to/file.py:variable'"
-            )
+            raise InvalidInput(f"{cfg_path}: graph {graph_id!r} must be 'path/to/file.py:variable'")
         graphs[graph_id] = GraphSpec(graph_id, target)
     root = cfg_path.parent
     deps = [(root / d).resolve() for d in raw.get("dependencies", []) if isinstance(d, str)]

@@ -21,8 +21,14 @@ log = logging.getLogger("relaygraph.dispatch")
 
 
 class Dispatcher:
-    def __init__(self, nc: Client, js: JetStreamContext, store: Store, subjects: Subjects,
-                 owner_timeout: float = 0.5) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        js: JetStreamContext,
+        store: Store,
+        subjects: Subjects,
+        owner_timeout: float = 0.5,
+    ) -> None:
         self.nc = nc
         self.js = js
         self.store = store
@@ -31,20 +37,26 @@ class Dispatcher:
 
     async def to_queue(self, request: bytes, run_id: str) -> None:
         """Durably enqueue; the same run id is de-duplicated by JetStream."""
-        await self.js.publish(self.subjects.run_queue, request,
-                              headers={"Nats-Msg-Id": f"run:{run_id}"})
+        await self.js.publish(
+            self.subjects.run_queue, request, headers={"Nats-Msg-Id": f"run:{run_id}"}
+        )
 
     async def send(self, request: bytes, thread_id: str, run_id: str) -> str:
         """Returns where the run went: the owner's id, or ``queue``."""
         owner = await self.store.thread_owner(thread_id)
         if owner and await self.store.executor_alive(owner):
             try:
-                msg = await self.nc.request(self.subjects.owner_run(owner), request,
-                                            timeout=self.owner_timeout)
+                msg = await self.nc.request(
+                    self.subjects.owner_run(owner), request, timeout=self.owner_timeout
+                )
                 if decode(msg.data, OwnerReply).accepted:
                     return owner
             except (NoRespondersError, TimeoutError):
-                log.info("owner %s of thread %s did not take run %s; queueing it",
-                         owner, thread_id, run_id)
+                log.info(
+                    "owner %s of thread %s did not take run %s; queueing it",
+                    owner,
+                    thread_id,
+                    run_id,
+                )
         await self.to_queue(request, run_id)
         return "queue"

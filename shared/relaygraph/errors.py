@@ -56,8 +56,7 @@ class StaleEpoch(RelaygraphError):
 
 
 ERRORS_BY_CODE: dict[str, type[RelaygraphError]] = {
-    cls.code: cls
-    for cls in (NotFound, Conflict, InvalidInput, BadRequest, Unavailable, StaleEpoch)
+    cls.code: cls for cls in (NotFound, Conflict, InvalidInput, BadRequest, Unavailable, StaleEpoch)
 }
 
 

@@ -106,14 +106,16 @@ class ServerProcess:
         self.start(timeout)
 
 
-def nats_server(data_dir: Path, port: int | None = None, sync_always: bool = False) -> ServerProcess:
+def nats_server(
+    data_dir: Path, port: int | None = None, sync_always: bool = False
+) -> ServerProcess:
     """A JetStream-enabled nats-server, store under ``data_dir``."""
     port = port or free_port()
     data_dir = Path(data_dir)
     conf = data_dir / "nats.conf"
     data_dir.mkdir(parents=True, exist_ok=True)
     lines = [
-        "listen: 127.0.0.1:%d" % port,
+        f"listen: 127.0.0.1:{port}",
         "jetstream {",
         f'  store_dir: "{data_dir / "jetstream"}"',
         "  max_memory_store: 256MB",
@@ -133,20 +135,28 @@ def valkey_server(data_dir: Path, port: int | None = None, aof: bool = True) -> 
     data_dir = Path(data_dir)
     args = [
         valkey_server_binary(),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir),
-        "--save", "",
-        "--appendonly", "yes" if aof else "no",
-        "--appendfsync", "everysec",
-        "--protected-mode", "yes",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if aof else "no",
+        "--appendfsync",
+        "everysec",
+        "--protected-mode",
+        "yes",
     ]
     return ServerProcess("valkey-server", port, data_dir, args, data_dir / "valkey.log")
 
 
 @contextlib.contextmanager
-def embedded(data_dir: Path, nats_port: int | None = None, redis_port: int | None = None
-             ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+def embedded(
+    data_dir: Path, nats_port: int | None = None, redis_port: int | None = None
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Both servers, stopped on exit."""
     nats = nats_server(Path(data_dir) / "nats", nats_port).start()
     try:

@@ -20,7 +20,9 @@ class NatsSettings(BaseSettings):
     password: str | None = Field(None, description="NATS password.")
     token: str | None = Field(None, description="NATS auth token.")
     creds: str | None = Field(None, description="Path to a NATS .creds file (JWT + NKey).")
-    tls_ca: str | None = Field(None, description="CA bundle to verify the NATS server (enables TLS).")
+    tls_ca: str | None = Field(
+        None, description="CA bundle to verify the NATS server (enables TLS)."
+    )
     tls_cert: str | None = Field(None, description="Client certificate for mutual TLS.")
     tls_key: str | None = Field(None, description="Client key for mutual TLS.")
     prefix: str = Field("relaygraph", description="Prefix of every subject and stream name.")

@@ -177,11 +177,17 @@ class Store:
         key = self.keys.thread(thread_id)
         current = await self.get_thread(thread_id)
         merged = {**msgspec.json.decode(current.get("metadata", b"{}")), **metadata}
-        await self.redis.hset(key, mapping={  # type: ignore[misc]
-            "metadata": msgspec.json.encode(merged), "updated_at": now_iso()})
+        await self.redis.hset(
+            key,
+            mapping={  # type: ignore[misc]
+                "metadata": msgspec.json.encode(merged),
+                "updated_at": now_iso(),
+            },
+        )
 
-    async def set_thread_values(self, thread_id: str, values: bytes, status: str | None,
-                                interrupts: bytes | None = None) -> None:
+    async def set_thread_values(
+        self, thread_id: str, values: bytes, status: str | None, interrupts: bytes | None = None
+    ) -> None:
         mapping: dict[str, bytes | str] = {"values": values, "updated_at": now_iso()}
         if status:
             mapping["status"] = status
@@ -207,8 +213,11 @@ class Store:
         k = self.keys
         run_ids = await self.redis.zrange(k.thread_runs(thread_id), 0, -1)
         removed = await self.redis.delete(
-            k.thread(thread_id), k.thread_queue(thread_id), k.thread_runs(thread_id),
-            k.thread_resumes(thread_id), k.thread_epoch(thread_id),
+            k.thread(thread_id),
+            k.thread_queue(thread_id),
+            k.thread_runs(thread_id),
+            k.thread_resumes(thread_id),
+            k.thread_epoch(thread_id),
             *[k.run(thread_id, r.decode()) for r in run_ids],
         )
         await self.redis.zrem(k.threads_index, thread_id)
@@ -217,17 +226,43 @@ class Store:
 
     # -- runs ----------------------------------------------------------------
     async def create_run(
-        self, *, thread_id: str, run_id: str, run_json: bytes, request: bytes, strategy: str,
-        resume_ids: list[str], create_thread: bool, graph_id: str, assistant_id: str,
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        run_json: bytes,
+        request: bytes,
+        strategy: str,
+        resume_ids: list[str],
+        create_thread: bool,
+        graph_id: str,
+        assistant_id: str,
         thread_metadata: dict[str, Any] | None = None,
     ) -> Created:
         k = self.keys
         res = await self._create_run(
-            keys=[k.thread(thread_id), k.thread_queue(thread_id), k.thread_runs(thread_id),
-                  k.run(thread_id, run_id), k.thread_resumes(thread_id), k.threads_index],
-            args=[thread_id, run_id, run_json, request, strategy, now_iso(), time.time(),
-                  msgspec.json.encode(resume_ids), "1" if create_thread else "0",
-                  msgspec.json.encode(thread_metadata or {}), graph_id, assistant_id],
+            keys=[
+                k.thread(thread_id),
+                k.thread_queue(thread_id),
+                k.thread_runs(thread_id),
+                k.run(thread_id, run_id),
+                k.thread_resumes(thread_id),
+                k.threads_index,
+            ],
+            args=[
+                thread_id,
+                run_id,
+                run_json,
+                request,
+                strategy,
+                now_iso(),
+                time.time(),
+                msgspec.json.encode(resume_ids),
+                "1" if create_thread else "0",
+                msgspec.json.encode(thread_metadata or {}),
+                graph_id,
+                assistant_id,
+            ],
         )
         decision, other = res[0].decode(), res[1].decode()
         if decision == "not_found":
@@ -235,7 +270,8 @@ class Store:
         if decision == "busy":
             raise Conflict(
                 f"Thread {thread_id} is busy with run {other}; "
-                "multitask_strategy 'reject' refuses a second run")
+                "multitask_strategy 'reject' refuses a second run"
+            )
         if decision == "duplicate":
             return Created("duplicate", other)
         return Created(decision, run_id, other)
@@ -247,8 +283,9 @@ class Store:
         return {k.decode(): v for k, v in raw.items()}
 
     async def list_runs(self, thread_id: str, offset: int, limit: int) -> list[dict[str, bytes]]:
-        ids = await self.redis.zrevrange(self.keys.thread_runs(thread_id), offset,
-                                         offset + limit - 1)
+        ids = await self.redis.zrevrange(
+            self.keys.thread_runs(thread_id), offset, offset + limit - 1
+        )
         pipe = self.redis.pipeline(transaction=False)
         for rid in ids:
             pipe.hgetall(self.keys.run(thread_id, rid.decode()))
@@ -268,20 +305,32 @@ class Store:
 
     async def cancel_queued(self, thread_id: str, run_id: str) -> bool:
         """Take a run that has not started out of its thread's queue."""
-        return bool(await self._cancel_queued(
-            keys=[self.keys.run(thread_id, run_id), self.keys.thread_queue(thread_id)],
-            args=[run_id, now_iso()]))
+        return bool(
+            await self._cancel_queued(
+                keys=[self.keys.run(thread_id, run_id), self.keys.thread_queue(thread_id)],
+                args=[run_id, now_iso()],
+            )
+        )
 
     async def claim_run(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
         k = self.keys
         res = await self._claim(
             keys=[k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],
-            args=[run_id, executor_id, now_iso()])
+            args=[run_id, executor_id, now_iso()],
+        )
         return Claim(res[0].decode(), int(res[1]) if res[0] == b"ok" else 0, int(res[2]))
 
     async def finish_run(
-        self, *, thread_id: str, run_id: str, epoch: int, run_status: str, thread_status: str,
-        values: bytes, interrupts: bytes, result: bytes,
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        epoch: int,
+        run_status: str,
+        thread_status: str,
+        values: bytes,
+        interrupts: bytes,
+        result: bytes,
     ) -> tuple[str, bytes | None]:
         """Record a run's outcome and hand the thread to its next queued run.
 
@@ -290,10 +339,24 @@ class Store:
         """
         k = self.keys
         res = await self._finish(
-            keys=[k.thread(thread_id), k.run(thread_id, run_id), k.thread_queue(thread_id),
-                  k.thread_epoch(thread_id)],
-            args=[run_id, str(epoch), run_status, thread_status, values, interrupts, result,
-                  now_iso(), k.run(thread_id, "")])
+            keys=[
+                k.thread(thread_id),
+                k.run(thread_id, run_id),
+                k.thread_queue(thread_id),
+                k.thread_epoch(thread_id),
+            ],
+            args=[
+                run_id,
+                str(epoch),
+                run_status,
+                thread_status,
+                values,
+                interrupts,
+                result,
+                now_iso(),
+                k.run(thread_id, ""),
+            ],
+        )
         outcome = res[0].decode()
         return outcome, (res[1] if outcome == "next" else None)
 

@@ -21,6 +21,7 @@ from uuid import uuid4
 import pytest
 import redis
 import redis.asyncio
+
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
 from relaygraph.servers import ServerProcess, free_port, valkey_server, valkey_server_binary
 

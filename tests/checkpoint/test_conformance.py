@@ -10,8 +10,8 @@ import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import Capability
 from langgraph.checkpoint.conformance.report import ProgressCallbacks
-from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
 
+from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
 from tests.checkpoint.conftest import Target
 
 

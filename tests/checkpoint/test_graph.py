@@ -16,10 +16,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 from pydantic import BaseModel
+
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver, UnsafeCheckpointData, graph_allowlist
 from relaygraph.errors import StaleEpoch
 from relaygraph.subjects import Keys
-
 from tests.checkpoint.conftest import Target
 
 

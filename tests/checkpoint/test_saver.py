@@ -10,11 +10,11 @@ from uuid import uuid4
 import pytest
 import redis.asyncio
 from redis.crc import key_slot
+
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.checkpoint.sync import check_server
 from relaygraph.errors import StaleEpoch
 from relaygraph.subjects import Keys
-
 from tests.checkpoint.checkpoint_helpers import CommandCounter, checkpoint, config, server_commands
 
 

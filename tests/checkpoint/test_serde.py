@@ -15,9 +15,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.serde import jsonplus
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Interrupt, Send
+
 from relaygraph.checkpoint import AsyncRedisSaver, StrictSerializer, UnsafeCheckpointData
 from relaygraph.subjects import Keys
-
 from tests.checkpoint.checkpoint_helpers import checkpoint, config
 
 PWNED: list[str] = []

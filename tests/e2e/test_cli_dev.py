@@ -19,7 +19,7 @@ from relaygraph.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
-GRAPH = '''
+GRAPH = """
 import os
 from typing import TypedDict
 
@@ -43,7 +43,7 @@ builder = StateGraph(State)
 builder.add_node(greet)
 builder.add_edge(START, "greet")
 graph = builder.compile()
-'''
+"""
 
 
 @pytest.fixture
@@ -52,9 +52,11 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "src" / "helpers.py").write_text("def shout(s):\n    return s.upper()\n")
     (tmp_path / "my_graph.py").write_text(GRAPH)
     (tmp_path / ".env").write_text("GREETING=hello\n")
-    (tmp_path / "langgraph.json").write_text(json.dumps({
-        "dependencies": ["./src"], "graphs": {"greeter": "./my_graph.py:graph"},
-        "env": ".env"}))
+    (tmp_path / "langgraph.json").write_text(
+        json.dumps(
+            {"dependencies": ["./src"], "graphs": {"greeter": "./my_graph.py:graph"}, "env": ".env"}
+        )
+    )
     return tmp_path
 
 
@@ -68,7 +70,11 @@ def dev(project: Path) -> Iterator[tuple[str, callable]]:  # type: ignore[valid-
         with (project / "dev.log").open("ab") as log:
             proc = subprocess.Popen(
                 [str(cli), "dev", "--port", str(port), "--reviewer-port", str(free_port())],
-                cwd=project, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                cwd=project,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         procs.append(proc)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -96,8 +102,11 @@ def test_dev_in_a_users_directory_survives_a_restart(project: Path, dev: tuple) 
     url, start, stop = dev
     proc = start()
     thread = httpx.post(f"{url}/threads", json={}).json()["thread_id"]
-    out = httpx.post(f"{url}/threads/{thread}/runs/wait",
-                     json={"assistant_id": "greeter", "input": {"name": "ada"}}, timeout=30).json()
+    out = httpx.post(
+        f"{url}/threads/{thread}/runs/wait",
+        json={"assistant_id": "greeter", "input": {"name": "ada"}},
+        timeout=30,
+    ).json()
     assert out["__interrupt__"][0]["value"] == {"ask": "greet ada?"}
     assert stop(proc) == 0
     assert (project / ".relaygraph" / "nats").is_dir()
@@ -105,9 +114,11 @@ def test_dev_in_a_users_directory_survives_a_restart(project: Path, dev: tuple) 
 
     start()
     assert httpx.get(f"{url}/threads/{thread}").json()["status"] == "interrupted"
-    out = httpx.post(f"{url}/threads/{thread}/runs/wait",
-                     json={"assistant_id": "greeter", "command": {"resume": "welcome"}},
-                     timeout=30).json()
+    out = httpx.post(
+        f"{url}/threads/{thread}/runs/wait",
+        json={"assistant_id": "greeter", "command": {"resume": "welcome"}},
+        timeout=30,
+    ).json()
     assert out == {"name": "ada", "greeting": "HELLO ADA, WELCOME"}
     log = (project / "dev.log").read_text()
     assert "API on http://127.0.0.1:" in log

@@ -28,8 +28,11 @@ async def new_thread(http: httpx.AsyncClient) -> str:
 
 async def test_sse_framing_and_headers(http: httpx.AsyncClient) -> None:
     tid = await new_thread(http)
-    body = {"assistant_id": "agent", "input": {"some_text": "hi"},
-            "stream_mode": ["updates", "values"]}
+    body = {
+        "assistant_id": "agent",
+        "input": {"some_text": "hi"},
+        "stream_mode": ["updates", "values"],
+    }
     async with http.stream("POST", f"/threads/{tid}/runs/stream", json=body) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -56,25 +59,32 @@ async def test_sse_framing_and_headers(http: httpx.AsyncClient) -> None:
     # The run can be joined (a finished run: its output) and its stream replayed.
     joined = await http.get(f"/threads/{tid}/runs/{run_id}/join")
     assert joined.json()["__interrupt__"][0]["value"] == {"text_to_revise": "hi"}
-    async with http.stream("GET", f"/threads/{tid}/runs/{run_id}/stream",
-                           headers={"Last-Event-ID": "1"}) as r:
+    async with http.stream(
+        "GET", f"/threads/{tid}/runs/{run_id}/stream", headers={"Last-Event-ID": "1"}
+    ) as r:
         replay = b"".join([chunk async for chunk in r.aiter_raw()])
     assert replay.count(b"event: ") == 2  # events after id 1
 
 
 async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
     tid = await new_thread(http)
-    r = await http.post(f"/threads/{tid}/runs/wait",
-                        json={"assistant_id": "review",
-                              "input": {"messages": [{"role": "user", "content": "weather in Paris?"}]}})
+    r = await http.post(
+        f"/threads/{tid}/runs/wait",
+        json={
+            "assistant_id": "review",
+            "input": {"messages": [{"role": "user", "content": "weather in Paris?"}]},
+        },
+    )
     assert r.status_code == 200
     run_path = r.headers["content-location"]
     assert r.headers["location"] == f"{run_path}/join"
     assert run_path.startswith(f"/threads/{tid}/runs/")
     # An unknown review action makes the node raise: HTTP 200 with __error__, as
     # LangGraph Server does, and the thread is marked error.
-    r = await http.post(f"/threads/{tid}/runs/wait",
-                        json={"assistant_id": "review", "command": {"resume": {"action": "?"}}})
+    r = await http.post(
+        f"/threads/{tid}/runs/wait",
+        json={"assistant_id": "review", "command": {"resume": {"action": "?"}}},
+    )
     assert r.status_code == 200
     assert r.json()["__error__"]["error"] == "ValueError"
     assert "unknown review action" in r.json()["__error__"]["message"]
@@ -88,27 +98,53 @@ async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
         ("POST", "/threads", {"metadata": "nope"}, 422, "metadata"),
         ("POST", "/threads", {"thread_id": "a.b>c"}, 422, "thread_id"),
         ("GET", "/threads/00000000-0000-0000-0000-000000000000", None, 404, "not found"),
-        ("POST", "/threads/00000000-0000-0000-0000-000000000000/runs/wait",
-         {"assistant_id": "agent", "input": {"some_text": "x"}}, 404, "not found"),
-        ("POST", "/runs/wait", {"assistant_id": "no-such-graph", "input": {}}, 404,
-         "Assistant"),
-        ("POST", "/runs/wait", {"assistant_id": "agent", "input": {"other": 1}}, 422,
-         "not in graph"),
-        ("POST", "/runs/wait", {"assistant_id": "agent", "input": {"some_text": 5}}, 422,
-         "type string"),
-        ("POST", "/runs/wait", {"assistant_id": "agent", "input": {"some_text": "x"},
-                                "command": {"resume": 1}}, 422, "not both"),
-        ("POST", "/runs/wait", {"assistant_id": "agent", "stream_mode": "bogus"}, 422,
-         "stream_mode"),
+        (
+            "POST",
+            "/threads/00000000-0000-0000-0000-000000000000/runs/wait",
+            {"assistant_id": "agent", "input": {"some_text": "x"}},
+            404,
+            "not found",
+        ),
+        ("POST", "/runs/wait", {"assistant_id": "no-such-graph", "input": {}}, 404, "Assistant"),
+        (
+            "POST",
+            "/runs/wait",
+            {"assistant_id": "agent", "input": {"other": 1}},
+            422,
+            "not in graph",
+        ),
+        (
+            "POST",
+            "/runs/wait",
+            {"assistant_id": "agent", "input": {"some_text": 5}},
+            422,
+            "type string",
+        ),
+        (
+            "POST",
+            "/runs/wait",
+            {"assistant_id": "agent", "input": {"some_text": "x"}, "command": {"resume": 1}},
+            422,
+            "not both",
+        ),
+        (
+            "POST",
+            "/runs/wait",
+            {"assistant_id": "agent", "stream_mode": "bogus"},
+            422,
+            "stream_mode",
+        ),
         ("POST", "/runs/wait", {"input": {}}, 422, "assistant_id"),
         ("GET", "/assistants/nope", None, 404, "not found"),
     ],
 )
-async def test_bad_input_gets_a_clear_4xx(http: httpx.AsyncClient, method: str, path: str,
-                                          body: object, status: int, detail: str) -> None:
+async def test_bad_input_gets_a_clear_4xx(
+    http: httpx.AsyncClient, method: str, path: str, body: object, status: int, detail: str
+) -> None:
     if isinstance(body, bytes):
-        r = await http.request(method, path, content=body,
-                               headers={"content-type": "application/json"})
+        r = await http.request(
+            method, path, content=body, headers={"content-type": "application/json"}
+        )
     else:
         r = await http.request(method, path, json=body)
     assert r.status_code == status, r.text
@@ -118,13 +154,15 @@ async def test_bad_input_gets_a_clear_4xx(http: httpx.AsyncClient, method: str, 
 
 async def test_resume_of_a_thread_that_is_not_interrupted(http: httpx.AsyncClient) -> None:
     tid = await new_thread(http)
-    r = await http.post(f"/threads/{tid}/runs/wait",
-                        json={"assistant_id": "agent", "command": {"resume": "x"}})
+    r = await http.post(
+        f"/threads/{tid}/runs/wait", json={"assistant_id": "agent", "command": {"resume": "x"}}
+    )
     assert r.status_code == 400
     assert "not interrupted" in r.json()["detail"]
     # The thread is untouched and still usable.
-    r = await http.post(f"/threads/{tid}/runs/wait",
-                        json={"assistant_id": "agent", "input": {"some_text": "ok"}})
+    r = await http.post(
+        f"/threads/{tid}/runs/wait", json={"assistant_id": "agent", "input": {"some_text": "ok"}}
+    )
     assert r.json()["__interrupt__"][0]["value"] == {"text_to_revise": "ok"}
 
 

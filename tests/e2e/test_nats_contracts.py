@@ -46,8 +46,11 @@ async def test_interrupt_event_reaches_a_late_subscriber(c: Any, nc: Client) -> 
 
     # A reviewer that subscribes only now still gets it, from the stream.
     js = nc.jetstream()
-    sub = await js.subscribe(f"relaygraph.interrupts.agent.{tid}", ordered_consumer=True,
-                             deliver_policy=DeliverPolicy.ALL)
+    sub = await js.subscribe(
+        f"relaygraph.interrupts.agent.{tid}",
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
+    )
     msg = await sub.next_msg(timeout=5)
     event = json.loads(msg.data)
     state = await c.threads.get_state(tid)
@@ -66,9 +69,14 @@ async def test_interrupt_event_reaches_a_late_subscriber(c: Any, nc: Client) -> 
 async def test_durable_reviewer_consumer_gets_every_interrupt(c: Any, nc: Client) -> None:
     js = nc.jetstream()
     durable = f"test-{uuid.uuid4().hex[:8]}"
-    await js.add_consumer("RELAYGRAPH_INTERRUPTS", ConsumerConfig(
-        durable_name=durable, filter_subject="relaygraph.interrupts.approvals.*",
-        deliver_policy=DeliverPolicy.NEW))
+    await js.add_consumer(
+        "RELAYGRAPH_INTERRUPTS",
+        ConsumerConfig(
+            durable_name=durable,
+            filter_subject="relaygraph.interrupts.approvals.*",
+            deliver_policy=DeliverPolicy.NEW,
+        ),
+    )
     psub = await js.pull_subscribe_bind(durable, "RELAYGRAPH_INTERRUPTS")
     threads = []
     for _ in range(3):
@@ -85,8 +93,9 @@ async def test_durable_reviewer_consumer_gets_every_interrupt(c: Any, nc: Client
     await js.delete_consumer("RELAYGRAPH_INTERRUPTS", durable)
 
 
-async def test_resume_over_nats_once_per_interrupt(c: Any, nc: Client, system: System,
-                                                   tmp_path: Path) -> None:
+async def test_resume_over_nats_once_per_interrupt(
+    c: Any, nc: Client, system: System, tmp_path: Path
+) -> None:
     tid = (await c.threads.create())["thread_id"]
     out = await c.runs.wait(tid, "agent", input={"some_text": "draft"})
     intr = out["__interrupt__"][0]
@@ -128,8 +137,7 @@ async def test_racing_resumes_run_the_graph_once(c: Any, nc: Client, system: Sys
     tid = (await c.threads.create())["thread_id"]
     out = await c.runs.wait(tid, "counter", input={})
     assert out["__interrupt__"][0]["value"] == {"question": "go?"}
-    replies = await asyncio.gather(*[resume(nc, tid, {"resume": f"yes-{tid}"})
-                                     for _ in range(8)])
+    replies = await asyncio.gather(*[resume(nc, tid, {"resume": f"yes-{tid}"}) for _ in range(8)])
     ok = [r for r in replies if "run_id" in r]
     assert ok and len({r["run_id"] for r in ok}) == 1
     for r in replies:  # the losers of the race are told the thread is busy or already resumed

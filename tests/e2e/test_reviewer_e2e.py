@@ -22,13 +22,21 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def reviewer(system: System, tmp_path: Path) -> Iterator[str]:
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps([
-        {"graph_id": "counter", "match": {"question": "go?"}, "resume": "auto-approved"}]))
+    rules.write_text(
+        json.dumps(
+            [{"graph_id": "counter", "match": {"question": "go?"}, "resume": "auto-approved"}]
+        )
+    )
     port = free_port()
-    env = {**system.env, "REVIEWER_RULES": str(rules), "REVIEWER_PORT": str(port),
-           "REVIEWER_DURABLE": f"e2e-{uuid.uuid4().hex[:8]}"}
-    svc = Service("reviewer", ["reviewer", "--config", str(system.config)], env,
-                  tmp_path / "reviewer.log").start()
+    env = {
+        **system.env,
+        "REVIEWER_RULES": str(rules),
+        "REVIEWER_PORT": str(port),
+        "REVIEWER_DURABLE": f"e2e-{uuid.uuid4().hex[:8]}",
+    }
+    svc = Service(
+        "reviewer", ["reviewer", "--config", str(system.config)], env, tmp_path / "reviewer.log"
+    ).start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -45,6 +53,7 @@ async def c(system: System) -> AsyncIterator[Any]:
 
 async def test_rules_and_inbox_resume_real_threads(c: Any, reviewer: str) -> None:
     async with httpx.AsyncClient(base_url=reviewer, timeout=10) as inbox:
+
         async def up() -> None:
             try:
                 assert (await inbox.get("/ok")).status_code == 200
@@ -75,8 +84,10 @@ async def test_rules_and_inbox_resume_real_threads(c: Any, reviewer: str) -> Non
 
         item = await assert_eventually(listed, timeout=20)
         assert item["interrupts"][0]["value"] == {"text_to_revise": "please edit"}
-        r = await inbox.post(f"/api/interrupts/{manual}/resume",
-                             json={"resume": "edited by a person", "reviewer": "carol"})
+        r = await inbox.post(
+            f"/api/interrupts/{manual}/resume",
+            json={"resume": "edited by a person", "reviewer": "carol"},
+        )
         assert r.status_code == 200, r.text
         run_id = r.json()["run_id"]
         assert await c.runs.join(manual, run_id) == {"some_text": "edited by a person"}

@@ -39,7 +39,8 @@ async def test_edit_text_interrupt_and_resume(c: Any) -> None:
     assert [i["id"] for items in t["interrupts"].values() for i in items] == [intr["id"]]
 
     assert await c.runs.wait(tid, "agent", command=Command(resume="Edited text")) == {
-        "some_text": "Edited text"}
+        "some_text": "Edited text"
+    }
     t = await c.threads.get(tid)
     assert t["status"] == "idle"
     assert t["values"] == {"some_text": "Edited text"}
@@ -47,8 +48,9 @@ async def test_edit_text_interrupt_and_resume(c: Any) -> None:
 
 
 async def _updates(c: Any, tid: str, **kw: Any) -> list[tuple[str, Any]]:
-    return [(p.event, p.data) async for p in c.runs.stream(tid, "review", stream_mode="updates",
-                                                            **kw)]
+    return [
+        (p.event, p.data) async for p in c.runs.stream(tid, "review", stream_mode="updates", **kw)
+    ]
 
 
 async def test_review_tool_calls_continue_update_feedback(c: Any) -> None:
@@ -71,8 +73,9 @@ async def test_review_tool_calls_continue_update_feedback(c: Any) -> None:
     # update: the reviewer edits the tool call's arguments
     tid = (await c.threads.create())["thread_id"]
     await _updates(c, tid, input=question)
-    parts = await _updates(c, tid, command=Command(
-        resume={"action": "update", "data": {"city": "San Francisco, USA"}}))
+    parts = await _updates(
+        c, tid, command=Command(resume={"action": "update", "data": {"city": "San Francisco, USA"}})
+    )
     updated = parts[1][1]["human_review_node"]["messages"][0]
     assert updated["tool_calls"][0]["args"] == {"city": "San Francisco, USA"}
     assert "San Francisco, USA" in parts[-1][1]["call_llm"]["messages"][0]["content"]
@@ -80,10 +83,14 @@ async def test_review_tool_calls_continue_update_feedback(c: Any) -> None:
     # feedback: back to the model, which proposes a new call, reviewed again
     tid = (await c.threads.create())["thread_id"]
     await _updates(c, tid, input=question)
-    parts = await _updates(c, tid, command=Command(
-        resume={"action": "feedback", "data": "Oakland"}))
+    parts = await _updates(
+        c, tid, command=Command(resume={"action": "feedback", "data": "Oakland"})
+    )
     assert [next(iter(d)) for _, d in parts[1:]] == [
-        "human_review_node", "call_llm", "__interrupt__"]
+        "human_review_node",
+        "call_llm",
+        "__interrupt__",
+    ]
     assert parts[-1][1]["__interrupt__"][0]["value"]["tool_call"]["args"] == {"city": "Oakland"}
     assert (await c.threads.get(tid))["status"] == "interrupted"
 
@@ -102,8 +109,7 @@ async def test_static_breakpoint_compile_time(c: Any) -> None:
 
 async def test_static_breakpoints_at_run_time(c: Any) -> None:
     tid = (await c.threads.create())["thread_id"]
-    out = await c.runs.wait(tid, "breakpoints", input={"input": "x"},
-                            interrupt_after=["step_1"])
+    out = await c.runs.wait(tid, "breakpoints", input={"input": "x"}, interrupt_after=["step_1"])
     assert out["steps"] == ["step_1"]
     assert (await c.threads.get_state(tid))["next"] == ["step_2"]
     out = await c.runs.wait(tid, "breakpoints", input=None)
@@ -113,8 +119,7 @@ async def test_static_breakpoints_at_run_time(c: Any) -> None:
 
     # Run-time breakpoints replace the compile-time ones for that run.
     tid = (await c.threads.create())["thread_id"]
-    out = await c.runs.wait(tid, "breakpoints", input={"input": "y"},
-                            interrupt_before=["step_2"])
+    out = await c.runs.wait(tid, "breakpoints", input={"input": "y"}, interrupt_before=["step_2"])
     assert out["steps"] == ["step_1"]
     out = await c.runs.wait(tid, "breakpoints", input=None, interrupt_before=["step_2"])
     assert out["steps"] == ["step_1", "step_2", "step_3"]
@@ -122,16 +127,21 @@ async def test_static_breakpoints_at_run_time(c: Any) -> None:
 
 async def test_ask_human_update_state_as_node(c: Any) -> None:
     tid = (await c.threads.create())["thread_id"]
-    await c.runs.wait(tid, "ask_human",
-                      input={"messages": [{"role": "user", "content": "what's the weather?"}]},
-                      interrupt_before=["ask_human"])
+    await c.runs.wait(
+        tid,
+        "ask_human",
+        input={"messages": [{"role": "user", "content": "what's the weather?"}]},
+        interrupt_before=["ask_human"],
+    )
     state = await c.threads.get_state(tid)
     assert state["next"] == ["ask_human"]
     tool_call_id = state["values"]["messages"][-1]["tool_calls"][0]["id"]
 
     resp = await c.threads.update_state(
-        tid, {"messages": [{"tool_call_id": tool_call_id, "type": "tool",
-                            "content": "san francisco"}]}, as_node="ask_human")
+        tid,
+        {"messages": [{"tool_call_id": tool_call_id, "type": "tool", "content": "san francisco"}]},
+        as_node="ask_human",
+    )
     assert resp["checkpoint"]["checkpoint_id"]
     state = await c.threads.get_state(tid)
     assert state["next"] == ["agent"]
@@ -143,8 +153,10 @@ async def test_ask_human_update_state_as_node(c: Any) -> None:
     assert "current weather in san francisco" in final["content"]
     history = await c.threads.get_history(tid, limit=100)
     assert len(history) >= 6
-    assert history[0]["checkpoint"]["checkpoint_id"] == (
-        await c.threads.get_state(tid))["checkpoint"]["checkpoint_id"]
+    assert (
+        history[0]["checkpoint"]["checkpoint_id"]
+        == (await c.threads.get_state(tid))["checkpoint"]["checkpoint_id"]
+    )
     with pytest.raises(httpx.HTTPStatusError) as err:
         await c.threads.update_state(tid, {"messages": []}, as_node="nope")
     assert err.value.response.status_code == 422
@@ -167,16 +179,21 @@ async def test_two_interrupts_resumed_with_a_map(c: Any) -> None:
     assert err.value.response.status_code == 400
     assert "not pending" in err.value.response.json()["detail"]
 
-    out = await c.runs.wait(tid, "approvals", command=Command(
-        resume={pending["legal"]: "approved", pending["finance"]: "rejected"}))
+    out = await c.runs.wait(
+        tid,
+        "approvals",
+        command=Command(resume={pending["legal"]: "approved", pending["finance"]: "rejected"}),
+    )
     assert sorted(out["decisions"]) == ["finance: rejected", "legal: approved"]
 
 
 async def test_stateless_runs_create_join_and_system_routes(c: Any, system: System) -> None:
     out = await c.runs.wait(None, "breakpoints", input={"input": "s"})
     assert out == {"input": "s", "steps": ["step_1", "step_2"]}
-    parts = [p async for p in c.runs.stream(None, "agent", input={"some_text": "t"},
-                                            stream_mode="values")]
+    parts = [
+        p
+        async for p in c.runs.stream(None, "agent", input={"some_text": "t"}, stream_mode="values")
+    ]
     assert parts[0].event == "metadata"
     assert parts[-1].data["__interrupt__"][0]["value"] == {"text_to_revise": "t"}
 

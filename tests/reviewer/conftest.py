@@ -21,6 +21,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+
 from relaygraph.contracts import (
     ErrorBody,
     ErrorReply,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
+
 from relaygraph.contracts import ResumeRequest
 
 pytestmark = pytest.mark.integration

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client
 from nats.js.api import RetentionPolicy, StorageType
+
 from relaygraph.contracts import ErrorBody, ResumeRequest
 from relaygraph.streams import ensure_stream, interrupts_stream_config
 from relaygraph.subjects import Subjects

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import nats
 import pytest
+
 from relaygraph.contracts import encode
 from relaygraph.servers import nats_server
 from relaygraph.streams import ensure_stream, interrupts_stream_config

@@ -9,6 +9,7 @@ import sys
 
 import httpx
 import pytest
+
 from relaygraph.servers import ServerProcess, child_env, free_port
 
 pytestmark = pytest.mark.integration

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from relaygraph.contracts import ErrorBody, ResumeRequest
 from relaygraph.errors import InvalidInput
 from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings

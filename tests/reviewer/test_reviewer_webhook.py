@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from relaygraph.servers import free_port
 
 pytestmark = pytest.mark.integration

@@ -78,15 +78,22 @@ async def serve(
             req = decode(request, RunRequest)
             await dispatcher.send(request, req.thread_id, req.run_id)
 
-        runner = Runner(registry=registry, store=store, js=js, subjects=subjects,
-                        executor_id=settings.executor_id, dispatch=dispatch_next)
+        runner = Runner(
+            registry=registry,
+            store=store,
+            js=js,
+            subjects=subjects,
+            executor_id=settings.executor_id,
+            dispatch=dispatch_next,
+        )
         queries = Queries(registry, store)
 
         async with asyncio.TaskGroup() as tg:
 
             async def run_task(req: RunRequest, msg: NatsMessage | None) -> None:
-                beats = [lambda: store.heartbeat_executor(settings.executor_id,
-                                                          settings.liveness_ttl)]
+                beats = [
+                    lambda: store.heartbeat_executor(settings.executor_id, settings.liveness_ttl)
+                ]
                 if msg is not None:
                     beats.append(msg.raw_message.in_progress)
 
@@ -106,8 +113,9 @@ async def serve(
                             await msg.nack()
                     raise
                 except Exception:
-                    log.exception("run %s failed in the executor; it will be redelivered",
-                                  req.run_id)
+                    log.exception(
+                        "run %s failed in the executor; it will be redelivered", req.run_id
+                    )
                     if msg is not None:
                         with contextlib.suppress(Exception):
                             await msg.nack(delay=1.0)
@@ -165,11 +173,15 @@ async def serve(
 
             await store.heartbeat_executor(settings.executor_id, settings.liveness_ttl)
             await broker.start()
-            live = tg.create_task(heartbeat(
-                lambda: store.heartbeat_executor(settings.executor_id, settings.liveness_ttl),
-                settings.heartbeat_interval))
-            log.info("executor %s serving graphs %s", settings.executor_id,
-                     ", ".join(registry.graphs))
+            live = tg.create_task(
+                heartbeat(
+                    lambda: store.heartbeat_executor(settings.executor_id, settings.liveness_ttl),
+                    settings.heartbeat_interval,
+                )
+            )
+            log.info(
+                "executor %s serving graphs %s", settings.executor_id, ", ".join(registry.graphs)
+            )
             if ready is not None:
                 ready.set()
             await stop.wait()

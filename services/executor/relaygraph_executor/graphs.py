@@ -80,7 +80,8 @@ class GraphRegistry:
         prepare_environment(self.config)
         for graph_id, spec in self.config.graphs.items():
             self.graphs[graph_id] = await _resolve(
-                _import_target(spec, self.config.root), self.checkpointer, graph_id)
+                _import_target(spec, self.config.root), self.checkpointer, graph_id
+            )
 
     def get(self, graph_id: str) -> Pregel:
         try:

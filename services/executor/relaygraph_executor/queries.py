@@ -62,8 +62,14 @@ def state_json(state: StateSnapshot) -> dict[str, Any]:
     }
 
 
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean",
-               list: "array", dict: "object"}
+_JSON_TYPES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+}
 
 
 def hinted_schema(graph: Any) -> dict[str, Any] | None:
@@ -83,8 +89,7 @@ def hinted_schema(graph: Any) -> dict[str, Any] | None:
             props[key] = {}
             continue
         props[key] = {"type": _JSON_TYPES[base]} if base in _JSON_TYPES else {}
-    return {"type": "object", "title": getattr(schema, "__name__", "Input"),
-            "properties": props}
+    return {"type": "object", "title": getattr(schema, "__name__", "Input"), "properties": props}
 
 
 class Queries:
@@ -111,7 +116,8 @@ class Queries:
             items = [
                 state_json(s)
                 async for s in graph.aget_state_history(
-                    self._config(q), limit=q.limit, before=before, filter=q.filter)  # type: ignore[arg-type]
+                    self._config(q), limit=q.limit, before=before, filter=q.filter
+                )  # type: ignore[arg-type]
             ]
             return dumps(items)
         if q.op == "update_state":
@@ -128,15 +134,17 @@ class Queries:
         if q.as_node is not None and q.as_node not in graph.nodes:
             raise InvalidInput(
                 f"as_node {q.as_node!r} is not a node of graph {q.graph_id!r}; "
-                f"nodes: {sorted(n for n in graph.nodes if not n.startswith('__'))}")
+                f"nodes: {sorted(n for n in graph.nodes if not n.startswith('__'))}"
+            )
         try:
             new_config = await graph.aupdate_state(self._config(q), q.values, as_node=q.as_node)
         except (ValueError, KeyError, TypeError) as exc:  # langgraph's own refusals
             raise InvalidInput(f"update_state refused: {exc}") from exc
         state = await graph.aget_state({"configurable": {"thread_id": q.thread_id}})
         status = "interrupted" if (state.next or interrupts_of(state)) else "idle"
-        await self.store.set_thread_values(q.thread_id, dumps(state.values), status,
-                                           dumps(thread_interrupts(state)))
+        await self.store.set_thread_values(
+            q.thread_id, dumps(state.values), status, dumps(thread_interrupts(state))
+        )
         return dumps({"checkpoint": _checkpoint(new_config)})
 
     def _schemas(self, graph_id: str) -> dict[str, Any]:

@@ -65,8 +65,12 @@ def run_config(req: RunRequest, epoch: int | None) -> dict[str, Any]:
     cfg["configurable"] = configurable
     metadata = dict(cfg.get("metadata") or {})
     metadata.update(req.metadata or {})
-    metadata.update(run_id=req.run_id, thread_id=req.thread_id, graph_id=req.graph_id,
-                    assistant_id=req.assistant_id)
+    metadata.update(
+        run_id=req.run_id,
+        thread_id=req.thread_id,
+        graph_id=req.graph_id,
+        assistant_id=req.assistant_id,
+    )
     cfg["metadata"] = metadata
     cfg["run_id"] = req.run_id
     return cfg
@@ -94,8 +98,13 @@ def thread_interrupts(state: StateSnapshot) -> dict[str, list[Any]]:
 
 class Runner:
     def __init__(
-        self, *, registry: GraphRegistry, store: Store, js: JetStreamContext,
-        subjects: Subjects, executor_id: str,
+        self,
+        *,
+        registry: GraphRegistry,
+        store: Store,
+        js: JetStreamContext,
+        subjects: Subjects,
+        executor_id: str,
         dispatch: Callable[[bytes], Awaitable[None]],
     ) -> None:
         self.registry = registry
@@ -109,8 +118,11 @@ class Runner:
 
     async def _event(self, req: RunRequest, seq: int, event: str, data: bytes) -> None:
         body = encode(RunEvent(seq=seq, event=event, data=msgspec.Raw(data)))
-        subject = (self.subjects.event_end(req.run_id) if event == END_EVENT
-                   else self.subjects.event_chunk(req.run_id))
+        subject = (
+            self.subjects.event_end(req.run_id)
+            if event == END_EVENT
+            else self.subjects.event_chunk(req.run_id)
+        )
         await self.js.publish(subject, body)
 
     async def execute(self, req: RunRequest) -> str:
@@ -139,9 +151,12 @@ class Runner:
         run_status, error = "success", None
         try:
             async for part in graph.astream(
-                graph_input(req), config, stream_mode=lg_modes,
+                graph_input(req),
+                config,
+                stream_mode=lg_modes,
                 subgraphs=req.stream_subgraphs,
-                interrupt_before=req.interrupt_before, interrupt_after=req.interrupt_after,
+                interrupt_before=req.interrupt_before,
+                interrupt_after=req.interrupt_after,
                 durability=req.durability,  # type: ignore[arg-type]
             ):
                 if req.stream_subgraphs:
@@ -176,8 +191,15 @@ class Runner:
             await self._event(req, seq, "error", dumps(error))
         return await self._finish(req, graph, epoch, seq, run_status, error)
 
-    async def _finish(self, req: RunRequest, graph: Pregel, epoch: int, seq: int,
-                      run_status: str, error: dict[str, str] | None) -> str:
+    async def _finish(
+        self,
+        req: RunRequest,
+        graph: Pregel,
+        epoch: int,
+        seq: int,
+        run_status: str,
+        error: dict[str, str] | None,
+    ) -> str:
         state = await graph.aget_state({"configurable": {"thread_id": req.thread_id}})
         pending = interrupts_of(state)
         values = dumps(state.values)
@@ -190,17 +212,24 @@ class Runner:
             if run_status == "interrupted":
                 thread_status = "idle"
         outcome, next_request = await self.store.finish_run(
-            thread_id=req.thread_id, run_id=req.run_id, epoch=epoch, run_status=run_status,
-            thread_status=thread_status, values=values,
-            interrupts=dumps(thread_interrupts(state)), result=output)
+            thread_id=req.thread_id,
+            run_id=req.run_id,
+            epoch=epoch,
+            run_status=run_status,
+            thread_status=thread_status,
+            values=values,
+            interrupts=dumps(thread_interrupts(state)),
+            result=output,
+        )
         if outcome == "stale":
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
             return "stale"
         if pending and error is None:
             await self._publish_interrupt(req, state, pending)
         seq += 1
-        await self._event(req, seq, END_EVENT, encode(RunEnd(
-            status=run_status, output=msgspec.Raw(output))))  # type: ignore[arg-type]
+        await self._event(
+            req, seq, END_EVENT, encode(RunEnd(status=run_status, output=msgspec.Raw(output)))
+        )  # type: ignore[arg-type]
         if next_request is not None:
             await self.dispatch(next_request)
         if req.temporary:
@@ -208,18 +237,24 @@ class Runner:
             await self.registry.checkpointer.adelete_thread(req.thread_id)
         return "done"
 
-    async def _publish_interrupt(self, req: RunRequest, state: StateSnapshot,
-                                 pending: list[Any]) -> None:
+    async def _publish_interrupt(
+        self, req: RunRequest, state: StateSnapshot, pending: list[Any]
+    ) -> None:
         checkpoint_id = state.config["configurable"].get("checkpoint_id", "")
         event = InterruptEvent(
-            thread_id=req.thread_id, run_id=req.run_id, assistant_id=req.assistant_id,
-            graph_id=req.graph_id, checkpoint_id=checkpoint_id,
-            interrupts=[InterruptItem(id=i.id, value=msgspec.Raw(dumps(i.value)))
-                        for i in pending],
-            created_at=now_iso())
+            thread_id=req.thread_id,
+            run_id=req.run_id,
+            assistant_id=req.assistant_id,
+            graph_id=req.graph_id,
+            checkpoint_id=checkpoint_id,
+            interrupts=[InterruptItem(id=i.id, value=msgspec.Raw(dumps(i.value))) for i in pending],
+            created_at=now_iso(),
+        )
         await self.js.publish(
-            self.subjects.interrupts(req.graph_id, req.thread_id), encode(event),
-            headers={"Nats-Msg-Id": f"{req.thread_id}:{checkpoint_id}"})
+            self.subjects.interrupts(req.graph_id, req.thread_id),
+            encode(event),
+            headers={"Nats-Msg-Id": f"{req.thread_id}:{checkpoint_id}"},
+        )
 
     def cancel(self, run_id: str, action: str) -> bool:
         task = self.active.get(run_id)

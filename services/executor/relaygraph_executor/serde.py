@@ -29,8 +29,11 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, Send):
         return {"node": obj.node, "arg": obj.arg}
     if isinstance(obj, Command):
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)
-                if getattr(obj, f.name) not in (None, (), {})}
+        return {
+            f.name: getattr(obj, f.name)
+            for f in dataclasses.fields(obj)
+            if getattr(obj, f.name) not in (None, (), {})
+        }
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     if isinstance(obj, (set, frozenset)):

@@ -43,17 +43,23 @@ def all_assistants(g: Gateway) -> list[dict[str, Any]]:
 
 @router.post("/assistants/search")
 async def search_assistants(body: AssistantSearch, request: Request) -> Response:
-    found = [a for a in all_assistants(gw(request))
-             if (body.graph_id is None or a["graph_id"] == body.graph_id)
-             and (body.name is None or body.name in a["name"])
-             and matches(a["metadata"], body.metadata)]
-    return JSON(found[body.offset: body.offset + body.limit])
+    found = [
+        a
+        for a in all_assistants(gw(request))
+        if (body.graph_id is None or a["graph_id"] == body.graph_id)
+        and (body.name is None or body.name in a["name"])
+        and matches(a["metadata"], body.metadata)
+    ]
+    return JSON(found[body.offset : body.offset + body.limit])
 
 
 @router.post("/assistants/count")
 async def count_assistants(body: AssistantSearch, request: Request) -> Response:
-    found = [a for a in all_assistants(gw(request))
-             if body.graph_id is None or a["graph_id"] == body.graph_id]
+    found = [
+        a
+        for a in all_assistants(gw(request))
+        if body.graph_id is None or a["graph_id"] == body.graph_id
+    ]
     return JSON(len(found))
 
 
@@ -86,10 +92,17 @@ async def ok() -> Response:
 async def info(request: Request) -> Response:
     from importlib.metadata import version
 
-    return JSON({
-        "version": version("relaygraph"),
-        "relaygraph": True,
-        "graphs": sorted(gw(request).config.graphs),
-        "flags": {"assistants": True, "crons": False, "langsmith": False,
-                  "thread_ttl": False, "store": False},
-    })
+    return JSON(
+        {
+            "version": version("relaygraph"),
+            "relaygraph": True,
+            "graphs": sorted(gw(request).config.graphs),
+            "flags": {
+                "assistants": True,
+                "crons": False,
+                "langsmith": False,
+                "thread_ttl": False,
+                "store": False,
+            },
+        }
+    )

@@ -27,9 +27,13 @@ def gw(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-async def sse(g: Gateway, run_id: str, after: int = -1,
-              request: Request | None = None, cancel_on_disconnect: str | None = None
-              ) -> AsyncIterator[bytes]:
+async def sse(
+    g: Gateway,
+    run_id: str,
+    after: int = -1,
+    request: Request | None = None,
+    cancel_on_disconnect: str | None = None,
+) -> AsyncIterator[bytes]:
     try:
         async for event in g.events(run_id):
             if event is None:
@@ -40,18 +44,28 @@ async def sse(g: Gateway, run_id: str, after: int = -1,
             if event.seq <= after:
                 continue
             yield b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (
-                event.event.encode(), bytes(event.data), event.seq)
+                event.event.encode(),
+                bytes(event.data),
+                event.seq,
+            )
     finally:
         if cancel_on_disconnect and request is not None and await request.is_disconnected():
             await g.cancel(cancel_on_disconnect, run_id)
 
 
-def _stream_response(g: Gateway, thread_id: str, run_id: str, after: int = -1,
-                     request: Request | None = None, cancel: bool = False) -> StreamingResponse:
+def _stream_response(
+    g: Gateway,
+    thread_id: str,
+    run_id: str,
+    after: int = -1,
+    request: Request | None = None,
+    cancel: bool = False,
+) -> StreamingResponse:
     return StreamingResponse(
         sse(g, run_id, after, request, thread_id if cancel else None),
         media_type="text/event-stream",
-        headers={**run_locations(thread_id, run_id, "stream"), "Cache-Control": "no-store"})
+        headers={**run_locations(thread_id, run_id, "stream"), "Cache-Control": "no-store"},
+    )
 
 
 # -- on a thread -----------------------------------------------------------------
@@ -60,8 +74,11 @@ def _stream_response(g: Gateway, thread_id: str, run_id: str, after: int = -1,
 @router.post("/threads/{thread_id}/runs")
 async def create_run(thread_id: str, body: RunCreate, request: Request) -> Response:
     run, _ = await gw(request).create_run(check_id("thread_id", thread_id), body)
-    return JSON(run, headers=run_locations(thread_id, run["run_id"], "")
-                | {"Content-Location": f"/threads/{thread_id}/runs/{run['run_id']}"})
+    return JSON(
+        run,
+        headers=run_locations(thread_id, run["run_id"], "")
+        | {"Content-Location": f"/threads/{thread_id}/runs/{run['run_id']}"},
+    )
 
 
 @router.post("/threads/{thread_id}/runs/wait")
@@ -76,13 +93,15 @@ async def wait_run(thread_id: str, body: RunCreate, request: Request) -> Respons
 async def stream_run(thread_id: str, body: RunCreate, request: Request) -> Response:
     g = gw(request)
     run, _ = await g.create_run(check_id("thread_id", thread_id), body)
-    return _stream_response(g, thread_id, run["run_id"], request=request,
-                            cancel=body.on_disconnect == "cancel")
+    return _stream_response(
+        g, thread_id, run["run_id"], request=request, cancel=body.on_disconnect == "cancel"
+    )
 
 
 @router.get("/threads/{thread_id}/runs")
-async def list_runs(thread_id: str, request: Request, limit: int = 10, offset: int = 0,
-                    status: str | None = None) -> Response:
+async def list_runs(
+    thread_id: str, request: Request, limit: int = 10, offset: int = 0, status: str | None = None
+) -> Response:
     g = gw(request)
     await g.store.get_thread(check_id("thread_id", thread_id))
     runs = [run_from_row(row) for row in await g.store.list_runs(thread_id, offset, limit)]
@@ -91,8 +110,9 @@ async def list_runs(thread_id: str, request: Request, limit: int = 10, offset: i
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def get_run(thread_id: str, run_id: str, request: Request) -> Response:
-    return JSON(await gw(request).run_json(check_id("thread_id", thread_id),
-                                           check_id("run_id", run_id)))
+    return JSON(
+        await gw(request).run_json(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    )
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
@@ -114,8 +134,9 @@ async def join_run(thread_id: str, run_id: str, request: Request) -> Response:
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream")
-async def join_stream(thread_id: str, run_id: str, request: Request,
-                      last_event_id: str | None = Header(None)) -> Response:
+async def join_stream(
+    thread_id: str, run_id: str, request: Request, last_event_id: str | None = Header(None)
+) -> Response:
     g = gw(request)
     await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
@@ -123,8 +144,13 @@ async def join_stream(thread_id: str, run_id: str, request: Request,
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
-async def cancel_run(thread_id: str, run_id: str, request: Request, wait: bool = False,
-                     action: Literal["interrupt", "rollback"] = "interrupt") -> Response:
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    request: Request,
+    wait: bool = False,
+    action: Literal["interrupt", "rollback"] = "interrupt",
+) -> Response:
     g = gw(request)
     await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
     await g.cancel(thread_id, run_id, action)
@@ -154,5 +180,6 @@ async def wait_stateless(body: RunCreate, request: Request) -> Response:
 async def stream_stateless(body: RunCreate, request: Request) -> Response:
     g = gw(request)
     run, _ = await g.create_run(None, body)
-    return _stream_response(g, run["thread_id"], run["run_id"], request=request,
-                            cancel=body.on_disconnect == "cancel")
+    return _stream_response(
+        g, run["thread_id"], run["run_id"], request=request, cancel=body.on_disconnect == "cancel"
+    )

@@ -30,9 +30,18 @@ def gw(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-EMPTY_STATE = {"values": {}, "next": [], "tasks": [], "metadata": {}, "created_at": None,
-               "checkpoint": None, "parent_checkpoint": None, "checkpoint_id": None,
-               "parent_checkpoint_id": None, "interrupts": []}
+EMPTY_STATE = {
+    "values": {},
+    "next": [],
+    "tasks": [],
+    "metadata": {},
+    "created_at": None,
+    "checkpoint": None,
+    "parent_checkpoint": None,
+    "checkpoint_id": None,
+    "parent_checkpoint_id": None,
+    "interrupts": [],
+}
 
 
 @router.post("/threads")
@@ -67,8 +76,9 @@ async def delete_thread(thread_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def _search(g: Gateway, body: ThreadSearch | ThreadCount, limit: int,
-                  offset: int) -> list[dict[str, Any]]:
+async def _search(
+    g: Gateway, body: ThreadSearch | ThreadCount, limit: int, offset: int
+) -> list[dict[str, Any]]:
     """Threads newest first matching the filters (scans the index in pages)."""
     out: list[dict[str, Any]] = []
     skipped, cursor, page = 0, 0, 200
@@ -114,14 +124,22 @@ async def count_threads(body: ThreadCount, request: Request) -> Response:
 # -- state ---------------------------------------------------------------------
 
 
-async def _state(g: Gateway, thread_id: str, checkpoint_id: str | None, subgraphs: bool,
-                 checkpoint_ns: str = "") -> Response:
+async def _state(
+    g: Gateway, thread_id: str, checkpoint_id: str | None, subgraphs: bool, checkpoint_ns: str = ""
+) -> Response:
     graph_id = await g.thread_graph(check_id("thread_id", thread_id))
     if graph_id is None:
         return JSON(EMPTY_STATE)
-    raw = await g.query(GraphQuery(op="get_state", graph_id=graph_id, thread_id=thread_id,
-                                   checkpoint_id=checkpoint_id, subgraphs=subgraphs,
-                                   checkpoint_ns=checkpoint_ns))
+    raw = await g.query(
+        GraphQuery(
+            op="get_state",
+            graph_id=graph_id,
+            thread_id=thread_id,
+            checkpoint_id=checkpoint_id,
+            subgraphs=subgraphs,
+            checkpoint_ns=checkpoint_ns,
+        )
+    )
     return JSON(bytes(raw))
 
 
@@ -131,15 +149,21 @@ async def get_state(thread_id: str, request: Request, subgraphs: bool = False) -
 
 
 @router.get("/threads/{thread_id}/state/{checkpoint_id}")
-async def get_state_at(thread_id: str, checkpoint_id: str, request: Request,
-                       subgraphs: bool = False) -> Response:
+async def get_state_at(
+    thread_id: str, checkpoint_id: str, request: Request, subgraphs: bool = False
+) -> Response:
     return await _state(gw(request), thread_id, checkpoint_id, subgraphs)
 
 
 @router.post("/threads/{thread_id}/state/checkpoint")
 async def post_state_at(thread_id: str, body: StateAt, request: Request) -> Response:
-    return await _state(gw(request), thread_id, body.checkpoint.get("checkpoint_id"),
-                        body.subgraphs, body.checkpoint.get("checkpoint_ns", ""))
+    return await _state(
+        gw(request),
+        thread_id,
+        body.checkpoint.get("checkpoint_id"),
+        body.subgraphs,
+        body.checkpoint.get("checkpoint_ns", ""),
+    )
 
 
 @router.post("/threads/{thread_id}/state")
@@ -151,11 +175,19 @@ async def update_state(thread_id: str, body: StateUpdate, request: Request) -> R
     graph = row.get("graph_id")
     if graph is None:
         raise BadRequest(
-            f"Thread {thread_id} has no graph yet: run it once before updating its state")
+            f"Thread {thread_id} has no graph yet: run it once before updating its state"
+        )
     checkpoint_id = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
-    raw = await g.query(GraphQuery(op="update_state", graph_id=graph.decode(),
-                                   thread_id=thread_id, values=body.values,
-                                   as_node=body.as_node, checkpoint_id=checkpoint_id))
+    raw = await g.query(
+        GraphQuery(
+            op="update_state",
+            graph_id=graph.decode(),
+            thread_id=thread_id,
+            values=body.values,
+            as_node=body.as_node,
+            checkpoint_id=checkpoint_id,
+        )
+    )
     return JSON(bytes(raw))
 
 
@@ -164,16 +196,25 @@ async def _history(g: Gateway, thread_id: str, q: HistoryQuery) -> Response:
     if graph_id is None:
         return JSON([])
     before = q.before.get("checkpoint_id") if isinstance(q.before, dict) else q.before
-    raw = await g.query(GraphQuery(
-        op="history", graph_id=graph_id, thread_id=thread_id, limit=q.limit, before=before,
-        filter=q.metadata, checkpoint_id=(q.checkpoint or {}).get("checkpoint_id"),
-        checkpoint_ns=(q.checkpoint or {}).get("checkpoint_ns", "")))
+    raw = await g.query(
+        GraphQuery(
+            op="history",
+            graph_id=graph_id,
+            thread_id=thread_id,
+            limit=q.limit,
+            before=before,
+            filter=q.metadata,
+            checkpoint_id=(q.checkpoint or {}).get("checkpoint_id"),
+            checkpoint_ns=(q.checkpoint or {}).get("checkpoint_ns", ""),
+        )
+    )
     return JSON(bytes(raw))
 
 
 @router.get("/threads/{thread_id}/history")
-async def get_history(thread_id: str, request: Request, limit: int = 10,
-                      before: str | None = None) -> Response:
+async def get_history(
+    thread_id: str, request: Request, limit: int = 10, before: str | None = None
+) -> Response:
     return await _history(gw(request), thread_id, HistoryQuery(limit=limit, before=before))
 
 

@@ -73,11 +73,15 @@ async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> byt
         if assistant is None:
             raise NotFound(f"Thread {thread_id} has never run a graph")
         metadata = {"reviewer": req.reviewer} if req.reviewer else {}
-        run, created = await gateway.create_run(thread_id, RunCreate(
-            assistant_id=assistant.decode(), command=CommandBody(resume=req.resume),
-            metadata=metadata))
-        return encode(ResumeReply(run_id=run["run_id"], thread_id=thread_id,
-                                  status=run["status"]))
+        run, _ = await gateway.create_run(
+            thread_id,
+            RunCreate(
+                assistant_id=assistant.decode(),
+                command=CommandBody(resume=req.resume),
+                metadata=metadata,
+            ),
+        )
+        return encode(ResumeReply(run_id=run["run_id"], thread_id=thread_id, status=run["status"]))
     except msgspec.DecodeError as exc:
         err = ErrorBody(code="invalid_input", message=f"bad resume request: {exc}")
     except RelaygraphError as exc:
@@ -110,9 +114,14 @@ def create_app(
                 js = broker.connection.jetstream()
                 await ensure_streams(js, subjects, nats)
                 gateway = Gateway(
-                    config=cfg, store=Store(rds, Keys(redis.key_prefix)),
+                    config=cfg,
+                    store=Store(rds, Keys(redis.key_prefix)),
                     saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix),
-                    nc=broker.connection, js=js, subjects=subjects, settings=settings)
+                    nc=broker.connection,
+                    js=js,
+                    subjects=subjects,
+                    settings=settings,
+                )
                 app.state.gateway = gateway
 
                 @broker.subscriber(subjects.resume_all, queue=subjects.gateways_queue_group)
@@ -129,8 +138,12 @@ def create_app(
                 except Exception as exc:  # NATS already gone: nothing left to flush
                     log.warning("closing the NATS connection: %s", exc)
 
-    app = FastAPI(title="relaygraph", version="0.1.0", lifespan=lifespan,
-                  description="The LangGraph Server API over NATS JetStream and Redis.")
+    app = FastAPI(
+        title="relaygraph",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="The LangGraph Server API over NATS JetStream and Redis.",
+    )
     app.include_router(api_assistants.router)
     app.include_router(api_threads.router)
     app.include_router(api_runs.router)
@@ -169,5 +182,10 @@ def run(config_path: str | None = None, port: int | None = None, host: str | Non
     if host is not None:
         settings.host = host
     app = create_app(config_path, settings=settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )

@@ -62,14 +62,23 @@ def run_from_row(row: dict[str, bytes]) -> dict[str, Any]:
 def check_id(kind: str, value: str) -> str:
     if not is_token(value):
         raise InvalidInput(
-            f"{kind} {value!r} is not valid: use letters, digits, '-' and '_' (a UUID is typical)")
+            f"{kind} {value!r} is not valid: use letters, digits, '-' and '_' (a UUID is typical)"
+        )
     return value
 
 
 class Gateway:
-    def __init__(self, *, config: Config, store: Store, saver: BaseCheckpointSaver[Any],
-                 nc: Client, js: JetStreamContext, subjects: Subjects,
-                 settings: GatewaySettings) -> None:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        saver: BaseCheckpointSaver[Any],
+        nc: Client,
+        js: JetStreamContext,
+        subjects: Subjects,
+        settings: GatewaySettings,
+    ) -> None:
         self.config = config
         self.saver = saver
         self.store = store
@@ -93,12 +102,14 @@ class Gateway:
     # -- executor queries ----------------------------------------------------
     async def query(self, q: GraphQuery) -> msgspec.Raw:
         try:
-            msg = await self.nc.request(self.subjects.graph_query, encode(q),
-                                        timeout=self.settings.query_timeout)
+            msg = await self.nc.request(
+                self.subjects.graph_query, encode(q), timeout=self.settings.query_timeout
+            )
         except (NoRespondersError, TimeoutError) as exc:
             raise Unavailable(
                 f"no executor answered for graph {q.graph_id!r} within "
-                f"{self.settings.query_timeout}s; is `relaygraph executor` running?") from exc
+                f"{self.settings.query_timeout}s; is `relaygraph executor` running?"
+            ) from exc
         reply = decode(msg.data, GraphReply)
         if reply.error is not None:
             raise from_code(reply.error.code, reply.error.message)
@@ -124,12 +135,14 @@ class Gateway:
             return
         if not isinstance(value, dict):
             raise InvalidInput(
-                f"input of graph {graph_id!r} must be an object with keys {sorted(props)}")
+                f"input of graph {graph_id!r} must be an object with keys {sorted(props)}"
+            )
         unknown = sorted(set(value) - set(props))
         if unknown:
             raise InvalidInput(
                 f"input key(s) {unknown} are not in graph {graph_id!r}'s input schema; "
-                f"it accepts {sorted(props)}")
+                f"it accepts {sorted(props)}"
+            )
         # Scalars only: reducers (add_messages...) accept more shapes than a
         # schema's array/object says, and LangGraph itself does not check them.
         types = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
@@ -138,10 +151,12 @@ class Gateway:
             py = types.get(expected) if isinstance(expected, str) else None
             if py is None or item is None:
                 continue
-            if not isinstance(item, py) or (expected in ("integer", "number")
-                                            and isinstance(item, bool)):
+            if not isinstance(item, py) or (
+                expected in ("integer", "number") and isinstance(item, bool)
+            ):
                 raise InvalidInput(
-                    f"input key {key!r} must be of type {expected}, got {type(item).__name__}")
+                    f"input key {key!r} must be of type {expected}, got {type(item).__name__}"
+                )
 
     # -- runs ----------------------------------------------------------------
     async def _resume_plan(self, thread_id: str, resume: Any) -> tuple[list[str], str | None]:
@@ -149,8 +164,11 @@ class Gateway:
         them (a repeated resume gets the first run, never a second one)."""
         thread = await self.store.get_thread(thread_id)
         status = thread.get("status", b"").decode()
-        is_map = isinstance(resume, dict) and bool(resume) and all(
-            isinstance(k, str) and _INTERRUPT_ID.match(k) for k in resume)
+        is_map = (
+            isinstance(resume, dict)
+            and bool(resume)
+            and all(isinstance(k, str) and _INTERRUPT_ID.match(k) for k in resume)
+        )
         if is_map and (done := await self.store.resumed_by(thread_id, list(resume))):
             return [], done
         if status != "interrupted":
@@ -159,25 +177,29 @@ class Gateway:
                 return [], last  # a retried plain resume of the thread's last interrupt
             if status == "busy":
                 raise Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
-            raise BadRequest(
-                f"Thread {thread_id} is {status}, not interrupted: nothing to resume")
+            raise BadRequest(f"Thread {thread_id} is {status}, not interrupted: nothing to resume")
         by_task: dict[str, list[dict[str, Any]]] = msgspec.json.decode(
-            thread.get("interrupts") or b"{}")
+            thread.get("interrupts") or b"{}"
+        )
         pending = [i["id"] for items in by_task.values() for i in items if "id" in i]
         if is_map:
             unknown = sorted(set(resume) - set(pending))
             if unknown:
                 raise BadRequest(
                     f"interrupt id(s) {unknown} are not pending on thread {thread_id}; "
-                    f"pending: {pending}")
+                    f"pending: {pending}"
+                )
             return list(resume), None
         if len(pending) > 1:
             raise BadRequest(
                 f"{len(pending)} interrupts are pending on thread {thread_id}: resume with a map "
-                f"{{interrupt_id: value}} naming each of {pending}")
+                f"{{interrupt_id: value}} naming each of {pending}"
+            )
         return pending, None
 
-    async def create_run(self, thread_id: str | None, body: RunCreate) -> tuple[dict[str, Any], Created]:
+    async def create_run(
+        self, thread_id: str | None, body: RunCreate
+    ) -> tuple[dict[str, Any], Created]:
         """Record a run and send it on its way. Returns the Run object and what
         Redis decided (``dispatch``, ``queued`` or ``duplicate`` of a resume)."""
         graph_id, assistant_id = self.graph_of(body.assistant_id)
@@ -199,28 +221,55 @@ class Gateway:
         modes = body.stream_mode if isinstance(body.stream_mode, list) else [body.stream_mode]
         command = body.command.model_dump(exclude_unset=True) if body.command else None
         req = RunRequest(
-            run_id=run_id, thread_id=thread_id, assistant_id=assistant_id, graph_id=graph_id,
-            input=body.input, command=command, config=body.config or {}, context=body.context,
-            metadata=body.metadata or {}, stream_mode=list(modes),
-            stream_subgraphs=body.stream_subgraphs, interrupt_before=body.interrupt_before,
-            interrupt_after=body.interrupt_after, checkpoint_id=body.checkpoint_id,
-            checkpoint=body.checkpoint, durability=body.durability,
-            temporary=temporary and body.on_completion != "keep", created_at=created_at)
+            run_id=run_id,
+            thread_id=thread_id,
+            assistant_id=assistant_id,
+            graph_id=graph_id,
+            input=body.input,
+            command=command,
+            config=body.config or {},
+            context=body.context,
+            metadata=body.metadata or {},
+            stream_mode=list(modes),
+            stream_subgraphs=body.stream_subgraphs,
+            interrupt_before=body.interrupt_before,
+            interrupt_after=body.interrupt_after,
+            checkpoint_id=body.checkpoint_id,
+            checkpoint=body.checkpoint,
+            durability=body.durability,
+            temporary=temporary and body.on_completion != "keep",
+            created_at=created_at,
+        )
         run = {
-            "run_id": run_id, "thread_id": thread_id, "assistant_id": assistant_id,
-            "created_at": created_at, "updated_at": created_at,
-            "metadata": body.metadata or {}, "multitask_strategy": body.multitask_strategy,
-            "kwargs": {"input": body.input, "command": command, "config": body.config or {},
-                       "stream_mode": modes, "interrupt_before": body.interrupt_before,
-                       "interrupt_after": body.interrupt_after},
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "assistant_id": assistant_id,
+            "created_at": created_at,
+            "updated_at": created_at,
+            "metadata": body.metadata or {},
+            "multitask_strategy": body.multitask_strategy,
+            "kwargs": {
+                "input": body.input,
+                "command": command,
+                "config": body.config or {},
+                "stream_mode": modes,
+                "interrupt_before": body.interrupt_before,
+                "interrupt_after": body.interrupt_after,
+            },
         }
         request = encode(req)
         created = await self.store.create_run(
-            thread_id=thread_id, run_id=run_id, run_json=msgspec.json.encode(run),
-            request=request, strategy=body.multitask_strategy, resume_ids=resume_ids,
+            thread_id=thread_id,
+            run_id=run_id,
+            run_json=msgspec.json.encode(run),
+            request=request,
+            strategy=body.multitask_strategy,
+            resume_ids=resume_ids,
             create_thread=temporary or body.if_not_exists == "create",
-            graph_id=graph_id, assistant_id=assistant_id,
-            thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id})
+            graph_id=graph_id,
+            assistant_id=assistant_id,
+            thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
+        )
         if created.decision == "duplicate":
             return await self.run_json(thread_id, created.run_id), created
         if created.decision == "dispatch":
@@ -239,18 +288,27 @@ class Gateway:
             return
         if await self.store.cancel_queued(thread_id, run_id):
             return
-        await self.nc.publish(self.subjects.cancel, encode(
-            CancelRequest(thread_id=thread_id, run_id=run_id,
-                          action="rollback" if action == "rollback" else "interrupt")))
+        await self.nc.publish(
+            self.subjects.cancel,
+            encode(
+                CancelRequest(
+                    thread_id=thread_id,
+                    run_id=run_id,
+                    action="rollback" if action == "rollback" else "interrupt",
+                )
+            ),
+        )
 
     # -- events --------------------------------------------------------------
-    async def events(self, run_id: str, heartbeat: float = 5.0,
-                     only_end: bool = False) -> AsyncIterator[RunEvent | None]:
+    async def events(
+        self, run_id: str, heartbeat: float = 5.0, only_end: bool = False
+    ) -> AsyncIterator[RunEvent | None]:
         """The run's events from its start, then live; ``None`` marks a quiet
         ``heartbeat`` interval. Ends after the closing event."""
         subject = self.subjects.event_end(run_id) if only_end else self.subjects.run_events(run_id)
-        sub = await self.js.subscribe(subject, ordered_consumer=True,
-                                      deliver_policy=DeliverPolicy.ALL)
+        sub = await self.js.subscribe(
+            subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+        )
         try:
             while True:
                 try:
@@ -283,4 +341,3 @@ class Gateway:
         thread = await self.store.get_thread(thread_id)
         graph = thread.get("graph_id")
         return graph.decode() if graph else None
-

@@ -12,8 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 StreamModeName = Literal[
-    "values", "updates", "custom", "debug", "tasks", "checkpoints", "messages",
-    "messages-tuple", "events",
+    "values",
+    "updates",
+    "custom",
+    "debug",
+    "tasks",
+    "checkpoints",
+    "messages",
+    "messages-tuple",
+    "events",
 ]
 
 

@@ -14,8 +14,9 @@ NULL = msgspec.Raw(b"null")
 class JSON(Response):
     media_type = "application/json"
 
-    def __init__(self, content: Any, status_code: int = 200,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
         body = content if isinstance(content, bytes) else msgspec.json.encode(content)
         super().__init__(body, status_code=status_code, headers=headers)
 

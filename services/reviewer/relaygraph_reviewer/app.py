@@ -25,13 +25,13 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
+
 from relaygraph.broker import make_broker
 from relaygraph.config import load_config
 from relaygraph.process import setup_logging
 from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings
 from relaygraph.streams import ensure_stream, interrupts_stream_config
 from relaygraph.subjects import Keys, Subjects
-
 from relaygraph_reviewer.inbox import Inbox
 from relaygraph_reviewer.rules import load_rules
 from relaygraph_reviewer.service import Reviewer

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
+
 from relaygraph.contracts import ErrorBody, InterruptEvent
 from relaygraph.streams import INTERRUPTS_MAX_AGE
 from relaygraph.subjects import Keys

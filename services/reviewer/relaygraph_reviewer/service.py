@@ -13,6 +13,7 @@ import nats.errors
 from faststream.nats import NatsMessage
 from nats.aio.client import Client
 from redis.exceptions import RedisError
+
 from relaygraph.contracts import (
     ErrorBody,
     ErrorReply,
@@ -24,7 +25,6 @@ from relaygraph.contracts import (
 )
 from relaygraph.errors import Conflict, InvalidInput, NotFound, RelaygraphError
 from relaygraph.subjects import Subjects, is_token
-
 from relaygraph_reviewer.inbox import AnsweredItem, Inbox, PendingItem, Recorded, now_iso
 from relaygraph_reviewer.rules import Rules
 from relaygraph_reviewer.webhook import WebhookBridge

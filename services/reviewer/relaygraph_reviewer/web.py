@@ -20,8 +20,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
-from relaygraph.errors import InvalidInput, NotFound, RelaygraphError, from_code
 
+from relaygraph.errors import InvalidInput, NotFound, RelaygraphError, from_code
 from relaygraph_reviewer.inbox import AnsweredItem, PendingItem
 from relaygraph_reviewer.pages import (
     FAVICON,

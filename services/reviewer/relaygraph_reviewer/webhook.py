@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import msgspec
+
 from relaygraph.contracts import InterruptEvent
 
 log = logging.getLogger("relaygraph.reviewer.webhook")
