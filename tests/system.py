@@ -19,7 +19,13 @@ from typing import Any
 
 import httpx
 
-from relaygraph.servers import ServerProcess, free_port, nats_server, valkey_server
+from relaygraph.servers import (
+    ServerProcess,
+    die_with_parent,
+    free_port,
+    nats_server,
+    valkey_server,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "langgraph.json"
@@ -57,6 +63,7 @@ class Service:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
             )
         return self
 

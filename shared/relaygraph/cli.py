@@ -51,13 +51,41 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "relaygraph.cli", *args], env=env)
+    from relaygraph.servers import die_with_parent
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "relaygraph.cli", *args], env=env, preexec_fn=die_with_parent
+    )
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def dev(ns: argparse.Namespace) -> int:
     from relaygraph.servers import nats_server, valkey_server
 
     config = load_config(ns.config or "langgraph.json")
+    wanted = [("API", ns.host, ns.port)]
+    if not ns.no_reviewer:
+        wanted.append(("reviewer inbox", "127.0.0.1", ns.reviewer_port))
+    for what, host, port in wanted:
+        if not _port_free(host, port):
+            flag = "--port" if what == "API" else "--reviewer-port"
+            print(
+                f"relaygraph dev: port {port} on {host} ({what}) is already in use; "
+                f"stop what uses it or pass {flag} N",
+                file=sys.stderr,
+            )
+            return 2
     data = config.root / ".relaygraph"
     env = dict(os.environ)
     servers = []

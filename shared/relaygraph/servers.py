@@ -26,6 +26,16 @@ class ServerStartError(RuntimeError):
     pass
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` for child processes: on Linux the child gets SIGTERM when
+    the process that started it dies, even by kill -9, so no server or service
+    outlives the `relaygraph dev` (or test run) that started it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -79,7 +89,11 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self.args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         log.close()
         _wait_port(self.port, self.proc, self.name, timeout)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from relaygraph.servers import free_port
+from relaygraph.servers import die_with_parent, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +74,7 @@ def dev(project: Path) -> Iterator[tuple[str, callable]]:  # type: ignore[valid-
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
             )
         procs.append(proc)
         deadline = time.monotonic() + 60
@@ -94,8 +95,7 @@ def dev(project: Path) -> Iterator[tuple[str, callable]]:  # type: ignore[valid-
     yield f"http://127.0.0.1:{port}", start, stop  # type: ignore[misc]
     for p in procs:
         if p.poll() is None:
-            p.kill()
-            p.wait()
+            stop(p)
 
 
 def test_dev_in_a_users_directory_survives_a_restart(project: Path, dev: tuple) -> None:  # type: ignore[type-arg]
