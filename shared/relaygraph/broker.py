@@ -56,6 +56,7 @@ def make_broker(settings: NatsSettings, name: str) -> NatsBroker:
         security=security(settings),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        logger=logging.getLogger("relaygraph.faststream"),
         log_level=logging.DEBUG,
         graceful_timeout=15.0,
     )

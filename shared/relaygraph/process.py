@@ -13,6 +13,8 @@ from typing import Any
 def setup_logging() -> None:
     level = os.environ.get("RELAYGRAPH_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":  # FastStream's own lifecycle chatter
+        logging.getLogger("relaygraph.faststream").setLevel(logging.WARNING)
 
 
 def run_until_signal(factory: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:

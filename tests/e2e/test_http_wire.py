@@ -94,7 +94,7 @@ async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "detail"),
     [
-        ("POST", "/threads", b"{not json", 422, "JSON"),
+        ("POST", "/threads", b"{not json", 422, "not valid JSON"),
         ("POST", "/threads", {"metadata": "nope"}, 422, "metadata"),
         ("POST", "/threads", {"thread_id": "a.b>c"}, 422, "thread_id"),
         ("GET", "/threads/00000000-0000-0000-0000-000000000000", None, 404, "not found"),

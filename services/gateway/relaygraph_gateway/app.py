@@ -164,6 +164,11 @@ def create_app(
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            pos = err.get("loc", ("body", "?"))[-1]
+            reason = (err.get("ctx") or {}).get("error", "JSON decode error")
+            parts.append(f"request body is not valid JSON (at character {pos}): {reason}")
+            continue
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return "; ".join(parts) or "invalid request"
