@@ -91,11 +91,13 @@ def dev(ns: argparse.Namespace) -> int:
     servers = []
     try:
         if not env.get("NATS_URL"):
-            nats = nats_server(data / "nats").start()
+            nats = nats_server(data / "nats", 4222 if _port_free("127.0.0.1", 4222) else None)
+            nats.start()
             servers.append(nats)
             env["NATS_URL"] = nats.url
         if not env.get("REDIS_URL"):
-            redis = valkey_server(data / "valkey").start()
+            redis = valkey_server(data / "valkey", 6379 if _port_free("127.0.0.1", 6379) else None)
+            redis.start()
             servers.append(redis)
             env["REDIS_URL"] = redis.url
         print(

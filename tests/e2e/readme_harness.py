@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOC_URL = "http://127.0.0.1:2024"
+DOC_NATS_URL = "nats://127.0.0.1:4222"
 SETUP = "Setup"
 LANGS = ("python", "bash")
 
@@ -73,8 +74,8 @@ class Example:
         return [b for b in self.blocks if b.lang == lang]
 
 
-def parse(text: str) -> list[Example]:
-    """The ``###`` examples under ``## Walkthrough``, with their runnable blocks."""
+def parse(text: str, section: str = "Walkthrough") -> list[Example]:
+    """The ``###`` examples under ``## <section>``, with their runnable blocks."""
     lines = text.splitlines()
     examples: list[Example] = []
     in_walkthrough = False
@@ -95,7 +96,7 @@ def parse(text: str) -> list[Example]:
         if (m := _FENCE.match(line)) is not None:
             fence, code, start = m.group(1), [], n + 1
         elif line.startswith("## "):
-            in_walkthrough = line[3:].strip() == "Walkthrough"
+            in_walkthrough = line[3:].strip() == section
         elif line.startswith("### ") and in_walkthrough:
             examples.append(Example(line[4:].strip(), n))
     if fence is not None:
@@ -163,12 +164,14 @@ def as_output_lines(text: str, width: int = 92) -> str:
 class PythonSession:
     """One example's Python blocks: one namespace, top-level ``await`` allowed."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, nats_url: str = DOC_NATS_URL) -> None:
         self.url = url
+        self.nats_url = nats_url
         self.ns: dict[str, Any] = {"__name__": "__readme__"}
 
     async def run(self, block: Block) -> str:
-        source = "\n" * (block.line - 1) + block.code.replace(DOC_URL, self.url)
+        code = block.code.replace(DOC_URL, self.url).replace(DOC_NATS_URL, self.nats_url)
+        source = "\n" * (block.line - 1) + code
         code = compile(source, str(README), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -181,6 +184,9 @@ class PythonSession:
         client = self.ns.get("client")
         if client is not None and hasattr(client, "aclose"):
             await client.aclose()
+        nc = self.ns.get("nc")
+        if nc is not None and hasattr(nc, "drain") and not nc.is_closed:
+            await nc.drain()
 
 
 class BashSession:

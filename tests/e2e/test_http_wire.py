@@ -136,6 +136,13 @@ async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
         ),
         ("POST", "/runs/wait", {"input": {}}, 422, "assistant_id"),
         ("GET", "/assistants/nope", None, 404, "not found"),
+        (
+            "POST",
+            "/threads/00000000-0000-0000-0000-000000000000/state",
+            {"messages": [], "as_node": "ask_human"},
+            422,
+            "goes under `values`",
+        ),
     ],
 )
 async def test_bad_input_gets_a_clear_4xx(

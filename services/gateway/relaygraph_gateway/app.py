@@ -170,6 +170,12 @@ def _validation_detail(exc: RequestValidationError) -> str:
             parts.append(f"request body is not valid JSON (at character {pos}): {reason}")
             continue
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        if err.get("type") == "extra_forbidden":
+            parts.append(
+                f"unknown field {loc!r}: a state update goes under `values`, "
+                'e.g. {"values": {...}, "as_node": "node"}'
+            )
+            continue
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return "; ".join(parts) or "invalid request"
 

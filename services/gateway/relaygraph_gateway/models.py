@@ -81,6 +81,11 @@ class ThreadCount(Body):
 
 
 class StateUpdate(Body):
+    """Unknown fields are refused here: a state update sent without its
+    ``values`` wrapper would otherwise apply nothing and advance the thread."""
+
+    model_config = ConfigDict(extra="forbid")
+
     values: Any = None
     as_node: str | None = None
     checkpoint_id: str | None = None
