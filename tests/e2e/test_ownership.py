@@ -4,7 +4,6 @@ shared queue, where another executor takes them, once it is gone (kill -9)."""
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
