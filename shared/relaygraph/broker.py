@@ -88,6 +88,19 @@ def events_stream_config(subjects: Subjects, max_age: float, replicas: int = 1) 
     )
 
 
+def dead_letter_stream_config(subjects: Subjects, replicas: int = 1) -> StreamConfig:
+    """Run requests given up on, kept 14 days for a person to look at."""
+    return StreamConfig(
+        name=subjects.dead_letter_stream,
+        subjects=[subjects.dead_letter_all],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        max_age=14 * 24 * 3600.0,
+        duplicate_window=120.0,
+    )
+
+
 async def _ensure(js: JetStreamContext, config: StreamConfig) -> None:
     try:
         await js.add_stream(config)
@@ -104,3 +117,4 @@ async def ensure_streams(js: JetStreamContext, subjects: Subjects, settings: Nat
     await _ensure(js, runs_stream_config(subjects, settings.replicas))
     await _ensure(js, events_stream_config(subjects, settings.events_max_age, settings.replicas))
     await _ensure(js, interrupts_stream_config(subjects, settings.replicas))
+    await _ensure(js, dead_letter_stream_config(subjects, settings.replicas))

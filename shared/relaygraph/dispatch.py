@@ -35,11 +35,12 @@ class Dispatcher:
         self.subjects = subjects
         self.owner_timeout = owner_timeout
 
-    async def to_queue(self, request: bytes, run_id: str) -> None:
-        """Durably enqueue; the same run id is de-duplicated by JetStream."""
-        await self.js.publish(
-            self.subjects.run_queue, request, headers={"Nats-Msg-Id": f"run:{run_id}"}
-        )
+    async def to_queue(self, request: bytes, run_id: str, dedupe: str = "") -> None:
+        """Durably enqueue. JetStream drops a repeat of the same run id (within
+        two minutes) unless ``dedupe`` marks a new dispatch of it (a re-dispatch
+        after a lease ran out, a hand-back on a graceful stop)."""
+        msg_id = f"run:{run_id}:{dedupe}" if dedupe else f"run:{run_id}"
+        await self.js.publish(self.subjects.run_queue, request, headers={"Nats-Msg-Id": msg_id})
 
     async def send(self, request: bytes, thread_id: str, run_id: str) -> str:
         """Returns where the run went: the owner's id, or ``queue``."""

@@ -60,6 +60,28 @@ class GatewaySettings(BaseSettings):
     )
 
 
+class RunSettings(BaseSettings):
+    """How runs are leased and retried: the gateway and every executor must agree."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAYGRAPH_", extra="ignore")
+
+    lease_ttl: float = Field(
+        10.0,
+        description="Seconds a run attempt's lease lasts without renewal; after it, another "
+        "executor continues the run from its last checkpoint.",
+    )
+    dispatch_grace: float = Field(
+        30.0,
+        description="Seconds a dispatched run may wait for an executor to claim it before it "
+        "is dispatched again.",
+    )
+    max_attempts: int = Field(
+        3,
+        description="Attempts of one run (executor crashes, lost leases) before it ends in "
+        "`error` and goes to the dead-letter subject.",
+    )
+
+
 def _default_executor_id() -> str:
     return f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:8]}".replace(".", "-")
 
@@ -82,6 +104,14 @@ class ExecutorSettings(BaseSettings):
     )
     liveness_ttl: float = Field(
         15.0, description="Seconds an executor counts as alive after its last heartbeat."
+    )
+    sweep_interval: float = Field(
+        1.0, description="Seconds between two looks for runs whose lease ran out."
+    )
+    drain_grace: float = Field(
+        30.0,
+        description="On SIGTERM, seconds in-flight runs may take to finish before they are "
+        "handed to another executor.",
     )
 
 

@@ -29,26 +29,25 @@ def now_iso() -> str:
 
 
 _CREATE_THREAD = """
--- KEYS: thread, threads_index ; ARGV: thread_id, now, metadata_json, score, if_exists
+-- KEYS: thread ; ARGV: thread_id, now, metadata_json, if_exists
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if ARGV[5] == 'do_nothing' then return 'exists' end
+  if ARGV[4] == 'do_nothing' then return 'exists' end
   return 'conflict'
 end
 redis.call('HSET', KEYS[1], 'thread_id', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2],
   'metadata', ARGV[3], 'status', 'idle', 'values', 'null', 'interrupts', '{}')
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 return 'created'
 """
 
 _CREATE_RUN = """
--- KEYS: thread, queue, runs, run, resumes, threads_index
+-- KEYS: thread, queue, runs, run, resumes
 -- ARGV: thread_id, run_id, run_json, request, strategy, now, score, resume_ids_json,
---       create_thread ('1'|'0'), metadata_json_for_new_thread, graph_id, assistant_id
+--       create_thread ('1'|'0'), metadata_json_for_new_thread, graph_id, assistant_id,
+--       lease_until_ms (when the sweeper re-dispatches it if nobody claimed it)
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if ARGV[9] ~= '1' then return {'not_found', ''} end
   redis.call('HSET', KEYS[1], 'thread_id', ARGV[1], 'created_at', ARGV[6], 'updated_at', ARGV[6],
     'metadata', ARGV[10], 'status', 'idle', 'values', 'null', 'interrupts', '{}')
-  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
 end
 local ids = cjson.decode(ARGV[8])
 for _, id in ipairs(ids) do
@@ -64,7 +63,7 @@ else
   active = ''
 end
 redis.call('HSET', KEYS[4], 'run', ARGV[3], 'request', ARGV[4], 'status', 'pending',
-  'updated_at', ARGV[6], 'attempt', '0')
+  'updated_at', ARGV[6], 'attempt', '0', 'lease_until', ARGV[13])
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[2])
 redis.call('HSET', KEYS[1], 'graph_id', ARGV[11], 'assistant_id', ARGV[12])
 for _, id in ipairs(ids) do redis.call('HSET', KEYS[5], id, ARGV[2]) end
@@ -79,48 +78,41 @@ end
 return {decision, active}
 """
 
-_CLAIM_RUN = """
--- KEYS: thread, run, epoch ; ARGV: run_id, executor_id, now
-local st = redis.call('HGET', KEYS[2], 'status')
-if not st then return {'gone', '0', '0'} end
-if st ~= 'pending' and st ~= 'running' then return {'done', st, '0'} end
-if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'not_active', st, '0'} end
-local epoch = redis.call('INCR', KEYS[3])
-local attempt = redis.call('HINCRBY', KEYS[2], 'attempt', 1)
-redis.call('HSET', KEYS[2], 'status', 'running', 'owner', ARGV[2], 'epoch', epoch,
-  'updated_at', ARGV[3])
-redis.call('HSET', KEYS[1], 'status', 'busy', 'owner', ARGV[2], 'updated_at', ARGV[3])
-return {'ok', tostring(epoch), tostring(attempt)}
-"""
-
 _FINISH_RUN = """
 -- KEYS: thread, run, queue, epoch
 -- ARGV: run_id, epoch, run_status, thread_status, values_json, interrupts_json,
---       result_json, now, run_key_prefix
-if redis.call('GET', KEYS[4]) ~= ARGV[2] then return {'stale', ''} end
+--       result_json, now, run_key_prefix, next_lease_until_ms
+if redis.call('GET', KEYS[4]) ~= ARGV[2] then return {'stale', '', ''} end
 redis.call('HSET', KEYS[2], 'status', ARGV[3], 'result', ARGV[7], 'updated_at', ARGV[8])
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'interrupts', ARGV[6], 'updated_at', ARGV[8])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'values', ARGV[5]) end
-if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'ok', ''} end
+if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'ok', '', ''} end
 local nxt = redis.call('LPOP', KEYS[3])
 while nxt do
   local rk = ARGV[9] .. nxt
   if redis.call('HGET', rk, 'status') == 'pending' then
     redis.call('HSET', KEYS[1], 'active_run', nxt, 'status', 'busy')
-    return {'next', redis.call('HGET', rk, 'request')}
+    redis.call('HSET', rk, 'lease_until', ARGV[10])
+    return {'next', redis.call('HGET', rk, 'request'), nxt}
   end
   nxt = redis.call('LPOP', KEYS[3])
 end
 redis.call('HDEL', KEYS[1], 'active_run')
-return {'ok', ''}
+return {'ok', '', ''}
 """
 
-_CANCEL_QUEUED = """
--- KEYS: run, queue ; ARGV: run_id, now
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
-if redis.call('LREM', KEYS[2], 0, ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'interrupted', 'updated_at', ARGV[2])
-return 1
+_REQUEST_CANCEL = """
+-- KEYS: run, queue ; ARGV: run_id, now, action
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return 'gone' end
+if st ~= 'pending' and st ~= 'running' then return 'done' end
+if st == 'pending' and redis.call('LREM', KEYS[2], 0, ARGV[1]) > 0 then
+  redis.call('HSET', KEYS[1], 'status', 'interrupted', 'updated_at', ARGV[2])
+  return 'dequeued'
+end
+-- Dispatched or running: whoever claims or renews it next sees the flag.
+redis.call('HSET', KEYS[1], 'cancel', ARGV[3])
+return 'flagged'
 """
 
 
@@ -133,13 +125,6 @@ class Created:
     active_run: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    outcome: str  # ok | done | gone | not_active
-    epoch: int = 0
-    attempt: int = 0
-
-
 class Store:
     """Threads and runs of one relaygraph deployment."""
 
@@ -148,20 +133,21 @@ class Store:
         self.keys = keys
         self._create_thread = redis.register_script(_CREATE_THREAD)
         self._create_run = redis.register_script(_CREATE_RUN)
-        self._claim = redis.register_script(_CLAIM_RUN)
         self._finish = redis.register_script(_FINISH_RUN)
-        self._cancel_queued = redis.register_script(_CANCEL_QUEUED)
+        self._request_cancel = redis.register_script(_REQUEST_CANCEL)
 
     # -- threads -------------------------------------------------------------
     async def create_thread(
         self, thread_id: str, metadata: dict[str, Any], if_exists: str = "raise"
     ) -> dict[str, bytes]:
         res = await self._create_thread(
-            keys=[self.keys.thread(thread_id), self.keys.threads_index],
-            args=[thread_id, now_iso(), msgspec.json.encode(metadata), time.time(), if_exists],
+            keys=[self.keys.thread(thread_id)],
+            args=[thread_id, now_iso(), msgspec.json.encode(metadata), if_exists],
         )
         if res == b"conflict":
             raise Conflict(f"Thread {thread_id} already exists")
+        if res == b"created":  # the search index is one key outside the thread's slot
+            await self.redis.zadd(self.keys.threads_index, {thread_id: time.time()})
         return await self.get_thread(thread_id)
 
     async def get_thread(self, thread_id: str) -> dict[str, bytes]:
@@ -238,6 +224,7 @@ class Store:
         graph_id: str,
         assistant_id: str,
         thread_metadata: dict[str, Any] | None = None,
+        lease_until_ms: int = 0,
     ) -> Created:
         k = self.keys
         res = await self._create_run(
@@ -247,7 +234,6 @@ class Store:
                 k.thread_runs(thread_id),
                 k.run(thread_id, run_id),
                 k.thread_resumes(thread_id),
-                k.threads_index,
             ],
             args=[
                 thread_id,
@@ -262,9 +248,12 @@ class Store:
                 msgspec.json.encode(thread_metadata or {}),
                 graph_id,
                 assistant_id,
+                lease_until_ms,
             ],
         )
         decision, other = res[0].decode(), res[1].decode()
+        if create_thread and decision not in ("not_found",):
+            await self.redis.zadd(self.keys.threads_index, {thread_id: time.time()}, nx=True)
         if decision == "not_found":
             raise NotFound(f"Thread {thread_id} not found")
         if decision == "busy":
@@ -303,22 +292,18 @@ class Store:
         ids = await self.redis.zrevrange(self.keys.thread_runs(thread_id), 0, 0)
         return ids[0].decode() if ids else None
 
-    async def cancel_queued(self, thread_id: str, run_id: str) -> bool:
-        """Take a run that has not started out of its thread's queue."""
-        return bool(
-            await self._cancel_queued(
-                keys=[self.keys.run(thread_id, run_id), self.keys.thread_queue(thread_id)],
-                args=[run_id, now_iso()],
-            )
+    async def request_cancel(self, thread_id: str, run_id: str, action: str) -> str:
+        """``dequeued`` (had not started: now interrupted), ``flagged`` (its
+        executor stops it), ``done`` (already ended) or ``gone``."""
+        res = await self._request_cancel(
+            keys=[self.keys.run(thread_id, run_id), self.keys.thread_queue(thread_id)],
+            args=[run_id, now_iso(), action],
         )
+        return res.decode()  # type: ignore[no-any-return]
 
-    async def claim_run(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
-        k = self.keys
-        res = await self._claim(
-            keys=[k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],
-            args=[run_id, executor_id, now_iso()],
-        )
-        return Claim(res[0].decode(), int(res[1]) if res[0] == b"ok" else 0, int(res[2]))
+    async def delete_run(self, thread_id: str, run_id: str) -> None:
+        await self.redis.delete(self.keys.run(thread_id, run_id))
+        await self.redis.zrem(self.keys.thread_runs(thread_id), run_id)
 
     async def finish_run(
         self,
@@ -331,11 +316,13 @@ class Store:
         values: bytes,
         interrupts: bytes,
         result: bytes,
-    ) -> tuple[str, bytes | None]:
+        next_lease_until_ms: int,
+    ) -> tuple[str, bytes | None, str]:
         """Record a run's outcome and hand the thread to its next queued run.
 
-        Returns ``("next", request)`` when a queued run must now be dispatched,
-        ``("ok", None)``, or ``("stale", None)`` when this attempt lost its lease.
+        Returns ``("next", request, next_run_id)`` when a queued run must now be
+        dispatched, ``("ok", None, "")``, or ``("stale", None, "")`` when this
+        attempt lost its lease (nothing was written).
         """
         k = self.keys
         res = await self._finish(
@@ -355,10 +342,18 @@ class Store:
                 result,
                 now_iso(),
                 k.run(thread_id, ""),
+                next_lease_until_ms,
             ],
         )
         outcome = res[0].decode()
-        return outcome, (res[1] if outcome == "next" else None)
+        if outcome == "next":
+            return outcome, res[1], res[2].decode()
+        return outcome, None, ""
+
+    async def peek_queue(self, thread_id: str) -> str | None:
+        """The run that would follow the thread's active one."""
+        nxt = await self.redis.lindex(self.keys.thread_queue(thread_id), 0)  # type: ignore[misc]
+        return nxt.decode() if nxt else None
 
     # -- executors -------------------------------------------------------------
     async def heartbeat_executor(self, executor_id: str, ttl: float) -> None:

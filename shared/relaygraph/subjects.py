@@ -40,6 +40,18 @@ class Subjects:
         """Public stream of interrupt events for reviewer services."""
         return f"{self.prefix.upper()}_INTERRUPTS"
 
+    @property
+    def dead_letter_stream(self) -> str:
+        """Run requests that could not be run: poison messages, too many attempts."""
+        return f"{self.prefix.upper()}_DEADLETTER"
+
+    def dead_letter(self, run_id: str) -> str:
+        return f"{self.prefix}.deadletter.{run_id}"
+
+    @property
+    def dead_letter_all(self) -> str:
+        return f"{self.prefix}.deadletter.>"
+
     # -- run requests (JetStream work queue) --------------------------------
     @property
     def run_queue(self) -> str:
@@ -138,6 +150,12 @@ class Keys:
     def threads_index(self) -> str:
         """Sorted set of every thread id, scored by creation time (search)."""
         return f"{self.prefix}:threads"
+
+    @property
+    def leases(self) -> str:
+        """Sorted set ``<thread_id>/<run_id>`` -> deadline (ms) of every run that
+        must still end: what the sweeper re-dispatches when a lease runs out."""
+        return f"{self.prefix}:leases"
 
     def executor(self, executor_id: str) -> str:
         """Liveness key of an executor, refreshed while it lives (TTL)."""

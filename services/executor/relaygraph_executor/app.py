@@ -1,9 +1,15 @@
 """The executor process: pulls run requests from JetStream, steps the graphs,
-answers graph queries, takes resumes routed to it as a thread's owner.
+answers graph queries, takes resumes routed to it as a thread's owner, and
+sweeps for runs whose lease ran out.
 
 Everything opens and closes in :func:`serve`; background work lives in one
 TaskGroup. JetStream acks a run request only once the run is recorded as ended
-or interrupted; while it runs, in-progress acks keep it from being redelivered.
+or interrupted (or is not this executor's to run); while it runs, in-progress
+acks keep it from being redelivered and lease renewals keep it ours.
+
+On SIGTERM the executor drains: it stops pulling, stops taking resumes as an
+owner, lets in-flight runs finish within ``drain_grace``, and hands the rest
+back at once (lease released, request back on the queue).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -33,14 +40,32 @@ from relaygraph.contracts import (
 )
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import RelaygraphError
-from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings
+from relaygraph.leases import Leases
+from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
 from relaygraph_executor.graphs import GraphRegistry
 from relaygraph_executor.queries import Queries
-from relaygraph_executor.runner import Runner, heartbeat
+from relaygraph_executor.runner import INFRA_ERRORS, Runner, heartbeat
 
 log = logging.getLogger("relaygraph.executor")
+
+
+async def sweep(leases: Leases, dispatcher: Dispatcher, interval: float) -> None:
+    """Re-dispatch runs whose lease (or dispatch grace) ran out, forever."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            for due in await leases.due():
+                if due.outcome == "redispatch" and due.request is not None:
+                    log.warning(
+                        "run %s of thread %s: lease ran out; dispatching it again",
+                        due.run_id,
+                        due.thread_id,
+                    )
+                    await dispatcher.to_queue(due.request, due.run_id, dedupe=f"s{due.until}")
+        except INFRA_ERRORS as exc:
+            log.warning("sweep skipped: %s", exc)
 
 
 async def serve(
@@ -49,17 +74,20 @@ async def serve(
     nats: NatsSettings | None = None,
     redis: RedisSettings | None = None,
     settings: ExecutorSettings | None = None,
+    runs: RunSettings | None = None,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
     nats = nats or NatsSettings()
     redis = redis or RedisSettings()
     settings = settings or ExecutorSettings()
+    runs = runs or RunSettings()
     stop = stop or asyncio.Event()
     config = load_config(config_path or "langgraph.json")
     subjects, keys = Subjects(nats.prefix), Keys(redis.key_prefix)
     broker = make_broker(nats, name=f"relaygraph-executor-{settings.executor_id}")
     slots = asyncio.Semaphore(settings.max_concurrent_runs)
+    renew_every = min(settings.heartbeat_interval, runs.lease_ttl / 3)
 
     async with Redis.from_url(redis.url) as rds, contextlib.AsyncExitStack() as stack:
         saver = AsyncRedisSaver(rds, key_prefix=redis.key_prefix)
@@ -67,6 +95,13 @@ async def serve(
         registry = GraphRegistry(config, saver)
         await registry.load()
         store = Store(rds, keys)
+        leases = Leases(
+            rds,
+            keys,
+            lease_ttl=runs.lease_ttl,
+            grace=runs.dispatch_grace,
+            max_attempts=runs.max_attempts,
+        )
         await broker.connect()
         stack.push_async_callback(broker.stop)
         nc = broker.connection
@@ -74,54 +109,64 @@ async def serve(
         await ensure_streams(js, subjects, nats)
         dispatcher = Dispatcher(nc, js, store, subjects)
 
-        async def dispatch_next(request: bytes) -> None:
+        async def dispatch_next(request: bytes, run_id: str) -> None:
             req = decode(request, RunRequest)
-            await dispatcher.send(request, req.thread_id, req.run_id)
+            await dispatcher.send(request, req.thread_id, run_id)
 
         runner = Runner(
             registry=registry,
             store=store,
+            leases=leases,
             js=js,
             subjects=subjects,
             executor_id=settings.executor_id,
             dispatch=dispatch_next,
+            renew_interval=renew_every,
         )
         queries = Queries(registry, store)
+        in_flight: set[asyncio.Task[Any]] = set()
 
         async with asyncio.TaskGroup() as tg:
 
-            async def run_task(req: RunRequest, msg: NatsMessage | None) -> None:
-                beats = [
-                    lambda: store.heartbeat_executor(settings.executor_id, settings.liveness_ttl)
-                ]
-                if msg is not None:
-                    beats.append(msg.raw_message.in_progress)
-
-                async def beat() -> None:
-                    for b in beats:
-                        await b()
-
-                hb = tg.create_task(heartbeat(beat, settings.heartbeat_interval))
+            async def run_task(req: RunRequest, body: bytes, msg: NatsMessage | None) -> None:
+                hb = None
+                if msg is not None:  # keep JetStream from redelivering while we work
+                    hb = tg.create_task(
+                        heartbeat(msg.raw_message.in_progress, settings.heartbeat_interval)
+                    )
                 try:
                     outcome = await runner.execute(req)
-                    if msg is not None:
+                    if outcome == "handoff":
+                        if msg is not None:
+                            await msg.nack()  # redelivered to another executor at once
+                        else:
+                            await dispatcher.to_queue(body, req.run_id, dedupe=f"h{time.time_ns()}")
+                    elif msg is not None:
                         await msg.ack()
                     log.debug("run %s: %s", req.run_id, outcome)
                 except asyncio.CancelledError:
-                    if msg is not None:  # shutting down: another executor takes it now
+                    if msg is not None:
                         with contextlib.suppress(Exception):
                             await msg.nack()
                     raise
                 except Exception:
                     log.exception(
-                        "run %s failed in the executor; it will be redelivered", req.run_id
+                        "run %s: this attempt failed in the executor; it will be retried",
+                        req.run_id,
                     )
-                    if msg is not None:
+                    if msg is not None:  # back off: 1 s, 2 s, 4 s ... at most 30 s
+                        tries = msg.raw_message.metadata.num_delivered or 1
                         with contextlib.suppress(Exception):
-                            await msg.nack(delay=1.0)
+                            await msg.nack(delay=min(30.0, 2.0 ** (tries - 1)))
                 finally:
-                    hb.cancel()
+                    if hb is not None:
+                        hb.cancel()
                     slots.release()
+
+            def start(req: RunRequest, body: bytes, msg: NatsMessage | None) -> None:
+                task = tg.create_task(run_task(req, body, msg))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
 
             @broker.subscriber(
                 subjects.run_queue,
@@ -132,23 +177,27 @@ async def serve(
                 config=ConsumerConfig(ack_wait=settings.ack_wait, max_ack_pending=-1),
             )
             async def on_run(msg: NatsMessage) -> None:
-                body = msg.body
                 try:
-                    req = decode(body, RunRequest)
+                    req = decode(msg.body, RunRequest)
                 except msgspec.DecodeError as exc:
-                    log.error("poison run request dropped: %s", exc)
+                    log.error("poison run request sent to the dead-letter stream: %s", exc)
+                    await js.publish(
+                        subjects.dead_letter("undecodable"),
+                        msg.body,
+                        headers={"Relaygraph-Reason": str(exc)[:200]},
+                    )
                     await msg.reject()
                     return
                 await slots.acquire()
-                tg.create_task(run_task(req, msg))
+                start(req, msg.body, msg)
 
             @broker.subscriber(subjects.owner_run(settings.executor_id))
             async def on_owner_run(msg: NatsMessage) -> bytes:
                 req = decode(msg.body, RunRequest)
-                if slots.locked():
+                if slots.locked() or stop.is_set():
                     return encode(OwnerReply(accepted=False))
                 await slots.acquire()
-                tg.create_task(run_task(req, None))
+                start(req, msg.body, None)
                 return encode(OwnerReply(accepted=True))
 
             @broker.subscriber(subjects.graph_query, queue=subjects.executors_queue_group)
@@ -173,25 +222,52 @@ async def serve(
 
             await store.heartbeat_executor(settings.executor_id, settings.liveness_ttl)
             await broker.start()
-            live = tg.create_task(
-                heartbeat(
-                    lambda: store.heartbeat_executor(settings.executor_id, settings.liveness_ttl),
-                    settings.heartbeat_interval,
-                )
-            )
+            background = [
+                tg.create_task(
+                    heartbeat(
+                        lambda: store.heartbeat_executor(
+                            settings.executor_id, settings.liveness_ttl
+                        ),
+                        settings.heartbeat_interval,
+                    )
+                ),
+                tg.create_task(sweep(leases, dispatcher, settings.sweep_interval)),
+            ]
             log.info(
                 "executor %s serving graphs %s", settings.executor_id, ", ".join(registry.graphs)
             )
             if ready is not None:
                 ready.set()
             await stop.wait()
-            log.info("executor %s stopping", settings.executor_id)
-            for sub in broker.subscribers:
-                await sub.stop()
-            live.cancel()
-            for task in list(runner.active.values()):
-                task.cancel()
-        await store.forget_executor(settings.executor_id)
+            await drain(broker, store, runner, in_flight, background, settings)
+
+
+async def drain(
+    broker: Any,
+    store: Store,
+    runner: Runner,
+    in_flight: set[asyncio.Task[Any]],
+    background: list[asyncio.Task[Any]],
+    settings: ExecutorSettings,
+) -> None:
+    """Stop taking work, give in-flight runs ``drain_grace`` to end, hand the
+    rest to another executor."""
+    log.info("executor %s draining: %d run(s) in flight", settings.executor_id, len(in_flight))
+    for sub in broker.subscribers:
+        with contextlib.suppress(Exception):
+            await sub.stop()
+    with contextlib.suppress(Exception):
+        await store.forget_executor(settings.executor_id)  # resumes now go to the queue
+    for task in background:
+        task.cancel()
+    if in_flight:
+        await asyncio.wait(set(in_flight), timeout=settings.drain_grace)
+    handed = [run_id for run_id in list(runner.active) if runner.cancel(run_id, "handoff")]
+    if handed:
+        log.info("handing %d run(s) to other executors", len(handed))
+    if in_flight:
+        await asyncio.wait(set(in_flight), timeout=10)
+    log.info("executor %s stopped", settings.executor_id)
 
 
 def run(config_path: str | None = None, **kwargs: Any) -> None:

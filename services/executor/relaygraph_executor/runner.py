@@ -19,7 +19,10 @@ import msgspec
 from langgraph.errors import GraphRecursionError
 from langgraph.pregel import Pregel
 from langgraph.types import Command, StateSnapshot
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from relaygraph.contracts import (
     END_EVENT,
@@ -31,6 +34,7 @@ from relaygraph.contracts import (
     encode,
 )
 from relaygraph.errors import StaleEpoch
+from relaygraph.leases import Leases, now_ms
 from relaygraph.store import Store, now_iso
 from relaygraph.subjects import Subjects
 from relaygraph_executor.graphs import GraphRegistry
@@ -96,23 +100,51 @@ def thread_interrupts(state: StateSnapshot) -> dict[str, list[Any]]:
     return {task.id: list(task.interrupts) for task in state.tasks if task.interrupts}
 
 
+def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kinds):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+# Failures of the infrastructure, not of the user's graph: the attempt is
+# abandoned (and retried elsewhere), never recorded as the run's outcome.
+INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    NatsError,
+)
+
+
+class LeaseLost(Exception):
+    """This attempt's lease went to another executor: drop the run, write nothing."""
+
+
 class Runner:
     def __init__(
         self,
         *,
         registry: GraphRegistry,
         store: Store,
+        leases: Leases,
         js: JetStreamContext,
         subjects: Subjects,
         executor_id: str,
-        dispatch: Callable[[bytes], Awaitable[None]],
+        dispatch: Callable[[bytes, str], Awaitable[None]],
+        renew_interval: float,
     ) -> None:
         self.registry = registry
         self.store = store
+        self.leases = leases
         self.js = js
         self.subjects = subjects
         self.executor_id = executor_id
         self.dispatch = dispatch
+        self.renew_interval = renew_interval
         self.active: dict[str, asyncio.Task[Any]] = {}
         self.cancel_actions: dict[str, str] = {}
 
@@ -127,19 +159,62 @@ class Runner:
 
     async def execute(self, req: RunRequest) -> str:
         """Run ``req`` to a terminal status or an interrupt. Returns what happened:
-        ``done`` (recorded), ``skipped`` (not ours to run), ``stale`` (lost lease)."""
-        claim = await self.store.claim_run(req.thread_id, req.run_id, self.executor_id)
-        if claim.outcome != "ok":
+        ``done`` (recorded), ``skipped`` (not ours to run), ``stale`` (lost the
+        lease: nothing written), ``handoff`` (given back on a graceful stop)."""
+        claim = await self.leases.claim(req.thread_id, req.run_id, self.executor_id)
+        if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return "skipped"
         task = asyncio.current_task()
         assert task is not None
         self.active[req.run_id] = task
+        renew = asyncio.create_task(self._renew(req, claim.epoch, task))
         try:
+            if claim.outcome == "cancelled":
+                self.cancel_actions[req.run_id] = claim.detail
+                graph = self.registry.get(req.graph_id)
+                return await self._finish(req, graph, claim.epoch, 0, "interrupted", None)
+            if claim.outcome == "exhausted":
+                return await self._exhausted(req, claim.epoch, claim.attempt)
             return await self._execute(req, claim.epoch, claim.attempt)
         finally:
+            renew.cancel()
             self.active.pop(req.run_id, None)
             self.cancel_actions.pop(req.run_id, None)
+
+    async def _renew(self, req: RunRequest, epoch: int, task: asyncio.Task[Any]) -> None:
+        """Keep the lease while the run goes on; stop the run if it is lost or a
+        cancel was asked for (the broadcast may have been missed)."""
+        while True:
+            await asyncio.sleep(self.renew_interval)
+            try:
+                ours, cancel = await self.leases.renew(req.thread_id, req.run_id, epoch)
+            except INFRA_ERRORS as exc:
+                log.warning("run %s: lease renewal failed: %s", req.run_id, exc)
+                continue
+            if not ours:
+                log.warning("run %s lost its lease (epoch %s)", req.run_id, epoch)
+                self.cancel(req.run_id, "lost")
+                return
+            if cancel and req.run_id not in self.cancel_actions:
+                self.cancel(req.run_id, cancel)
+
+    async def _start_input(self, req: RunRequest, graph: Pregel, attempt: int) -> tuple[Any, bool]:
+        """What to give the graph, and whether there is anything left to run.
+
+        A later attempt continues from the checkpoints the earlier one wrote: a
+        superstep that was checkpointed is not run again."""
+        if attempt <= 1:
+            return graph_input(req), True
+        state = await graph.aget_state({"configurable": {"thread_id": req.thread_id}})
+        if (state.metadata or {}).get("run_id") != req.run_id:
+            return graph_input(req), True  # the earlier attempt checkpointed nothing
+        if interrupts_of(state) or not state.next:
+            return None, False  # it had already paused or ended: only the record is missing
+        stops = req.interrupt_before or getattr(graph, "interrupt_before_nodes", ())
+        if stops == "*" or (stops and set(state.next) <= set(stops)):
+            return None, False  # paused at a breakpoint
+        return None, True
 
     async def _execute(self, req: RunRequest, epoch: int, attempt: int) -> str:
         seq = 0
@@ -150,38 +225,45 @@ class Runner:
         lg_modes = list(dict.fromkeys(_MODES[m][0] for m in modes))
         run_status, error = "success", None
         try:
-            async for part in graph.astream(
-                graph_input(req),
-                config,
-                stream_mode=lg_modes,
-                subgraphs=req.stream_subgraphs,
-                interrupt_before=req.interrupt_before,
-                interrupt_after=req.interrupt_after,
-                durability=req.durability,  # type: ignore[arg-type]
-            ):
-                if req.stream_subgraphs:
-                    ns, mode, chunk = part
-                else:
-                    ns, (mode, chunk) = (), part
-                name = "messages" if mode == "messages" else mode
-                if ns:
-                    name = f"{name}|{'|'.join(ns)}"
-                seq += 1
-                await self._event(req, seq, name, dumps(chunk))
+            first_input, anything_left = await self._start_input(req, graph, attempt)
+            if anything_left:
+                async for part in graph.astream(
+                    first_input,
+                    config,
+                    stream_mode=lg_modes,
+                    subgraphs=req.stream_subgraphs,
+                    interrupt_before=req.interrupt_before,
+                    interrupt_after=req.interrupt_after,
+                    durability=req.durability,  # type: ignore[arg-type]
+                ):
+                    if req.stream_subgraphs:
+                        ns, mode, chunk = part
+                    else:
+                        ns, (mode, chunk) = (), part
+                    name = "messages" if mode == "messages" else mode
+                    if ns:
+                        name = f"{name}|{'|'.join(ns)}"
+                    seq += 1
+                    await self._event(req, seq, name, dumps(chunk))
         except asyncio.CancelledError:
-            if req.run_id not in self.cancel_actions:
-                raise  # the executor is shutting down: the run goes back to the queue
+            action = self.cancel_actions.get(req.run_id)
+            if action is None:
+                raise  # the process is stopping: JetStream or the sweeper hands it on
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
-            run_status = "interrupted"
-        except StaleEpoch:
-            log.warning("run %s lost its lease (epoch %s); dropping it", req.run_id, epoch)
-            return "stale"
-        except Exception as exc:  # the user's graph failed: the run ends in error
-            if isinstance(exc.__cause__, StaleEpoch) or isinstance(exc.__context__, StaleEpoch):
-                log.warning("run %s lost its lease; dropping it", req.run_id)
+            if action == "lost":
                 return "stale"
+            if action == "handoff":
+                await self.leases.release(req.thread_id, req.run_id, epoch)
+                return "handoff"
+            run_status = "interrupted"
+        except Exception as exc:
+            if _caused_by(exc, (StaleEpoch,)):
+                log.warning("run %s lost its lease (epoch %s); dropping it", req.run_id, epoch)
+                return "stale"
+            if _caused_by(exc, INFRA_ERRORS):
+                raise  # not the graph's fault: this attempt is abandoned and retried
             run_status = "error"
             error = {"error": type(exc).__name__, "message": str(exc)}
             if isinstance(exc, GraphRecursionError):
@@ -190,6 +272,22 @@ class Runner:
             seq += 1
             await self._event(req, seq, "error", dumps(error))
         return await self._finish(req, graph, epoch, seq, run_status, error)
+
+    async def _exhausted(self, req: RunRequest, epoch: int, attempt: int) -> str:
+        error = {
+            "error": "MaxAttemptsExceeded",
+            "message": f"run {req.run_id} was attempted {attempt - 1} times without ending "
+            f"(executor crashes or lost leases); it is in the dead-letter stream",
+        }
+        await self.js.publish(
+            self.subjects.dead_letter(req.run_id),
+            encode(req),
+            headers={"Nats-Msg-Id": f"dead:{req.run_id}", "Relaygraph-Reason": error["error"]},
+        )
+        log.error("run %s: %s", req.run_id, error["message"])
+        await self._event(req, 0, "error", dumps(error))
+        graph = self.registry.get(req.graph_id)
+        return await self._finish(req, graph, epoch, 0, "error", error)
 
     async def _finish(
         self,
@@ -200,6 +298,9 @@ class Runner:
         run_status: str,
         error: dict[str, str] | None,
     ) -> str:
+        rollback = run_status == "interrupted" and self.cancel_actions.get(req.run_id) == "rollback"
+        if rollback:  # the run never happened: its checkpoints go too
+            await self.registry.checkpointer.adelete_for_runs([req.run_id])
         state = await graph.aget_state({"configurable": {"thread_id": req.thread_id}})
         pending = interrupts_of(state)
         values = dumps(state.values)
@@ -209,9 +310,11 @@ class Runner:
             thread_status = "interrupted" if (state.next or pending) else "idle"
             out_values = state.values if isinstance(state.values, dict) else {"": state.values}
             output = dumps({**out_values, "__interrupt__": pending} if pending else state.values)
-            if run_status == "interrupted":
-                thread_status = "idle"
-        outcome, next_request = await self.store.finish_run(
+        # The sweeper watches the next queued run before this one lets go of the thread.
+        peeked = await self.store.peek_queue(req.thread_id)
+        if peeked:
+            await self.leases.watch(req.thread_id, peeked)
+        outcome, next_request, next_run = await self.store.finish_run(
             thread_id=req.thread_id,
             run_id=req.run_id,
             epoch=epoch,
@@ -220,18 +323,27 @@ class Runner:
             values=values,
             interrupts=dumps(thread_interrupts(state)),
             result=output,
+            next_lease_until_ms=now_ms() + self.leases.grace_ms,
         )
         if outcome == "stale":
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
             return "stale"
-        if pending and error is None:
+        await self.leases.unwatch(req.thread_id, req.run_id)
+        if pending and error is None and run_status != "interrupted":
             await self._publish_interrupt(req, state, pending)
         seq += 1
         await self._event(
-            req, seq, END_EVENT, encode(RunEnd(status=run_status, output=msgspec.Raw(output)))
-        )  # type: ignore[arg-type]
+            req,
+            seq,
+            END_EVENT,
+            encode(RunEnd(status=run_status, output=msgspec.Raw(output))),  # type: ignore[arg-type]
+        )
         if next_request is not None:
-            await self.dispatch(next_request)
+            if next_run != peeked:
+                await self.leases.watch(req.thread_id, next_run)
+            await self.dispatch(next_request, next_run)
+        if rollback:
+            await self.store.delete_run(req.thread_id, req.run_id)
         if req.temporary:
             await self.store.delete_thread(req.thread_id)
             await self.registry.checkpointer.adelete_thread(req.thread_id)
@@ -257,8 +369,10 @@ class Runner:
         )
 
     def cancel(self, run_id: str, action: str) -> bool:
+        """Stop a run this executor is stepping: ``interrupt`` or ``rollback``
+        (asked by a user), ``handoff`` (graceful stop), ``lost`` (lease gone)."""
         task = self.active.get(run_id)
-        if task is None:
+        if task is None or run_id in self.cancel_actions:
             return False
         self.cancel_actions[run_id] = action
         task.cancel()

@@ -33,7 +33,8 @@ from relaygraph.contracts import (
     encode,
 )
 from relaygraph.errors import NotFound, RelaygraphError
-from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings
+from relaygraph.leases import Leases
+from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
 from relaygraph_gateway import api_assistants, api_runs, api_threads
@@ -113,7 +114,15 @@ def create_app(
             try:
                 js = broker.connection.jetstream()
                 await ensure_streams(js, subjects, nats)
+                runs = RunSettings()
                 gateway = Gateway(
+                    leases=Leases(
+                        rds,
+                        Keys(redis.key_prefix),
+                        lease_ttl=runs.lease_ttl,
+                        grace=runs.dispatch_grace,
+                        max_attempts=runs.max_attempts,
+                    ),
                     config=cfg,
                     store=Store(rds, Keys(redis.key_prefix)),
                     saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix),

@@ -42,6 +42,7 @@ from relaygraph.errors import (
     Unavailable,
     from_code,
 )
+from relaygraph.leases import Leases, now_ms
 from relaygraph.settings import GatewaySettings
 from relaygraph.store import Created, Store, now_iso
 from relaygraph.subjects import Subjects, is_token
@@ -71,6 +72,7 @@ class Gateway:
     def __init__(
         self,
         *,
+        leases: Leases,
         config: Config,
         store: Store,
         saver: BaseCheckpointSaver[Any],
@@ -80,6 +82,7 @@ class Gateway:
         settings: GatewaySettings,
     ) -> None:
         self.config = config
+        self.leases = leases
         self.saver = saver
         self.store = store
         self.nc = nc
@@ -258,6 +261,9 @@ class Gateway:
             },
         }
         request = encode(req)
+        # The sweeper watches the run before it exists, so no crash can strand it.
+        deadline = now_ms() + self.leases.grace_ms
+        await self.leases.watch(thread_id, run_id, deadline)
         created = await self.store.create_run(
             thread_id=thread_id,
             run_id=run_id,
@@ -269,6 +275,7 @@ class Gateway:
             graph_id=graph_id,
             assistant_id=assistant_id,
             thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
+            lease_until_ms=deadline,
         )
         if created.decision == "duplicate":
             return await self.run_json(thread_id, created.run_id), created
@@ -283,18 +290,16 @@ class Gateway:
         return run_from_row(await self.store.get_run(thread_id, run_id))
 
     async def cancel(self, thread_id: str, run_id: str, action: str = "interrupt") -> None:
-        status = (await self.store.get_run(thread_id, run_id))["status"].decode()
-        if status in TERMINAL:
-            return
-        if await self.store.cancel_queued(thread_id, run_id):
-            return
+        action = "rollback" if action == "rollback" else "interrupt"
+        if await self.store.request_cancel(thread_id, run_id, action) != "flagged":
+            return  # it had not started (now interrupted), or already ended
         await self.nc.publish(
             self.subjects.cancel,
             encode(
                 CancelRequest(
                     thread_id=thread_id,
                     run_id=run_id,
-                    action="rollback" if action == "rollback" else "interrupt",
+                    action=action,  # type: ignore[arg-type]
                 )
             ),
         )

@@ -1,0 +1,193 @@
+"""Run attempts: claimed with a lease and a fencing epoch, renewed while the
+executor lives, released on a graceful stop, and swept when they expire.
+
+- **Claim** bumps the thread's epoch (INCR), counts the attempt and sets
+  ``lease_until``. Every checkpoint write carries the epoch and the saver refuses
+  a stale one (``StaleEpoch``), and so does the script that records the outcome:
+  an executor that lost its lease can no longer change the thread.
+- **Renew** extends the lease only while the epoch is still ours; it also tells
+  the executor a cancel was asked for.
+- **Sweep**: the sorted set ``Keys.leases`` holds every run that must end,
+  scored by its deadline. Any executor takes due entries and re-dispatches runs
+  whose lease (or dispatch grace) ran out; the script reserves the run for a
+  grace period, so two sweepers never both re-dispatch it. A run that was
+  attempted ``max_attempts`` times ends in ``error`` instead of looping.
+
+The sorted set is one key outside the threads' hash slots, so it is updated by
+separate commands, always *before* the state change it guards (an entry too
+many is dropped by the sweeper; one too few could strand a run).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from relaygraph.store import now_iso
+from relaygraph.subjects import Keys
+
+_CLAIM = """
+-- KEYS: thread, run, epoch
+-- ARGV: run_id, executor_id, now_iso, now_ms, lease_ms, max_attempts
+local st = redis.call('HGET', KEYS[2], 'status')
+if not st then return {'gone', '0', '0', ''} end
+if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st} end
+if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'not_active', '0', '0', ''} end
+if st == 'running' then
+  local lu = tonumber(redis.call('HGET', KEYS[2], 'lease_until') or '0')
+  if lu > tonumber(ARGV[4]) then return {'held', '0', '0', ''} end
+end
+local epoch = redis.call('INCR', KEYS[3])
+local attempt = redis.call('HINCRBY', KEYS[2], 'attempt', 1)
+local deadline = tonumber(ARGV[4]) + tonumber(ARGV[5])
+redis.call('HSET', KEYS[2], 'status', 'running', 'owner', ARGV[2], 'epoch', epoch,
+  'lease_until', deadline, 'claimed_ms', ARGV[4], 'updated_at', ARGV[3])
+redis.call('HSET', KEYS[1], 'status', 'busy', 'owner', ARGV[2], 'updated_at', ARGV[3])
+local outcome = 'ok'
+local cancel = redis.call('HGET', KEYS[2], 'cancel')
+if cancel and cancel ~= '' then outcome = 'cancelled'
+elseif attempt > tonumber(ARGV[6]) then outcome = 'exhausted' end
+return {outcome, tostring(epoch), tostring(attempt), cancel or ''}
+"""
+
+_RENEW = """
+-- KEYS: run, epoch ; ARGV: epoch, now_ms, lease_ms
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+  return {'lost', ''}
+end
+redis.call('HSET', KEYS[1], 'lease_until', tonumber(ARGV[2]) + tonumber(ARGV[3]))
+return {'ok', redis.call('HGET', KEYS[1], 'cancel') or ''}
+"""
+
+_RELEASE = """
+-- KEYS: run, epoch ; ARGV: epoch, now_iso
+-- A graceful hand-back: the attempt does not count, the run is free at once.
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', 'pending', 'lease_until', '0', 'updated_at', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'attempt', -1)
+return 1
+"""
+
+_SWEEP = """
+-- KEYS: thread, run ; ARGV: run_id, now_ms, grace_ms
+local st = redis.call('HGET', KEYS[2], 'status')
+if not st or (st ~= 'pending' and st ~= 'running') then return {'drop', '', '0'} end
+if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'drop', '', '0'} end
+local lu = tonumber(redis.call('HGET', KEYS[2], 'lease_until') or '0')
+if lu > tonumber(ARGV[2]) then return {'later', '', tostring(lu)} end
+local deadline = tonumber(ARGV[2]) + tonumber(ARGV[3])
+redis.call('HSET', KEYS[2], 'lease_until', deadline)
+return {'redispatch', redis.call('HGET', KEYS[2], 'request'), tostring(deadline)}
+"""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: str
+    """``ok``, ``cancelled`` (a cancel came first: record it, run nothing),
+    ``exhausted`` (too many attempts: end in error), or not ours: ``held``
+    (another live attempt), ``done``, ``gone``, ``not_active``."""
+    epoch: int = 0
+    attempt: int = 0
+    detail: str = ""
+
+    @property
+    def claimed(self) -> bool:
+        return self.outcome in ("ok", "cancelled", "exhausted")
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    thread_id: str
+    run_id: str
+    outcome: str  # drop | later | redispatch
+    request: bytes | None = None
+    until: int = 0
+
+
+class Leases:
+    def __init__(
+        self, redis: Redis, keys: Keys, *, lease_ttl: float, grace: float, max_attempts: int
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.lease_ms = int(lease_ttl * 1000)
+        self.grace_ms = int(grace * 1000)
+        self.max_attempts = max_attempts
+        self._claim = redis.register_script(_CLAIM)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+        self._sweep = redis.register_script(_SWEEP)
+
+    @staticmethod
+    def member(thread_id: str, run_id: str) -> str:
+        return f"{thread_id}/{run_id}"
+
+    async def watch(self, thread_id: str, run_id: str, deadline_ms: int | None = None) -> None:
+        """Make the sweeper look at this run by ``deadline_ms`` (default: now + grace)."""
+        score = deadline_ms if deadline_ms is not None else now_ms() + self.grace_ms
+        await self.redis.zadd(self.keys.leases, {self.member(thread_id, run_id): score})
+
+    async def unwatch(self, thread_id: str, run_id: str) -> None:
+        await self.redis.zrem(self.keys.leases, self.member(thread_id, run_id))
+
+    async def claim(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
+        k = self.keys
+        # The sweeper must see this attempt before it can strand it.
+        await self.watch(thread_id, run_id, now_ms() + self.lease_ms)
+        res = await self._claim(
+            keys=[k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],
+            args=[run_id, executor_id, now_iso(), now_ms(), self.lease_ms, self.max_attempts],
+        )
+        return Claim(res[0].decode(), int(res[1]), int(res[2]), res[3].decode())
+
+    async def renew(self, thread_id: str, run_id: str, epoch: int) -> tuple[bool, str]:
+        """(still ours, cancel action asked for or "")."""
+        k = self.keys
+        deadline = now_ms() + self.lease_ms
+        await self.watch(thread_id, run_id, deadline)
+        res = await self._renew(
+            keys=[k.run(thread_id, run_id), k.thread_epoch(thread_id)],
+            args=[epoch, now_ms(), self.lease_ms],
+        )
+        return res[0] == b"ok", res[1].decode()
+
+    async def release(self, thread_id: str, run_id: str, epoch: int) -> bool:
+        k = self.keys
+        await self.watch(thread_id, run_id, now_ms())
+        return bool(
+            await self._release(
+                keys=[k.run(thread_id, run_id), k.thread_epoch(thread_id)], args=[epoch, now_iso()]
+            )
+        )
+
+    async def due(self, limit: int = 100) -> list[Due]:
+        """Take the runs whose deadline passed and decide each atomically."""
+        members = await self.redis.zrangebyscore(
+            self.keys.leases, "-inf", now_ms(), start=0, num=limit
+        )
+        out: list[Due] = []
+        for raw in members:
+            member = raw.decode()
+            thread_id, _, run_id = member.partition("/")
+            res = await self._sweep(
+                keys=[self.keys.thread(thread_id), self.keys.run(thread_id, run_id)],
+                args=[run_id, now_ms(), self.grace_ms],
+            )
+            outcome, until = res[0].decode(), int(res[2])
+            if outcome == "drop":
+                await self.redis.zrem(self.keys.leases, member)
+            else:
+                await self.redis.zadd(self.keys.leases, {member: until})
+            out.append(
+                Due(thread_id, run_id, outcome, res[1] if outcome == "redispatch" else None, until)
+            )
+        return out
