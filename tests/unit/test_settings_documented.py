@@ -13,13 +13,15 @@ from relaygraph.settings import (
     NatsSettings,
     RedisSettings,
     ReviewerSettings,
+    RunSettings,
 )
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.mark.parametrize(
-    "cls", [NatsSettings, RedisSettings, GatewaySettings, ExecutorSettings, ReviewerSettings]
+    "cls",
+    [NatsSettings, RedisSettings, GatewaySettings, ExecutorSettings, RunSettings, ReviewerSettings],
 )
 def test_every_setting_is_documented(cls: type[BaseSettings]) -> None:
     text = README.read_text().split("## Settings", 1)[1]
