@@ -79,8 +79,10 @@ if not st or (st ~= 'pending' and st ~= 'running') then return {'drop', '', '0'}
 if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'drop', '', '0'} end
 local lu = tonumber(redis.call('HGET', KEYS[2], 'lease_until') or '0')
 if lu > tonumber(ARGV[2]) then return {'later', '', tostring(lu)} end
+-- Free for the next claim (a lost attempt's renewals now fail), and give that
+-- claim the dispatch grace before the run is swept again.
 local deadline = tonumber(ARGV[2]) + tonumber(ARGV[3])
-redis.call('HSET', KEYS[2], 'lease_until', deadline)
+redis.call('HSET', KEYS[2], 'status', 'pending', 'lease_until', deadline)
 return {'redispatch', redis.call('HGET', KEYS[2], 'request'), tostring(deadline)}
 """
 

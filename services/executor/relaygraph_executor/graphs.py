@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,20 @@ def _import_target(spec: GraphSpec, root: Path) -> Any:
         file = (root / module_part).resolve()
         if not file.exists():
             raise InvalidInput(f"graph {spec.graph_id!r}: file {file} does not exist")
-        name = f"relaygraph_user_graphs.{spec.graph_id}"
-        mod_spec = importlib.util.spec_from_file_location(name, file)
-        if mod_spec is None or mod_spec.loader is None:
-            raise InvalidInput(f"graph {spec.graph_id!r}: cannot import {file}")
-        module = importlib.util.module_from_spec(mod_spec)
-        sys.modules[name] = module
-        mod_spec.loader.exec_module(module)
+        # One module per file, however many graphs it holds; named by its path
+        # relative to langgraph.json, so the types it stores in checkpoints keep
+        # their names from one machine to the next.
+        relative = os.path.relpath(file.with_suffix(""), root)
+        name = "relaygraph_user_graphs." + re.sub(r"\W", "_", relative.replace("..", "up"))
+        if name in sys.modules:
+            module = sys.modules[name]
+        else:
+            mod_spec = importlib.util.spec_from_file_location(name, file)
+            if mod_spec is None or mod_spec.loader is None:
+                raise InvalidInput(f"graph {spec.graph_id!r}: cannot import {file}")
+            module = importlib.util.module_from_spec(mod_spec)
+            sys.modules[name] = module
+            mod_spec.loader.exec_module(module)
     else:
         module = importlib.import_module(module_part)
     try:

@@ -147,6 +147,9 @@ class Runner:
         self.renew_interval = renew_interval
         self.active: dict[str, asyncio.Task[Any]] = {}
         self.cancel_actions: dict[str, str] = {}
+        # For a rollback: the checkpoint a continuing run started from, and the
+        # pending writes it had then (the run adds its own to it).
+        self.bases: dict[str, tuple[Any, set[bytes]]] = {}
 
     async def _event(self, req: RunRequest, seq: int, event: str, data: bytes) -> None:
         body = encode(RunEvent(seq=seq, event=event, data=msgspec.Raw(data)))
@@ -181,6 +184,7 @@ class Runner:
             renew.cancel()
             self.active.pop(req.run_id, None)
             self.cancel_actions.pop(req.run_id, None)
+            self.bases.pop(req.run_id, None)
 
     async def _renew(self, req: RunRequest, epoch: int, task: asyncio.Task[Any]) -> None:
         """Keep the lease while the run goes on; stop the run if it is lost or a
@@ -226,6 +230,8 @@ class Runner:
         run_status, error = "success", None
         try:
             first_input, anything_left = await self._start_input(req, graph, attempt)
+            if first_input is None or isinstance(first_input, Command):
+                await self._remember_base(req, graph)
             if anything_left:
                 async for part in graph.astream(
                     first_input,
@@ -299,8 +305,8 @@ class Runner:
         error: dict[str, str] | None,
     ) -> str:
         rollback = run_status == "interrupted" and self.cancel_actions.get(req.run_id) == "rollback"
-        if rollback:  # the run never happened: its checkpoints go too
-            await self.registry.checkpointer.adelete_for_runs([req.run_id])
+        if rollback:  # the run never happened: its checkpoints and writes go too
+            await self._roll_back(req, graph)
         state = await graph.aget_state({"configurable": {"thread_id": req.thread_id}})
         pending = interrupts_of(state)
         values = dumps(state.values)
@@ -329,25 +335,41 @@ class Runner:
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
             return "stale"
         await self.leases.unwatch(req.thread_id, req.run_id)
+        if rollback:
+            await self.store.delete_run(req.thread_id, req.run_id)
         if pending and error is None and run_status != "interrupted":
             await self._publish_interrupt(req, state, pending)
-        seq += 1
-        await self._event(
-            req,
-            seq,
-            END_EVENT,
-            encode(RunEnd(status=run_status, output=msgspec.Raw(output))),  # type: ignore[arg-type]
-        )
         if next_request is not None:
             if next_run != peeked:
                 await self.leases.watch(req.thread_id, next_run)
             await self.dispatch(next_request, next_run)
-        if rollback:
-            await self.store.delete_run(req.thread_id, req.run_id)
         if req.temporary:
             await self.store.delete_thread(req.thread_id)
             await self.registry.checkpointer.adelete_thread(req.thread_id)
+        # Last: whoever waits on the run sees everything above already done.
+        await self._event(
+            req,
+            seq + 1,
+            END_EVENT,
+            encode(RunEnd(status=run_status, output=msgspec.Raw(output))),  # type: ignore[arg-type]
+        )
         return "done"
+
+    async def _remember_base(self, req: RunRequest, graph: Pregel) -> None:
+        saver: Any = graph.checkpointer
+        base = await saver.aget_tuple(
+            {"configurable": {"thread_id": req.thread_id, "checkpoint_ns": ""}}
+        )
+        if base is not None:
+            self.bases[req.run_id] = (base.config, await saver.apending_write_keys(base.config))
+
+    async def _roll_back(self, req: RunRequest, graph: Pregel) -> None:
+        saver: Any = graph.checkpointer
+        await saver.adelete_for_runs([req.run_id])
+        if req.run_id in self.bases:
+            config, before = self.bases[req.run_id]
+            added = await saver.apending_write_keys(config) - before
+            await saver.adelete_pending_writes(config, added)
 
     async def _publish_interrupt(
         self, req: RunRequest, state: StateSnapshot, pending: list[Any]

@@ -159,6 +159,25 @@ class AsyncRedisSaver(AdminOps):
     async def adelete_thread(self, thread_id: str) -> None:
         await self._run(self._op_delete_thread(thread_id))
 
+    async def apending_write_keys(self, config: RunnableConfig) -> set[bytes]:
+        """The pending writes recorded against one checkpoint (opaque keys), to
+        tell later which writes a run added: see :meth:`adelete_pending_writes`."""
+        conf = config["configurable"]
+        prefix = f"{conf.get('checkpoint_ns', '')}\x00{conf['checkpoint_id']}\x00".encode()
+        ids = self.keys.checkpoint_write_ids(str(conf["thread_id"]))
+        found = await self.client.zrangebylex(ids, b"[" + prefix, b"[" + prefix + b"\xff")
+        return set(found)
+
+    async def adelete_pending_writes(self, config: RunnableConfig, keys: set[bytes]) -> None:
+        """Forget pending writes of a checkpoint (a rolled-back run's), by key."""
+        if not keys:
+            return
+        thread_id = str(config["configurable"]["thread_id"])
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zrem(self.keys.checkpoint_write_ids(thread_id), *keys)
+        pipe.hdel(self.keys.checkpoint_writes(thread_id), *keys)
+        await pipe.execute()
+
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         await self._run(self._op_delete_for_runs(run_ids))
 
