@@ -8,6 +8,7 @@ import asyncio
 import operator
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -66,6 +67,9 @@ def crash(state: ChaosState) -> ChaosState:
     """Kills the executor that runs it, every time: a poison run."""
     effect("crash")
     os.kill(os.getpid(), signal.SIGKILL)
+    # SIGKILL is asynchronous for the other threads: without this the node could
+    # return and its writes land before the process is gone.
+    time.sleep(30)
     return {}
 
 

@@ -168,6 +168,9 @@ class Runner:
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return "skipped"
+        log.info("run %s of thread %s (graph %s): attempt %d, epoch %d%s", req.run_id,
+                 req.thread_id, req.graph_id, claim.attempt, claim.epoch,
+                 "" if claim.outcome == "ok" else f" ({claim.outcome})")
         task = asyncio.current_task()
         assert task is not None
         self.active[req.run_id] = task
@@ -214,6 +217,10 @@ class Runner:
         if (state.metadata or {}).get("run_id") != req.run_id:
             return graph_input(req), True  # the earlier attempt checkpointed nothing
         if interrupts_of(state) or not state.next:
+            log.info("run %s: last checkpoint %s (step %s) has next=%s tasks=%s", req.run_id,
+                     state.config["configurable"].get("checkpoint_id"),
+                     (state.metadata or {}).get("step"), state.next,
+                     [(t.name, bool(t.interrupts), t.error) for t in state.tasks])
             return None, False  # it had already paused or ended: only the record is missing
         stops = req.interrupt_before or getattr(graph, "interrupt_before_nodes", ())
         if stops == "*" or (stops and set(state.next) <= set(stops)):
@@ -230,6 +237,9 @@ class Runner:
         run_status, error = "success", None
         try:
             first_input, anything_left = await self._start_input(req, graph, attempt)
+            if attempt > 1:
+                log.info("run %s continues from its last checkpoint (%s)", req.run_id,
+                         "steps left" if anything_left else "nothing left to run")
             if first_input is None or isinstance(first_input, Command):
                 await self._remember_base(req, graph)
             if anything_left:
@@ -335,6 +345,7 @@ class Runner:
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
             return "stale"
         await self.leases.unwatch(req.thread_id, req.run_id)
+        log.info("run %s: %s; thread %s %s", req.run_id, run_status, req.thread_id, thread_status)
         if rollback:
             await self.store.delete_run(req.thread_id, req.run_id)
         if pending and error is None and run_status != "interrupted":
