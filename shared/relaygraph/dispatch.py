@@ -13,7 +13,7 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 from nats.js import JetStreamContext
 
-from relaygraph.contracts import OwnerReply, decode
+from relaygraph.contracts import InterruptEvent, OwnerReply, decode
 from relaygraph.store import Store
 from relaygraph.subjects import Subjects
 
@@ -41,6 +41,16 @@ class Dispatcher:
         after a lease ran out, a hand-back on a graceful stop)."""
         msg_id = f"run:{run_id}:{dedupe}" if dedupe else f"run:{run_id}"
         await self.js.publish(self.subjects.run_queue, request, headers={"Nats-Msg-Id": msg_id})
+
+    async def publish_interrupt(self, event: bytes) -> None:
+        """Publish an interrupt event; the same checkpoint's event twice is
+        dropped by JetStream (``Nats-Msg-Id``)."""
+        parsed = decode(event, InterruptEvent)
+        await self.js.publish(
+            self.subjects.interrupts(parsed.graph_id, parsed.thread_id),
+            event,
+            headers={"Nats-Msg-Id": f"{parsed.thread_id}:{parsed.checkpoint_id}"},
+        )
 
     async def send(self, request: bytes, thread_id: str, run_id: str) -> str:
         """Returns where the run went: the owner's id, or ``queue``."""

@@ -75,7 +75,15 @@ return 1
 _SWEEP = """
 -- KEYS: thread, run ; ARGV: run_id, now_ms, grace_ms
 local st = redis.call('HGET', KEYS[2], 'status')
-if not st or (st ~= 'pending' and st ~= 'running') then return {'drop', '', '0'} end
+if not st then return {'drop', '', '0'} end
+if st ~= 'pending' and st ~= 'running' then
+  local outbox = redis.call('HGET', KEYS[2], 'outbox')
+  if outbox then  -- ended, but its interrupt event was never published
+    local deadline = tonumber(ARGV[2]) + tonumber(ARGV[3])
+    return {'publish', outbox, tostring(deadline)}
+  end
+  return {'drop', '', '0'}
+end
 if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'drop', '', '0'} end
 local lu = tonumber(redis.call('HGET', KEYS[2], 'lease_until') or '0')
 if lu > tonumber(ARGV[2]) then return {'later', '', tostring(lu)} end
@@ -110,7 +118,7 @@ class Claim:
 class Due:
     thread_id: str
     run_id: str
-    outcome: str  # drop | later | redispatch
+    outcome: str  # drop | later | redispatch | publish (an ended run's interrupt event)
     request: bytes | None = None
     until: int = 0
 
@@ -190,6 +198,12 @@ class Leases:
             else:
                 await self.redis.zadd(self.keys.leases, {member: until})
             out.append(
-                Due(thread_id, run_id, outcome, res[1] if outcome == "redispatch" else None, until)
+                Due(
+                    thread_id,
+                    run_id,
+                    outcome,
+                    res[1] if outcome in ("redispatch", "publish") else None,
+                    until,
+                )
             )
         return out

@@ -85,6 +85,17 @@ class ServerProcess:
         scheme = "nats" if self.name == "nats-server" else "redis"
         return f"{scheme}://127.0.0.1:{self.port}"
 
+    def _ready(self) -> bool:
+        """Valkey listens before it has loaded its data: ask it."""
+        if self.name != "valkey-server":
+            return True
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
@@ -97,6 +108,11 @@ class ServerProcess:
         )
         log.close()
         _wait_port(self.port, self.proc, self.name, timeout)
+        deadline = time.monotonic() + timeout
+        while not self._ready():
+            if time.monotonic() > deadline:
+                raise ServerStartError(f"{self.name} on port {self.port} is not ready")
+            time.sleep(0.05)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -81,9 +81,12 @@ return {decision, active}
 _FINISH_RUN = """
 -- KEYS: thread, run, queue, epoch
 -- ARGV: run_id, epoch, run_status, thread_status, values_json, interrupts_json,
---       result_json, now, run_key_prefix, next_lease_until_ms
+--       result_json, now, run_key_prefix, next_lease_until_ms, outbox
+-- ``outbox``: the interrupt event to publish (kept until it is published, so
+-- the sweeper publishes it if this executor dies first).
 if redis.call('GET', KEYS[4]) ~= ARGV[2] then return {'stale', '', ''} end
 redis.call('HSET', KEYS[2], 'status', ARGV[3], 'result', ARGV[7], 'updated_at', ARGV[8])
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'outbox', ARGV[11]) end
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'interrupts', ARGV[6], 'updated_at', ARGV[8])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'values', ARGV[5]) end
 if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'ok', '', ''} end
@@ -317,6 +320,7 @@ class Store:
         interrupts: bytes,
         result: bytes,
         next_lease_until_ms: int,
+        outbox: bytes = b"",
     ) -> tuple[str, bytes | None, str]:
         """Record a run's outcome and hand the thread to its next queued run.
 
@@ -343,12 +347,16 @@ class Store:
                 now_iso(),
                 k.run(thread_id, ""),
                 next_lease_until_ms,
+                outbox,
             ],
         )
         outcome = res[0].decode()
         if outcome == "next":
             return outcome, res[1], res[2].decode()
         return outcome, None, ""
+
+    async def clear_outbox(self, thread_id: str, run_id: str) -> None:
+        await self.redis.hdel(self.keys.run(thread_id, run_id), "outbox")  # type: ignore[misc]
 
     async def peek_queue(self, thread_id: str) -> str | None:
         """The run that would follow the thread's active one."""

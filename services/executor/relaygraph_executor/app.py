@@ -51,19 +51,29 @@ from relaygraph_executor.runner import INFRA_ERRORS, Runner, heartbeat
 log = logging.getLogger("relaygraph.executor")
 
 
-async def sweep(leases: Leases, dispatcher: Dispatcher, interval: float) -> None:
-    """Re-dispatch runs whose lease (or dispatch grace) ran out, forever."""
+async def sweep(leases: Leases, store: Store, dispatcher: Dispatcher, interval: float) -> None:
+    """Re-dispatch runs whose lease (or dispatch grace) ran out, and publish the
+    interrupt events of runs whose executor died before it could, forever."""
     while True:
         await asyncio.sleep(interval)
         try:
             for due in await leases.due():
-                if due.outcome == "redispatch" and due.request is not None:
+                if due.request is None:
+                    continue
+                if due.outcome == "redispatch":
                     log.warning(
                         "run %s of thread %s: lease ran out; dispatching it again",
                         due.run_id,
                         due.thread_id,
                     )
                     await dispatcher.to_queue(due.request, due.run_id, dedupe=f"s{due.until}")
+                elif due.outcome == "publish":
+                    log.warning(
+                        "run %s: publishing its interrupt event left unpublished", due.run_id
+                    )
+                    await dispatcher.publish_interrupt(due.request)
+                    await store.clear_outbox(due.thread_id, due.run_id)
+                    await leases.unwatch(due.thread_id, due.run_id)
         except INFRA_ERRORS as exc:
             log.warning("sweep skipped: %s", exc)
 
@@ -109,10 +119,6 @@ async def serve(
         await ensure_streams(js, subjects, nats)
         dispatcher = Dispatcher(nc, js, store, subjects)
 
-        async def dispatch_next(request: bytes, run_id: str) -> None:
-            req = decode(request, RunRequest)
-            await dispatcher.send(request, req.thread_id, run_id)
-
         runner = Runner(
             registry=registry,
             store=store,
@@ -120,7 +126,7 @@ async def serve(
             js=js,
             subjects=subjects,
             executor_id=settings.executor_id,
-            dispatch=dispatch_next,
+            dispatcher=dispatcher,
             renew_interval=renew_every,
         )
         queries = Queries(registry, store)
@@ -231,7 +237,7 @@ async def serve(
                         settings.heartbeat_interval,
                     )
                 ),
-                tg.create_task(sweep(leases, dispatcher, settings.sweep_interval)),
+                tg.create_task(sweep(leases, store, dispatcher, settings.sweep_interval)),
             ]
             log.info(
                 "executor %s serving graphs %s", settings.executor_id, ", ".join(registry.graphs)

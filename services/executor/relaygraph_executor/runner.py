@@ -33,6 +33,7 @@ from relaygraph.contracts import (
     RunRequest,
     encode,
 )
+from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import StaleEpoch
 from relaygraph.leases import Leases, now_ms
 from relaygraph.store import Store, now_iso
@@ -134,7 +135,7 @@ class Runner:
         js: JetStreamContext,
         subjects: Subjects,
         executor_id: str,
-        dispatch: Callable[[bytes, str], Awaitable[None]],
+        dispatcher: Dispatcher,
         renew_interval: float,
     ) -> None:
         self.registry = registry
@@ -143,7 +144,7 @@ class Runner:
         self.js = js
         self.subjects = subjects
         self.executor_id = executor_id
-        self.dispatch = dispatch
+        self.dispatcher = dispatcher
         self.renew_interval = renew_interval
         self.active: dict[str, asyncio.Task[Any]] = {}
         self.cancel_actions: dict[str, str] = {}
@@ -168,9 +169,15 @@ class Runner:
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return "skipped"
-        log.info("run %s of thread %s (graph %s): attempt %d, epoch %d%s", req.run_id,
-                 req.thread_id, req.graph_id, claim.attempt, claim.epoch,
-                 "" if claim.outcome == "ok" else f" ({claim.outcome})")
+        log.info(
+            "run %s of thread %s (graph %s): attempt %d, epoch %d%s",
+            req.run_id,
+            req.thread_id,
+            req.graph_id,
+            claim.attempt,
+            claim.epoch,
+            "" if claim.outcome == "ok" else f" ({claim.outcome})",
+        )
         task = asyncio.current_task()
         assert task is not None
         self.active[req.run_id] = task
@@ -216,14 +223,13 @@ class Runner:
         state = await graph.aget_state({"configurable": {"thread_id": req.thread_id}})
         if (state.metadata or {}).get("run_id") != req.run_id:
             return graph_input(req), True  # the earlier attempt checkpointed nothing
-        if interrupts_of(state) or not state.next:
-            log.info("run %s: last checkpoint %s (step %s) has next=%s tasks=%s", req.run_id,
-                     state.config["configurable"].get("checkpoint_id"),
-                     (state.metadata or {}).get("step"), state.next,
-                     [(t.name, bool(t.interrupts), t.error) for t in state.tasks])
-            return None, False  # it had already paused or ended: only the record is missing
+        if interrupts_of(state) or not state.tasks:
+            return None, False  # it had paused or ended: only the record is missing
+        # ``next`` lists the tasks without saved writes: none means the step ran
+        # but its successor checkpoint was not written; langgraph applies the
+        # saved writes and goes on.
         stops = req.interrupt_before or getattr(graph, "interrupt_before_nodes", ())
-        if stops == "*" or (stops and set(state.next) <= set(stops)):
+        if state.next and (stops == "*" or (stops and set(state.next) <= set(stops))):
             return None, False  # paused at a breakpoint
         return None, True
 
@@ -238,8 +244,11 @@ class Runner:
         try:
             first_input, anything_left = await self._start_input(req, graph, attempt)
             if attempt > 1:
-                log.info("run %s continues from its last checkpoint (%s)", req.run_id,
-                         "steps left" if anything_left else "nothing left to run")
+                log.info(
+                    "run %s continues from its last checkpoint (%s)",
+                    req.run_id,
+                    "steps left" if anything_left else "nothing left to run",
+                )
             if first_input is None or isinstance(first_input, Command):
                 await self._remember_base(req, graph)
             if anything_left:
@@ -326,6 +335,13 @@ class Runner:
             thread_status = "interrupted" if (state.next or pending) else "idle"
             out_values = state.values if isinstance(state.values, dict) else {"": state.values}
             output = dumps({**out_values, "__interrupt__": pending} if pending else state.values)
+        # The interrupt event rides along with the outcome (an outbox): if this
+        # process dies before publishing it, the sweeper publishes it.
+        event = (
+            self._interrupt_event(req, state, pending)
+            if pending and error is None and run_status != "interrupted"
+            else b""
+        )
         # The sweeper watches the next queued run before this one lets go of the thread.
         peeked = await self.store.peek_queue(req.thread_id)
         if peeked:
@@ -340,20 +356,22 @@ class Runner:
             interrupts=dumps(thread_interrupts(state)),
             result=output,
             next_lease_until_ms=now_ms() + self.leases.grace_ms,
+            outbox=event,
         )
         if outcome == "stale":
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
             return "stale"
-        await self.leases.unwatch(req.thread_id, req.run_id)
         log.info("run %s: %s; thread %s %s", req.run_id, run_status, req.thread_id, thread_status)
+        if event:
+            await self.dispatcher.publish_interrupt(event)
+            await self.store.clear_outbox(req.thread_id, req.run_id)
+        await self.leases.unwatch(req.thread_id, req.run_id)
         if rollback:
             await self.store.delete_run(req.thread_id, req.run_id)
-        if pending and error is None and run_status != "interrupted":
-            await self._publish_interrupt(req, state, pending)
         if next_request is not None:
             if next_run != peeked:
                 await self.leases.watch(req.thread_id, next_run)
-            await self.dispatch(next_request, next_run)
+            await self.dispatcher.send(next_request, req.thread_id, next_run)
         if req.temporary:
             await self.store.delete_thread(req.thread_id)
             await self.registry.checkpointer.adelete_thread(req.thread_id)
@@ -382,23 +400,20 @@ class Runner:
             added = await saver.apending_write_keys(config) - before
             await saver.adelete_pending_writes(config, added)
 
-    async def _publish_interrupt(
-        self, req: RunRequest, state: StateSnapshot, pending: list[Any]
-    ) -> None:
-        checkpoint_id = state.config["configurable"].get("checkpoint_id", "")
-        event = InterruptEvent(
-            thread_id=req.thread_id,
-            run_id=req.run_id,
-            assistant_id=req.assistant_id,
-            graph_id=req.graph_id,
-            checkpoint_id=checkpoint_id,
-            interrupts=[InterruptItem(id=i.id, value=msgspec.Raw(dumps(i.value))) for i in pending],
-            created_at=now_iso(),
-        )
-        await self.js.publish(
-            self.subjects.interrupts(req.graph_id, req.thread_id),
-            encode(event),
-            headers={"Nats-Msg-Id": f"{req.thread_id}:{checkpoint_id}"},
+    @staticmethod
+    def _interrupt_event(req: RunRequest, state: StateSnapshot, pending: list[Any]) -> bytes:
+        return encode(
+            InterruptEvent(
+                thread_id=req.thread_id,
+                run_id=req.run_id,
+                assistant_id=req.assistant_id,
+                graph_id=req.graph_id,
+                checkpoint_id=state.config["configurable"].get("checkpoint_id", ""),
+                interrupts=[
+                    InterruptItem(id=i.id, value=msgspec.Raw(dumps(i.value))) for i in pending
+                ],
+                created_at=now_iso(),
+            )
         )
 
     def cancel(self, run_id: str, action: str) -> bool:

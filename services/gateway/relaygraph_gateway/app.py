@@ -17,7 +17,10 @@ import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from faststream.nats import NatsMessage
+from nats.errors import Error as NatsError
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
@@ -162,6 +165,18 @@ def create_app(
     @app.exception_handler(RelaygraphError)
     async def on_error(request: Request, exc: RelaygraphError) -> Response:
         return JSON({"detail": exc.message}, exc.status)
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    @app.exception_handler(NatsError)
+    async def on_unavailable(request: Request, exc: Exception) -> Response:
+        what = "NATS" if isinstance(exc, NatsError) else "Redis"
+        log.warning("%s unavailable for %s %s: %s", what, request.method, request.url.path, exc)
+        return JSON(
+            {"detail": f"{what} is unavailable right now ({type(exc).__name__}); retry shortly"},
+            503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -337,9 +337,15 @@ class Gateway:
             rec = await self.store.get_run(thread_id, run_id)
             if rec["status"].decode() in TERMINAL and "result" in rec:
                 return rec["result"]
-        async for event in self.events(run_id, heartbeat=30.0, only_end=True):
+        async for event in self.events(run_id, heartbeat=5.0, only_end=True):
             if event is not None and event.event == END_EVENT:
                 return bytes(decode(event.data, RunEnd).output)
+            if event is None and not temporary:
+                # The closing event can be lost (NATS restarting as it was sent):
+                # the outcome in Redis is the truth.
+                rec = await self.store.get_run(thread_id, run_id)
+                if rec["status"].decode() in TERMINAL and "result" in rec:
+                    return rec["result"]
         raise Unavailable(f"run {run_id} ended without an outcome")  # pragma: no cover
 
     async def thread_graph(self, thread_id: str) -> str | None:

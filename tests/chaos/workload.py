@@ -1,0 +1,409 @@
+"""The chaos workload: many threads of the `chaos` graph (two slow steps, a
+person's answer, two more steps, each step recording its side effect), a
+reviewer that answers every interrupt over NATS (sometimes twice), and a fault
+injector that kills -9 and SIGSTOPs executors and restarts NATS and Redis while
+it runs. Then every thread is checked against an in-memory run of the same
+graph with the same input and answer.
+
+`make chaos` runs it with 1000 threads; `make test` runs a short version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from redis.asyncio import Redis
+
+from relaygraph.subjects import Keys
+from tests.system import Service, System, running_system
+
+ENV = {
+    "RELAYGRAPH_LEASE_TTL": "2",
+    "RELAYGRAPH_DISPATCH_GRACE": "5",
+    "RELAYGRAPH_SWEEP_INTERVAL": "0.25",
+    "RELAYGRAPH_HEARTBEAT_INTERVAL": "0.5",
+    "RELAYGRAPH_LIVENESS_TTL": "3",
+    "RELAYGRAPH_DRAIN_GRACE": "1",
+    "RELAYGRAPH_MAX_ATTEMPTS": "10",
+    "RELAYGRAPH_LOG_LEVEL": "WARNING",
+}
+LEASE = float(ENV["RELAYGRAPH_LEASE_TTL"])
+
+
+def answer_for(n: int) -> str:
+    return f"ok-{n}"
+
+
+async def expected_values(n: int, delay: float) -> dict[str, Any]:
+    """The same graph, in memory, with the same input and answer."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graphs"))
+    import chaos as chaos_graphs
+
+    graph = chaos_graphs.chaos.copy(update={"checkpointer": InMemorySaver()})
+    cfg = {"configurable": {"thread_id": "expected"}}
+    saved = os.environ.pop("RELAYGRAPH_TEST_EFFECTS", None)
+    try:
+        await graph.ainvoke({"n": n, "delay": 0.0}, cfg)
+        out = await graph.ainvoke(Command(resume=answer_for(n)), cfg)
+    finally:
+        if saved is not None:
+            os.environ["RELAYGRAPH_TEST_EFFECTS"] = saved
+    return {**out, "delay": delay}
+
+
+@dataclass
+class Report:
+    threads: int = 0
+    completed: int = 0
+    lost: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    resumes_applied_twice: list[str] = field(default_factory=list)
+    missed_interrupts: list[str] = field(default_factory=list)
+    effects_repeated: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    duplicate_resumes_sent: int = 0
+    failovers: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        def pct(q: float) -> str:
+            if not self.failovers:
+                return "n/a"
+            ordered = sorted(self.failovers)
+            return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))]:.2f} s"
+
+        faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())) or "none"
+        rows = [
+            ("threads (runs: 2 each)", f"{self.threads} ({2 * self.threads})"),
+            ("faults injected", f"{sum(self.faults.values())}: {faults}"),
+            ("duplicate resumes sent", str(self.duplicate_resumes_sent)),
+            ("completed", str(self.completed)),
+            ("lost (no terminal state)", str(len(self.lost))),
+            ("mismatched final state", str(len(self.mismatched))),
+            ("resumes applied twice", str(len(self.resumes_applied_twice))),
+            ("interrupts the reviewer missed", str(len(self.missed_interrupts))),
+            ("side effects run more than once", _repeats(self.effects_repeated)),
+            (
+                "failover (kill -9 to re-claim) p50 / p99",
+                f"{pct(0.5)} / {pct(0.99)} (n={len(self.failovers)}, lease {LEASE:.0f} s)",
+            ),
+            ("wall time", f"{self.seconds:.1f} s"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        lines = [f"| {'what'.ljust(width)} | result |", f"|{'-' * (width + 2)}|--------|"]
+        lines += [f"| {k.ljust(width)} | {v} |" for k, v in rows]
+        return "\n".join(lines)
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.lost or self.mismatched or self.resumes_applied_twice or self.missed_interrupts
+        )
+
+
+def _repeats(counter: Counter[str]) -> str:
+    if not counter:
+        return "0"
+    return f"{sum(counter.values())} ({', '.join(f'{k} {v}' for k, v in counter.items())})"
+
+
+class Reviewer:
+    """Answers every `chaos` interrupt over NATS, with a duplicate now and then."""
+
+    def __init__(self, url: str, duplicate_rate: float) -> None:
+        self.url = url
+        self.duplicate_rate = duplicate_rate
+        self.seen: Counter[str] = Counter()
+        self.answered: set[str] = set()
+        self.duplicates = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        try:
+            js = nc.jetstream()
+            durable = f"chaos-{uuid.uuid4().hex[:8]}"
+            await js.add_consumer(
+                "RELAYGRAPH_INTERRUPTS",
+                ConsumerConfig(
+                    durable_name=durable,
+                    filter_subject="relaygraph.interrupts.chaos.*",
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=10,
+                ),
+            )
+            sub = await js.pull_subscribe_bind(durable, "RELAYGRAPH_INTERRUPTS")
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(32, timeout=0.5)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except Exception:
+                    await asyncio.sleep(0.2)
+                    continue
+                await asyncio.gather(*(self._answer(nc, m) for m in msgs))
+        finally:
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+    async def _answer(self, nc: Any, msg: Any) -> None:
+        event = json.loads(msg.data)
+        tid = event["thread_id"]
+        self.seen[tid] += 1
+        n = event["interrupts"][0]["value"]["n"]
+        body = json.dumps({"resume": answer_for(n), "reviewer": "chaos"}).encode()
+        sends = 2 if random.random() < self.duplicate_rate else 1
+        self.duplicates += sends - 1
+        for _ in range(sends):
+            for _ in range(50):  # through NATS and Redis restarts
+                try:
+                    reply = json.loads(
+                        (await nc.request(f"relaygraph.resume.{tid}", body, timeout=5)).data
+                    )
+                except Exception:
+                    await asyncio.sleep(0.2)
+                    continue
+                if "run_id" in reply or reply["error"]["code"] in ("bad_request", "conflict"):
+                    break  # conflict/bad_request: an earlier answer already went through
+                await asyncio.sleep(0.2)
+        self.answered.add(tid)
+        with contextlib.suppress(Exception):
+            await msg.ack()
+
+
+class Faults:
+    def __init__(self, system: System, executors: int, report: Report) -> None:
+        self.system = system
+        self.executors = executors
+        self.report = report
+        self.kills: list[tuple[float, str, list[tuple[str, str]]]] = []
+
+    def live(self) -> list[Service]:
+        return [
+            s
+            for s in self.system.services
+            if s.name.startswith("executor") and s.proc is not None and s.proc.poll() is None
+        ]
+
+    def top_up(self) -> None:
+        while len(self.live()) < self.executors:
+            self.system.executor()
+
+    async def owned_runs(self, redis: Redis, executor_id: str) -> list[tuple[str, str]]:
+        runs = []
+        for raw in await redis.zrange(Keys().leases, 0, -1):
+            tid, _, rid = raw.decode().partition("/")
+            owner = await redis.hget(Keys().run(tid, rid), "owner")  # type: ignore[misc]
+            status = await redis.hget(Keys().run(tid, rid), "status")  # type: ignore[misc]
+            if owner and owner.decode() == executor_id and status == b"running":
+                runs.append((tid, rid))
+        return runs
+
+    async def run(self, stop: asyncio.Event, interval: float, kinds: list[str]) -> None:
+        async with Redis.from_url(self.system.redis.url) as redis:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+                if stop.is_set():
+                    return
+                kind = random.choice(kinds)
+                try:
+                    await getattr(self, kind)(redis)
+                    self.report.faults[kind] += 1
+                except Exception as exc:
+                    print(f"fault {kind} failed: {exc!r}", file=sys.stderr)
+                self.top_up()
+
+    async def kill_executor(self, redis: Redis) -> None:
+        victim = random.choice(self.live())
+        try:
+            owned = await self.owned_runs(redis, victim.env["RELAYGRAPH_EXECUTOR_ID"])
+        except Exception:  # Redis restarting: kill anyway, measure nothing
+            owned = []
+        victim.kill()
+        self.kills.append((time.time(), victim.env["RELAYGRAPH_EXECUTOR_ID"], owned))
+
+    async def stop_executor(self, redis: Redis) -> None:
+        victim = random.choice(self.live())
+        assert victim.proc is not None
+        os.kill(victim.proc.pid, signal.SIGSTOP)
+        await asyncio.sleep(LEASE + 1.0)
+        os.kill(victim.proc.pid, signal.SIGCONT)
+
+    async def restart_nats(self, redis: Redis) -> None:
+        await asyncio.to_thread(self.system.nats.restart)
+
+    async def restart_redis(self, redis: Redis) -> None:
+        await asyncio.to_thread(self.system.redis.restart)
+
+
+async def retrying(make: Any, attempts: int = 100) -> Any:
+    """Retry through restarts: connection errors and 5xx answers."""
+    for i in range(attempts):
+        try:
+            result = await make()
+            if isinstance(result, httpx.Response) and result.status_code >= 500:
+                raise httpx.HTTPStatusError("5xx", request=result.request, response=result)
+            return result
+        except (httpx.HTTPError, OSError):
+            if i == attempts - 1:
+                raise
+            await asyncio.sleep(0.2)
+    return None
+
+
+async def drive(
+    system: System,
+    threads: int,
+    faults: list[str],
+    fault_interval: float,
+    executors: int,
+    timeout: float,
+    duplicate_rate: float = 0.2,
+) -> Report:
+    report = Report(threads=threads)
+    effects_path = Path(system.env["RELAYGRAPH_TEST_EFFECTS"])
+    stop = asyncio.Event()
+    reviewer = Reviewer(system.nats.url, duplicate_rate)
+    injector = Faults(system, executors, report)
+    ids = {f"chaos-{uuid.uuid4().hex[:12]}": n for n in range(threads)}
+    delays = {tid: random.choice([0.0, 0.05, 0.2, 0.5]) for tid in ids}
+    t0 = time.time()
+    async with httpx.AsyncClient(base_url=system.url, timeout=10) as http:
+        tasks = [asyncio.create_task(reviewer.run(stop))]
+        if faults:
+            tasks.append(asyncio.create_task(injector.run(stop, fault_interval, faults)))
+        sem = asyncio.Semaphore(32)
+
+        async def start(tid: str) -> None:
+            async with sem:
+                await retrying(
+                    lambda: http.post(
+                        "/threads", json={"thread_id": tid, "if_exists": "do_nothing"}
+                    )
+                )
+
+                async def create() -> httpx.Response:
+                    listed = await http.get(f"/threads/{tid}/runs")
+                    listed.raise_for_status()
+                    if listed.json():  # an earlier try went through
+                        return httpx.Response(200)
+                    r = await http.post(
+                        f"/threads/{tid}/runs",
+                        json={
+                            "assistant_id": "chaos",
+                            "input": {"n": ids[tid], "delay": delays[tid]},
+                        },
+                    )
+                    r.raise_for_status()
+                    return r
+
+                await retrying(create)
+
+        await asyncio.gather(*(start(tid) for tid in ids))
+
+        async def finished() -> set[str]:
+            done = set()
+            for tid in ids:
+                with contextlib.suppress(httpx.HTTPError, OSError):
+                    r = await http.get(f"/threads/{tid}")
+                    t = r.json() if r.status_code == 200 else {}
+                    if t.get("status") == "idle" and (t.get("values") or {}).get("answer"):
+                        done.add(tid)
+            return done
+
+        deadline = time.time() + timeout
+        done: set[str] = set()
+        while time.time() < deadline:
+            done = await finished()
+            if len(done) == len(ids):
+                break
+            await asyncio.sleep(1.0)
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 20)
+        injector.top_up()
+        report.seconds = time.time() - t0
+        report.duplicate_resumes_sent = reviewer.duplicates
+
+        effects = Counter(tuple(line.split()) for line in effects_path.read_text().splitlines())
+        expected_cache: dict[tuple[int, float], dict[str, Any]] = {}
+        async with Redis.from_url(system.redis.url) as redis:
+            for tid, n in ids.items():
+                t = (await retrying(lambda tid=tid: http.get(f"/threads/{tid}"))).json()
+                key = (n, delays[tid])
+                if key not in expected_cache:
+                    expected_cache[key] = await expected_values(n, delays[tid])
+                if tid not in done:
+                    report.lost.append(tid)
+                elif t["values"] != expected_cache[key]:
+                    report.mismatched.append(tid)
+                else:
+                    report.completed += 1
+                runs = (await retrying(lambda tid=tid: http.get(f"/threads/{tid}/runs"))).json()
+                if len(runs) > 2:
+                    report.resumes_applied_twice.append(tid)
+                if reviewer.seen[tid] == 0:
+                    report.missed_interrupts.append(tid)
+                for node in ("s1", "s2", "ask", "s3", "s4"):
+                    if effects[(tid, node)] > 1:
+                        report.effects_repeated[node] += effects[(tid, node)] - 1
+            for killed_at, _victim, owned in injector.kills:
+                for tid, rid in owned:
+                    claimed = await redis.hget(Keys().run(tid, rid), "claimed_ms")  # type: ignore[misc]
+                    if claimed and int(claimed) / 1000 > killed_at:
+                        report.failovers.append(int(claimed) / 1000 - killed_at)
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1000)
+    parser.add_argument("--executors", type=int, default=3)
+    parser.add_argument("--fault-interval", type=float, default=3.0)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--data", default=None, help="where the servers keep their data")
+    ns = parser.parse_args()
+    data = Path(ns.data or f"/tmp/relaygraph-chaos-{uuid.uuid4().hex[:8]}")
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "effects.txt").touch()
+    kinds = ["kill_executor", "kill_executor", "stop_executor", "restart_nats", "restart_redis"]
+    with running_system(
+        data,
+        executors=ns.executors,
+        extra_env={**ENV, "RELAYGRAPH_TEST_EFFECTS": str(data / "effects.txt")},
+    ) as system:
+        report = asyncio.run(
+            drive(system, ns.threads, kinds, ns.fault_interval, ns.executors, ns.timeout)
+        )
+    print(report.table())
+    for name in ("lost", "mismatched", "resumes_applied_twice", "missed_interrupts"):
+        if getattr(report, name):
+            print(f"{name}: {getattr(report, name)[:10]}")
+    if report.failovers:
+        print(f"failover mean {statistics.mean(report.failovers):.2f} s")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
