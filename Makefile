@@ -6,7 +6,7 @@ VENV := .venv
 export UV_PYTHON := $(PY)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test lint chaos bench clean
+.PHONY: install run test lint chaos bench bench-quick clean
 
 install: $(VENV)/.installed  ## set up .venv from uv.lock; leaves .venv/bin/relaygraph
 
@@ -24,9 +24,18 @@ run: install  ## the whole system on this machine: API on http://127.0.0.1:2024
 test: install  ## the test suite, against real nats-server and valkey-server processes
 	$(VENV)/bin/pytest
 
+chaos: install  ## 1000 threads while executors are killed and NATS and Redis restart
+	$(VENV)/bin/python -m tests.chaos.workload --threads 1000
+
 lint: install
 	$(VENV)/bin/ruff check shared services tests examples
 	$(VENV)/bin/ruff format --check shared services tests examples
+
+bench: install  ## relaygraph vs the official LangGraph dev server (~20 min): bench/results/server.md
+	$(VENV)/bin/python bench/run.py
+
+bench-quick: install  ## the same, short (~3 min): bench/.work/results-quick/server.md
+	$(VENV)/bin/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .tools examples/.relaygraph
