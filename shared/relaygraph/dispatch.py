@@ -35,12 +35,16 @@ class Dispatcher:
         self.subjects = subjects
         self.owner_timeout = owner_timeout
 
-    async def to_queue(self, request: bytes, run_id: str, dedupe: str = "") -> None:
+    async def to_queue(
+        self, request: bytes, run_id: str, dedupe: str = "", priority: bool = False
+    ) -> None:
         """Durably enqueue. JetStream drops a repeat of the same run id (within
         two minutes) unless ``dedupe`` marks a new dispatch of it (a re-dispatch
-        after a lease ran out, a hand-back on a graceful stop)."""
+        after a lease ran out, a hand-back on a graceful stop). ``priority`` runs
+        skip the backlog (executors pull them on a consumer of their own)."""
         msg_id = f"run:{run_id}:{dedupe}" if dedupe else f"run:{run_id}"
-        await self.js.publish(self.subjects.run_queue, request, headers={"Nats-Msg-Id": msg_id})
+        subject = self.subjects.run_priority if priority else self.subjects.run_queue
+        await self.js.publish(subject, request, headers={"Nats-Msg-Id": msg_id})
 
     async def publish_interrupt(self, event: bytes) -> None:
         """Publish an interrupt event; the same checkpoint's event twice is
@@ -55,7 +59,11 @@ class Dispatcher:
     async def send(self, request: bytes, thread_id: str, run_id: str) -> str:
         """Returns where the run went: the owner's id, or ``queue``."""
         owner = await self.store.thread_owner(thread_id)
-        if owner and await self.store.executor_alive(owner):
+        if owner and not await self.store.executor_alive(owner):
+            # Its owner is gone: whoever takes it next must not wait behind the backlog.
+            await self.to_queue(request, run_id, priority=True)
+            return "queue"
+        if owner:
             try:
                 msg = await self.nc.request(
                     self.subjects.owner_run(owner), request, timeout=self.owner_timeout
@@ -69,5 +77,7 @@ class Dispatcher:
                     thread_id,
                     run_id,
                 )
+                await self.to_queue(request, run_id, priority=True)  # it is gone
+                return "queue"
         await self.to_queue(request, run_id)
         return "queue"

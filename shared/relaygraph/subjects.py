@@ -58,6 +58,16 @@ class Subjects:
         return f"{self.prefix}.runs.queue"
 
     @property
+    def run_priority(self) -> str:
+        """Runs that must not wait behind the backlog: re-dispatches after a lost
+        lease or a hand-back, and resumes whose owner is gone."""
+        return f"{self.prefix}.runs.priority"
+
+    @property
+    def executors_priority_durable(self) -> str:
+        return f"{self.prefix}-executors-priority"
+
+    @property
     def runs_all(self) -> str:
         return f"{self.prefix}.runs.>"
 

@@ -66,7 +66,9 @@ async def sweep(leases: Leases, store: Store, dispatcher: Dispatcher, interval: 
                         due.run_id,
                         due.thread_id,
                     )
-                    await dispatcher.to_queue(due.request, due.run_id, dedupe=f"s{due.until}")
+                    await dispatcher.to_queue(
+                        due.request, due.run_id, dedupe=f"s{due.until}", priority=True
+                    )
                 elif due.outcome == "publish":
                     log.warning(
                         "run %s: publishing its interrupt event left unpublished", due.run_id
@@ -146,7 +148,9 @@ async def serve(
                         if msg is not None:
                             await msg.nack()  # redelivered to another executor at once
                         else:
-                            await dispatcher.to_queue(body, req.run_id, dedupe=f"h{time.time_ns()}")
+                            await dispatcher.to_queue(
+                                body, req.run_id, dedupe=f"h{time.time_ns()}", priority=True
+                            )
                     elif msg is not None:
                         await msg.ack()
                     log.debug("run %s: %s", req.run_id, outcome)
@@ -178,6 +182,14 @@ async def serve(
                 subjects.run_queue,
                 stream=JStream(subjects.runs_stream, declare=False),
                 durable=subjects.executors_durable,
+                pull_sub=PullSub(batch_size=1, timeout=5.0),
+                ack_policy=AckPolicy.MANUAL,
+                config=ConsumerConfig(ack_wait=settings.ack_wait, max_ack_pending=-1),
+            )
+            @broker.subscriber(
+                subjects.run_priority,
+                stream=JStream(subjects.runs_stream, declare=False),
+                durable=subjects.executors_priority_durable,
                 pull_sub=PullSub(batch_size=1, timeout=5.0),
                 ack_policy=AckPolicy.MANUAL,
                 config=ConsumerConfig(ack_wait=settings.ack_wait, max_ack_pending=-1),
