@@ -79,7 +79,7 @@ return {decision, active}
 """
 
 _FINISH_RUN = """
--- KEYS: thread, run, queue, epoch
+-- KEYS: thread, run, queue, epoch, resumes
 -- ARGV: run_id, epoch, run_status, thread_status, values_json, interrupts_json,
 --       result_json, now, run_key_prefix, next_lease_until_ms, outbox
 -- ``outbox``: the interrupt event to publish (kept until it is published, so
@@ -89,6 +89,16 @@ redis.call('HSET', KEYS[2], 'status', ARGV[3], 'result', ARGV[7], 'updated_at', 
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'outbox', ARGV[11]) end
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'interrupts', ARGV[6], 'updated_at', ARGV[8])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'values', ARGV[5]) end
+if ARGV[3] == 'interrupted' then
+  -- A cancelled resume did not answer its interrupts: they may be answered again.
+  local resumed = redis.call('HGETALL', KEYS[5])
+  for i = 1, #resumed, 2 do
+    if resumed[i + 1] == ARGV[1] then redis.call('HDEL', KEYS[5], resumed[i]) end
+  end
+  if redis.call('HGET', KEYS[1], 'last_resume') == ARGV[1] then
+    redis.call('HDEL', KEYS[1], 'last_resume')
+  end
+end
 if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'ok', '', ''} end
 local nxt = redis.call('LPOP', KEYS[3])
 while nxt do
@@ -335,6 +345,7 @@ class Store:
                 k.run(thread_id, run_id),
                 k.thread_queue(thread_id),
                 k.thread_epoch(thread_id),
+                k.thread_resumes(thread_id),
             ],
             args=[
                 run_id,

@@ -233,3 +233,44 @@ async def test_a_run_that_crashes_every_executor_ends_in_error_and_dead_letter(
     finally:
         await nc.drain()
     keep_two(cluster)
+
+
+async def test_resume_racing_a_cancel(c: Any, cluster: System) -> None:
+    """A resume cancelled while it runs leaves the thread answerable; the answer
+    that finally goes through is applied once."""
+    keep_two(cluster)
+    tid = (await c.threads.create())["thread_id"]
+    await c.runs.wait(tid, "chaos", input={"n": 8, "delay": 0.5})
+    nc = await nats.connect(cluster.nats.url)
+    try:
+        body = json.dumps({"resume": "first"}).encode()
+        reply = json.loads((await nc.request(f"relaygraph.resume.{tid}", body, timeout=10)).data)
+        await c.runs.cancel(tid, reply["run_id"], wait=True)  # races the resume's first steps
+        status = (await c.runs.get(tid, reply["run_id"]))["status"]
+        state = await c.threads.get_state(tid)
+        if status == "interrupted" and state["values"].get("answer") is None:
+            # Cancelled before the answer was applied: the interrupt is still open.
+            assert (await c.threads.get(tid))["status"] == "interrupted"
+            again = json.loads(
+                (
+                    await nc.request(
+                        f"relaygraph.resume.{tid}",
+                        json.dumps({"resume": "second"}).encode(),
+                        timeout=10,
+                    )
+                ).data
+            )
+            assert again["run_id"] != reply["run_id"]
+            out = await c.runs.join(tid, again["run_id"])
+            assert out["answer"] == "second"
+            # The cancel may have cut the node off after its side effect, before its
+            # result was saved: that one step runs again, its result is saved once.
+            assert effects(cluster, tid)["ask"] <= 2
+        else:
+            # The answer was applied before the cancel landed; finish the rest.
+            out = await c.runs.wait(tid, "chaos", input=None)
+            assert out["answer"] == "first"
+            assert effects(cluster, tid)["ask"] == 1
+        assert out["log"] == ["s1", "s2", "ask", "s3", "s4"]
+    finally:
+        await nc.drain()
