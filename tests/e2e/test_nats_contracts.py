@@ -104,6 +104,7 @@ async def test_resume_over_nats_once_per_interrupt(
     assert set(first) == {"run_id", "thread_id", "status"}
     assert first["thread_id"] == tid
     again = await resume(nc, tid, {"resume": {intr["id"]: "other"}, "reviewer": "bob"})
+    assert "run_id" in again, again
     assert again["run_id"] == first["run_id"]  # the same interrupt: the first run, not a new one
 
     assert await c.runs.join(tid, first["run_id"]) == {"some_text": "final"}

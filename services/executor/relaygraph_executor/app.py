@@ -125,6 +125,7 @@ async def serve(
             registry=registry,
             store=store,
             leases=leases,
+            nc=nc,
             js=js,
             subjects=subjects,
             executor_id=settings.executor_id,

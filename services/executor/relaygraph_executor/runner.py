@@ -19,6 +19,7 @@ import msgspec
 from langgraph.errors import GraphRecursionError
 from langgraph.pregel import Pregel
 from langgraph.types import Command, StateSnapshot
+from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -132,6 +133,7 @@ class Runner:
         registry: GraphRegistry,
         store: Store,
         leases: Leases,
+        nc: Client,
         js: JetStreamContext,
         subjects: Subjects,
         executor_id: str,
@@ -141,6 +143,7 @@ class Runner:
         self.registry = registry
         self.store = store
         self.leases = leases
+        self.nc = nc
         self.js = js
         self.subjects = subjects
         self.executor_id = executor_id
@@ -154,12 +157,12 @@ class Runner:
 
     async def _event(self, req: RunRequest, seq: int, event: str, data: bytes) -> None:
         body = encode(RunEvent(seq=seq, event=event, data=msgspec.Raw(data)))
-        subject = (
-            self.subjects.event_end(req.run_id)
-            if event == END_EVENT
-            else self.subjects.event_chunk(req.run_id)
-        )
-        await self.js.publish(subject, body)
+        if event == END_EVENT:  # the end must be stored: wait until JetStream has it
+            await self.js.publish(self.subjects.event_end(req.run_id), body)
+        else:
+            # Chunks: the stream stores them too, in order on this connection, without
+            # a round trip each (the run's outcome never depends on them).
+            await self.nc.publish(self.subjects.event_chunk(req.run_id), body)
 
     async def execute(self, req: RunRequest) -> str:
         """Run ``req`` to a terminal status or an interrupt. Returns what happened:

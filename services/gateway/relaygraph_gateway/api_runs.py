@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from fastapi import APIRouter, Header, Request
+from nats.aio.subscription import Subscription
 from starlette.responses import Response, StreamingResponse
 
 from relaygraph.contracts import END_EVENT
@@ -33,9 +34,10 @@ async def sse(
     after: int = -1,
     request: Request | None = None,
     cancel_on_disconnect: str | None = None,
+    sub: Subscription | None = None,
 ) -> AsyncIterator[bytes]:
     try:
-        async for event in g.events(run_id):
+        async for event in g.events(run_id, sub=sub):
             if event is None:
                 yield HEARTBEAT
                 continue
@@ -60,9 +62,10 @@ def _stream_response(
     after: int = -1,
     request: Request | None = None,
     cancel: bool = False,
+    sub: Subscription | None = None,
 ) -> StreamingResponse:
     return StreamingResponse(
-        sse(g, run_id, after, request, thread_id if cancel else None),
+        sse(g, run_id, after, request, thread_id if cancel else None, sub),
         media_type="text/event-stream",
         headers={**run_locations(thread_id, run_id, "stream"), "Cache-Control": "no-store"},
     )
@@ -73,7 +76,7 @@ def _stream_response(
 
 @router.post("/threads/{thread_id}/runs")
 async def create_run(thread_id: str, body: RunCreate, request: Request) -> Response:
-    run, _ = await gw(request).create_run(check_id("thread_id", thread_id), body)
+    run, _, _ = await gw(request).create_run(check_id("thread_id", thread_id), body)
     return JSON(
         run,
         headers=run_locations(thread_id, run["run_id"], "")
@@ -84,17 +87,22 @@ async def create_run(thread_id: str, body: RunCreate, request: Request) -> Respo
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_run(thread_id: str, body: RunCreate, request: Request) -> Response:
     g = gw(request)
-    run, _ = await g.create_run(check_id("thread_id", thread_id), body)
-    output = await g.wait(thread_id, run["run_id"])
+    run, _, sub = await g.create_run(check_id("thread_id", thread_id), body, follow="end")
+    output = await g.wait(thread_id, run["run_id"], sub=sub)
     return JSON(output, headers=run_locations(thread_id, run["run_id"], "join"))
 
 
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_run(thread_id: str, body: RunCreate, request: Request) -> Response:
     g = gw(request)
-    run, _ = await g.create_run(check_id("thread_id", thread_id), body)
+    run, _, sub = await g.create_run(check_id("thread_id", thread_id), body, follow="all")
     return _stream_response(
-        g, thread_id, run["run_id"], request=request, cancel=body.on_disconnect == "cancel"
+        g,
+        thread_id,
+        run["run_id"],
+        request=request,
+        cancel=body.on_disconnect == "cancel",
+        sub=sub,
     )
 
 
@@ -164,22 +172,27 @@ async def cancel_run(
 
 @router.post("/runs")
 async def create_stateless(body: RunCreate, request: Request) -> Response:
-    run, _ = await gw(request).create_run(None, body)
+    run, _, _ = await gw(request).create_run(None, body)
     return JSON(run)
 
 
 @router.post("/runs/wait")
 async def wait_stateless(body: RunCreate, request: Request) -> Response:
     g = gw(request)
-    run, _ = await g.create_run(None, body)
-    output = await g.wait(run["thread_id"], run["run_id"], temporary=True)
+    run, _, sub = await g.create_run(None, body, follow="end")
+    output = await g.wait(run["thread_id"], run["run_id"], temporary=True, sub=sub)
     return JSON(output, headers=run_locations(run["thread_id"], run["run_id"], "join"))
 
 
 @router.post("/runs/stream")
 async def stream_stateless(body: RunCreate, request: Request) -> Response:
     g = gw(request)
-    run, _ = await g.create_run(None, body)
+    run, _, sub = await g.create_run(None, body, follow="all")
     return _stream_response(
-        g, run["thread_id"], run["run_id"], request=request, cancel=body.on_disconnect == "cancel"
+        g,
+        run["thread_id"],
+        run["run_id"],
+        request=request,
+        cancel=body.on_disconnect == "cancel",
+        sub=sub,
     )

@@ -77,7 +77,7 @@ async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> byt
         if assistant is None:
             raise NotFound(f"Thread {thread_id} has never run a graph")
         metadata = {"reviewer": req.reviewer} if req.reviewer else {}
-        run, _ = await gateway.create_run(
+        run, _, _ = await gateway.create_run(
             thread_id,
             RunCreate(
                 assistant_id=assistant.decode(),

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from nats.aio.client import Client
+from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError, TimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
@@ -201,10 +202,13 @@ class Gateway:
         return pending, None
 
     async def create_run(
-        self, thread_id: str | None, body: RunCreate
-    ) -> tuple[dict[str, Any], Created]:
-        """Record a run and send it on its way. Returns the Run object and what
-        Redis decided (``dispatch``, ``queued`` or ``duplicate`` of a resume)."""
+        self, thread_id: str | None, body: RunCreate, follow: str | None = None
+    ) -> tuple[dict[str, Any], Created, Subscription | None]:
+        """Record a run and send it on its way. Returns the Run object, what Redis
+        decided (``dispatch``, ``queued`` or ``duplicate`` of a resume) and, with
+        ``follow`` (``end`` or ``all``), a subscription to the new run's events
+        made before it was dispatched, so none is missed and no JetStream
+        consumer is needed."""
         graph_id, assistant_id = self.graph_of(body.assistant_id)
         if body.input is not None and body.command is not None:
             raise InvalidInput("a run takes `input` or `command`, not both")
@@ -216,7 +220,7 @@ class Gateway:
         if body.command is not None and "resume" in body.command.model_fields_set:
             resume_ids, done = await self._resume_plan(thread_id, body.command.resume)
             if done is not None:
-                return await self.run_json(thread_id, done), Created("duplicate", done)
+                return await self.run_json(thread_id, done), Created("duplicate", done), None
         elif body.input is not None:
             await self.check_input(graph_id, body.input)
         run_id = str(uuid.uuid4())
@@ -278,13 +282,20 @@ class Gateway:
             lease_until_ms=deadline,
         )
         if created.decision == "duplicate":
-            return await self.run_json(thread_id, created.run_id), created
+            return await self.run_json(thread_id, created.run_id), created, None
+        sub = None
+        if follow is not None:
+            sub = await self.nc.subscribe(
+                self.subjects.run_events(run_id)
+                if follow == "all"
+                else self.subjects.event_end(run_id)
+            )
         if created.decision == "dispatch":
             await self.dispatcher.send(request, thread_id, run_id)
         elif body.multitask_strategy in ("interrupt", "rollback") and created.active_run:
             await self.cancel(thread_id, created.active_run, body.multitask_strategy)
         run["status"] = "pending"
-        return run, created
+        return run, created, sub
 
     async def run_json(self, thread_id: str, run_id: str) -> dict[str, Any]:
         return run_from_row(await self.store.get_run(thread_id, run_id))
@@ -306,14 +317,23 @@ class Gateway:
 
     # -- events --------------------------------------------------------------
     async def events(
-        self, run_id: str, heartbeat: float = 5.0, only_end: bool = False
+        self,
+        run_id: str,
+        heartbeat: float = 5.0,
+        only_end: bool = False,
+        sub: Subscription | None = None,
     ) -> AsyncIterator[RunEvent | None]:
         """The run's events from its start, then live; ``None`` marks a quiet
-        ``heartbeat`` interval. Ends after the closing event."""
-        subject = self.subjects.event_end(run_id) if only_end else self.subjects.run_events(run_id)
-        sub = await self.js.subscribe(
-            subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
-        )
+        ``heartbeat`` interval. Ends after the closing event. ``sub``: the
+        subscription :meth:`create_run` made before dispatching the run;
+        otherwise the run's events are replayed from JetStream."""
+        if sub is None:
+            subject = (
+                self.subjects.event_end(run_id) if only_end else self.subjects.run_events(run_id)
+            )
+            sub = await self.js.subscribe(
+                subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+            )
         try:
             while True:
                 try:
@@ -328,16 +348,18 @@ class Gateway:
         finally:
             await sub.unsubscribe()
 
-    async def wait(self, thread_id: str, run_id: str, temporary: bool = False) -> bytes:
+    async def wait(
+        self, thread_id: str, run_id: str, temporary: bool = False, sub: Subscription | None = None
+    ) -> bytes:
         """Block until the run ends or pauses; its output as JSON bytes.
 
         A stateless (temporary) run's records vanish with its thread when it
         ends, so only its closing event is read."""
-        if not temporary:
+        if not temporary and sub is None:
             rec = await self.store.get_run(thread_id, run_id)
             if rec["status"].decode() in TERMINAL and "result" in rec:
                 return rec["result"]
-        async for event in self.events(run_id, heartbeat=5.0, only_end=True):
+        async for event in self.events(run_id, heartbeat=5.0, only_end=True, sub=sub):
             if event is not None and event.event == END_EVENT:
                 return bytes(decode(event.data, RunEnd).output)
             if event is None and not temporary:
