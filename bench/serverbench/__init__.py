@@ -1,0 +1,1 @@
+"""The server benchmark behind `make bench` (entry point: bench/run.py)."""
