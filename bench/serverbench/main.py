@@ -194,6 +194,19 @@ async def bench_target(
             url, sc.interrupt_cycle, cfg.concurrency, cfg.tp_duration, cfg.tp_warmup, procs
         ),
     )
+    # before the soak, so that it meets a fresh server like the scale-out points do
+    if target.key == "official" and cfg.scaleout:
+        await step(
+            "io",
+            sc.closed_loop(
+                url,
+                sc.io_run,
+                cfg.scaleout_concurrency,
+                cfg.scaleout_duration,
+                cfg.tp_warmup,
+                procs,
+            ),
+        )
     if cfg.soak_duration and target.key in cfg.soak_targets:
         await step(
             "soak",
@@ -210,18 +223,6 @@ async def bench_target(
         )
     if cfg.profile_duration and target.key in cfg.profile_targets:
         await profile_target(target, cfg, out, res, log)
-    if target.key == "official" and cfg.scaleout:
-        await step(
-            "io",
-            sc.closed_loop(
-                url,
-                sc.io_run,
-                cfg.scaleout_concurrency,
-                cfg.scaleout_duration,
-                cfg.tp_warmup,
-                procs,
-            ),
-        )
     await asyncio.sleep(cfg.settle)
     res.rss_after = snapshot_rss(target.procs())
     log(f"  RSS after the load (MiB): {_fmt_rss(res.rss_after)}")
