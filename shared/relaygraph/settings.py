@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,20 @@ class RedisSettings(BaseSettings):
         description="Redis or Valkey URL (rediss:// for TLS, user:password@ for ACL auth).",
     )
     key_prefix: str = Field("rg", description="Prefix of every Redis key relaygraph writes.")
+    max_connections: int = Field(
+        200,
+        description="Connections per process; a request waits for a free one rather than failing.",
+    )
+
+    def client(self) -> Any:
+        """A redis.asyncio client whose pool waits (up to 10 s) when all its
+        connections are busy, instead of raising MaxConnectionsError."""
+        from redis.asyncio import BlockingConnectionPool, Redis
+
+        pool = BlockingConnectionPool.from_url(
+            self.url, max_connections=self.max_connections, timeout=10
+        )
+        return Redis.from_pool(pool)  # closing the client closes the pool
 
 
 class GatewaySettings(BaseSettings):

@@ -23,7 +23,6 @@ from typing import Any
 import msgspec
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
-from redis.asyncio import Redis
 
 from relaygraph.broker import ensure_streams, make_broker
 from relaygraph.checkpoint import AsyncRedisSaver
@@ -101,7 +100,7 @@ async def serve(
     slots = asyncio.Semaphore(settings.max_concurrent_runs)
     renew_every = min(settings.heartbeat_interval, runs.lease_ttl / 3)
 
-    async with Redis.from_url(redis.url) as rds, contextlib.AsyncExitStack() as stack:
+    async with redis.client() as rds, contextlib.AsyncExitStack() as stack:
         saver = AsyncRedisSaver(rds, key_prefix=redis.key_prefix)
         await saver.asetup()
         registry = GraphRegistry(config, saver)

@@ -18,7 +18,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from faststream.nats import NatsMessage
 from nats.errors import Error as NatsError
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -112,7 +111,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Redis.from_url(redis.url) as rds:
+        async with redis.client() as rds:
             await broker.connect()
             try:
                 js = broker.connection.jetstream()
