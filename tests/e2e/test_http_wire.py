@@ -187,3 +187,16 @@ async def test_thread_search_patch_delete(http: httpx.AsyncClient) -> None:
     assert (await http.post("/threads", json={"thread_id": tid})).status_code == 409
     r = await http.post("/threads", json={"thread_id": tid, "if_exists": "do_nothing"})
     assert r.status_code == 200
+
+
+async def test_delete_a_finished_run(http: httpx.AsyncClient) -> None:
+    tid = await new_thread(http)
+    run = (
+        await http.post(
+            f"/threads/{tid}/runs", json={"assistant_id": "breakpoints", "input": {"input": "d"}}
+        )
+    ).json()
+    await http.get(f"/threads/{tid}/runs/{run['run_id']}/join")
+    assert (await http.delete(f"/threads/{tid}/runs/{run['run_id']}")).status_code == 204
+    assert (await http.get(f"/threads/{tid}/runs/{run['run_id']}")).status_code == 404
+    assert (await http.get(f"/threads/{tid}/runs")).json() == []

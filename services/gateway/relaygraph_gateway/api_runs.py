@@ -129,8 +129,7 @@ async def delete_run(thread_id: str, run_id: str, request: Request) -> Response:
     run = await g.run_json(check_id("thread_id", thread_id), check_id("run_id", run_id))
     if run["status"] not in TERMINAL:
         raise Conflict(f"Run {run_id} is {run['status']}; cancel it before deleting it")
-    await g.store.redis.delete(g.store.keys.run(thread_id, run_id))
-    await g.store.redis.zrem(g.store.keys.thread_runs(thread_id), run_id)
+    await g.store.delete_run(thread_id, run_id)
     return Response(status_code=204)
 
 
