@@ -27,4 +27,16 @@ def run_until_signal(factory: Callable[[asyncio.Event], Coroutine[Any, Any, None
             loop.add_signal_handler(sig, stop.set)
         await factory(stop)
 
-    asyncio.run(main())
+    run(main())
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` on uvloop (the gateway's uvicorn picks it too): about a
+    third less CPU per socket operation than the default loop."""
+    try:
+        import uvloop
+    except ImportError:  # not built for this platform (Windows)
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
