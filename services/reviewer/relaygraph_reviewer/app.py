@@ -28,7 +28,8 @@ from redis.asyncio import Redis
 
 from relaygraph.broker import make_broker
 from relaygraph.config import load_config
-from relaygraph.process import run, setup_logging
+from relaygraph.process import run as run_loop
+from relaygraph.process import setup_logging
 from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings
 from relaygraph.streams import ensure_stream, interrupts_stream_config
 from relaygraph.subjects import Keys, Subjects
@@ -230,4 +231,4 @@ def run(config_path: str | None = None, port: int | None = None) -> None:
     settings = ReviewerSettings()
     if port is not None:
         settings = settings.model_copy(update={"port": port})
-    run(serve(settings, api_key=InboxAuthSettings().api_key))
+    run_loop(serve(settings, api_key=InboxAuthSettings().api_key))
