@@ -56,10 +56,21 @@ class Dispatcher:
             headers={"Nats-Msg-Id": f"{parsed.thread_id}:{parsed.checkpoint_id}"},
         )
 
-    async def send(self, request: bytes, thread_id: str, run_id: str) -> str:
-        """Returns where the run went: the owner's id, or ``queue``."""
-        owner = await self.store.thread_owner(thread_id)
-        if owner and not await self.store.executor_alive(owner):
+    async def send(
+        self,
+        request: bytes,
+        thread_id: str,
+        run_id: str,
+        owner: str | None = None,
+        alive: bool | None = None,
+    ) -> str:
+        """Returns where the run went: the owner's id, or ``queue``. ``owner``
+        (and whether it is ``alive``), when the caller read them already."""
+        if owner is None:
+            owner = await self.store.thread_owner(thread_id)
+        if owner and alive is None:
+            alive = await self.store.executor_alive(owner)
+        if owner and not alive:
             # Its owner is gone: whoever takes it next must not wait behind the backlog.
             await self.to_queue(request, run_id, priority=True)
             return "queue"

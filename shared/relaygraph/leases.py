@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
-from relaygraph.store import now_iso
+from relaygraph.store import batch, now_iso
 from relaygraph.subjects import Keys
 
 _CLAIM = """
@@ -73,7 +74,7 @@ return 1
 """
 
 _SWEEP = """
--- KEYS: thread, run ; ARGV: run_id, now_ms, grace_ms
+-- KEYS: thread, run, queue ; ARGV: run_id, now_ms, grace_ms
 local st = redis.call('HGET', KEYS[2], 'status')
 if not st then return {'drop', '', '0'} end
 if st ~= 'pending' and st ~= 'running' then
@@ -84,7 +85,14 @@ if st ~= 'pending' and st ~= 'running' then
   end
   return {'drop', '', '0'}
 end
-if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'drop', '', '0'} end
+if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then
+  -- Queued behind the active run: watched until its turn comes, so the
+  -- executor that hands the thread on needs no watch of its own.
+  if st == 'pending' and redis.call('LPOS', KEYS[3], ARGV[1]) then
+    return {'later', '', tostring(tonumber(ARGV[2]) + tonumber(ARGV[3]))}
+  end
+  return {'drop', '', '0'}
+end
 local lu = tonumber(redis.call('HGET', KEYS[2], 'lease_until') or '0')
 if lu > tonumber(ARGV[2]) then return {'later', '', tostring(lu)} end
 -- Free for the next claim (a lost attempt's renewals now fail), and give that
@@ -143,19 +151,39 @@ class Leases:
 
     async def watch(self, thread_id: str, run_id: str, deadline_ms: int | None = None) -> None:
         """Make the sweeper look at this run by ``deadline_ms`` (default: now + grace)."""
-        score = deadline_ms if deadline_ms is not None else now_ms() + self.grace_ms
-        await self.redis.zadd(self.keys.leases, {self.member(thread_id, run_id): score})
+        await batch(self.redis, [self.watch_step(thread_id, run_id, deadline_ms)])
 
-    async def unwatch(self, thread_id: str, run_id: str) -> None:
-        await self.redis.zrem(self.keys.leases, self.member(thread_id, run_id))
+    def watch_step(
+        self, thread_id: str, run_id: str, deadline_ms: int | None = None
+    ) -> tuple[Any, ...]:
+        """:meth:`watch` as a command, to go first in another round trip (``store.batch``)."""
+        score = deadline_ms if deadline_ms is not None else now_ms() + self.grace_ms
+        return ("ZADD", self.keys.leases, score, self.member(thread_id, run_id))
+
+    async def unwatch(self, thread_id: str, run_id: str, outbox_sent: bool = False) -> None:
+        """Stop watching an ended run; ``outbox_sent``: its interrupt event was
+        published, so the copy kept for the sweeper goes too (same round trip)."""
+        steps: list[tuple[Any, ...]] = []
+        if outbox_sent:
+            steps.append(("HDEL", self.keys.run(thread_id, run_id), "outbox"))
+        steps.append(("ZREM", self.keys.leases, self.member(thread_id, run_id)))
+        await batch(self.redis, steps)
 
     async def claim(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
         k = self.keys
-        # The sweeper must see this attempt before it can strand it.
-        await self.watch(thread_id, run_id, now_ms() + self.lease_ms)
-        res = await self._claim(
-            keys=[k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],
-            args=[run_id, executor_id, now_iso(), now_ms(), self.lease_ms, self.max_attempts],
+        now = now_ms()
+        # The sweeper must see this attempt before it can strand it: the watch
+        # goes first, in the same round trip.
+        _, res = await batch(
+            self.redis,
+            [
+                ("ZADD", k.leases, now + self.lease_ms, self.member(thread_id, run_id)),
+                (
+                    self._claim,
+                    [k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],
+                    [run_id, executor_id, now_iso(), now, self.lease_ms, self.max_attempts],
+                ),
+            ],
         )
         return Claim(res[0].decode(), int(res[1]), int(res[2]), res[3].decode())
 
@@ -189,7 +217,11 @@ class Leases:
             member = raw.decode()
             thread_id, _, run_id = member.partition("/")
             res = await self._sweep(
-                keys=[self.keys.thread(thread_id), self.keys.run(thread_id, run_id)],
+                keys=[
+                    self.keys.thread(thread_id),
+                    self.keys.run(thread_id, run_id),
+                    self.keys.thread_queue(thread_id),
+                ],
                 args=[run_id, now_ms(), self.grace_ms],
             )
             outcome, until = res[0].decode(), int(res[2])

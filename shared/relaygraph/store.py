@@ -19,6 +19,8 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from relaygraph.errors import Conflict, NotFound
 from relaygraph.subjects import Keys
@@ -26,6 +28,35 @@ from relaygraph.subjects import Keys
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+Step = tuple[Any, ...]
+"""A plain command (``("ZADD", key, score, member)``), or a script call
+``(script, keys, args)`` with ``script`` from ``register_script``."""
+
+
+async def batch(redis: Redis, steps: list[Step]) -> list[Any]:
+    """Commands and scripts in one round trip (a pipeline, not a transaction),
+    run by the server in order. Scripts go by SHA without the SCRIPT EXISTS that
+    redis-py's pipelines send first; one the server does not know (a restart)
+    is loaded and run again alone, so it then runs after the commands that
+    followed it: only batch steps that do not depend on each other's order,
+    apart from what comes before a script."""
+    pipe = redis.pipeline(transaction=False)
+    for step in steps:
+        if isinstance(step[0], AsyncScript):
+            script, keys, args = step
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        else:
+            pipe.execute_command(*step)
+    results: list[Any] = await pipe.execute(raise_on_error=False)
+    for i, (step, res) in enumerate(zip(steps, results, strict=True)):
+        if isinstance(res, NoScriptError):
+            script, keys, args = step
+            results[i] = await script(keys=keys, args=args)
+        elif isinstance(res, Exception):
+            raise res
+    return results
 
 
 _CREATE_THREAD = """
@@ -75,7 +106,7 @@ elseif ARGV[5] == 'enqueue' then
 else
   redis.call('LPUSH', KEYS[2], ARGV[2])
 end
-return {decision, active}
+return {decision, active, redis.call('HGET', KEYS[1], 'owner') or ''}
 """
 
 _FINISH_RUN = """
@@ -136,6 +167,8 @@ class Created:
     decision: str  # dispatch | queued | duplicate
     run_id: str
     active_run: str = ""
+    owner: str = ""  # the executor that last ran the thread
+    owner_alive: bool | None = None  # None: not asked
 
 
 class Store:
@@ -153,21 +186,47 @@ class Store:
     async def create_thread(
         self, thread_id: str, metadata: dict[str, Any], if_exists: str = "raise"
     ) -> dict[str, bytes]:
-        res = await self._create_thread(
-            keys=[self.keys.thread(thread_id)],
-            args=[thread_id, now_iso(), msgspec.json.encode(metadata), if_exists],
+        key = self.keys.thread(thread_id)
+        # One round trip: the script, the search index (one key outside the
+        # thread's slot; NX keeps an existing thread's place), and the row.
+        res, _, raw = await batch(
+            self.redis,
+            [
+                (
+                    self._create_thread,
+                    [key],
+                    [thread_id, now_iso(), msgspec.json.encode(metadata), if_exists],
+                ),
+                ("ZADD", self.keys.threads_index, "NX", time.time(), thread_id),
+                ("HGETALL", key),
+            ],
         )
         if res == b"conflict":
             raise Conflict(f"Thread {thread_id} already exists")
-        if res == b"created":  # the search index is one key outside the thread's slot
-            await self.redis.zadd(self.keys.threads_index, {thread_id: time.time()})
-        return await self.get_thread(thread_id)
+        if not raw:  # the script was reloaded, so it ran after the read
+            return await self.get_thread(thread_id)
+        return {k.decode(): v for k, v in raw.items()}
 
     async def get_thread(self, thread_id: str) -> dict[str, bytes]:
         raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.thread(thread_id))  # type: ignore[misc]
         if not raw:
             raise NotFound(f"Thread {thread_id} not found")
         return {k.decode(): v for k, v in raw.items()}
+
+    async def thread_and_resumes(
+        self, thread_id: str, interrupt_ids: list[str]
+    ) -> tuple[dict[str, bytes], str | None]:
+        """The thread, and the run that already answered any of ``interrupt_ids``
+        (one round trip)."""
+        steps: list[Step] = [("HGETALL", self.keys.thread(thread_id))]
+        if interrupt_ids:
+            steps.append(("HMGET", self.keys.thread_resumes(thread_id), *interrupt_ids))
+        results = await batch(self.redis, steps)
+        if not results[0]:
+            raise NotFound(f"Thread {thread_id} not found")
+        thread = {k.decode(): v for k, v in results[0].items()}
+        done = next((r.decode() for r in results[1] if r), None) if interrupt_ids else None
+        return thread, done
 
     async def thread_exists(self, thread_id: str) -> bool:
         return bool(await self.redis.exists(self.keys.thread(thread_id)))
@@ -238,35 +297,52 @@ class Store:
         assistant_id: str,
         thread_metadata: dict[str, Any] | None = None,
         lease_until_ms: int = 0,
+        before: list[Step] | None = None,
+        owner_hint: str = "",
     ) -> Created:
+        """Decide and record a run in one round trip. ``before``: commands the
+        server runs first (the sweeper's watch). ``owner_hint``: the thread's
+        owner as last read; whether it is alive comes back in the same trip."""
         k = self.keys
-        res = await self._create_run(
-            keys=[
-                k.thread(thread_id),
-                k.thread_queue(thread_id),
-                k.thread_runs(thread_id),
-                k.run(thread_id, run_id),
-                k.thread_resumes(thread_id),
-            ],
-            args=[
-                thread_id,
-                run_id,
-                run_json,
-                request,
-                strategy,
-                now_iso(),
-                time.time(),
-                msgspec.json.encode(resume_ids),
-                "1" if create_thread else "0",
-                msgspec.json.encode(thread_metadata or {}),
-                graph_id,
-                assistant_id,
-                lease_until_ms,
-            ],
-        )
+        steps: list[Step] = [
+            *(before or []),
+            (
+                self._create_run,
+                [
+                    k.thread(thread_id),
+                    k.thread_queue(thread_id),
+                    k.thread_runs(thread_id),
+                    k.run(thread_id, run_id),
+                    k.thread_resumes(thread_id),
+                ],
+                [
+                    thread_id,
+                    run_id,
+                    run_json,
+                    request,
+                    strategy,
+                    now_iso(),
+                    time.time(),
+                    msgspec.json.encode(resume_ids),
+                    "1" if create_thread else "0",
+                    msgspec.json.encode(thread_metadata or {}),
+                    graph_id,
+                    assistant_id,
+                    lease_until_ms,
+                ],
+            ),
+        ]
+        if create_thread:  # the search index: the script creates the thread if missing
+            steps.append(("ZADD", k.threads_index, "NX", time.time(), thread_id))
+        if owner_hint:
+            steps.append(("EXISTS", k.executor(owner_hint)))
+        results = await batch(self.redis, steps)
+        res = results[len(before or [])]
         decision, other = res[0].decode(), res[1].decode()
-        if create_thread and decision not in ("not_found",):
-            await self.redis.zadd(self.keys.threads_index, {thread_id: time.time()}, nx=True)
+        owner = res[2].decode() if len(res) > 2 else ""
+        alive: bool | None = None
+        if owner_hint and owner == owner_hint:
+            alive = bool(results[-1])
         if decision == "not_found":
             raise NotFound(f"Thread {thread_id} not found")
         if decision == "busy":
@@ -276,7 +352,7 @@ class Store:
             )
         if decision == "duplicate":
             return Created("duplicate", other)
-        return Created(decision, run_id, other)
+        return Created(decision, run_id, other, owner, alive)
 
     async def get_run(self, thread_id: str, run_id: str) -> dict[str, bytes]:
         raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.run(thread_id, run_id))  # type: ignore[misc]
@@ -293,13 +369,6 @@ class Store:
             pipe.hgetall(self.keys.run(thread_id, rid.decode()))
         rows = await pipe.execute() if ids else []
         return [{k.decode(): v for k, v in row.items()} for row in rows if row]
-
-    async def resumed_by(self, thread_id: str, interrupt_ids: list[str]) -> str | None:
-        """The run that already resumed one of these interrupts, if any."""
-        if not interrupt_ids:
-            return None
-        runs = await self.redis.hmget(self.keys.thread_resumes(thread_id), interrupt_ids)  # type: ignore[misc]
-        return next((r.decode() for r in runs if r), None)
 
     async def newest_run(self, thread_id: str) -> str | None:
         ids = await self.redis.zrevrange(self.keys.thread_runs(thread_id), 0, 0)
@@ -368,11 +437,6 @@ class Store:
 
     async def clear_outbox(self, thread_id: str, run_id: str) -> None:
         await self.redis.hdel(self.keys.run(thread_id, run_id), "outbox")  # type: ignore[misc]
-
-    async def peek_queue(self, thread_id: str) -> str | None:
-        """The run that would follow the thread's active one."""
-        nxt = await self.redis.lindex(self.keys.thread_queue(thread_id), 0)  # type: ignore[misc]
-        return nxt.decode() if nxt else None
 
     # -- executors -------------------------------------------------------------
     async def heartbeat_executor(self, executor_id: str, ttl: float) -> None:

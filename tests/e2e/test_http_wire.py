@@ -58,7 +58,7 @@ async def test_sse_framing_and_headers(http: httpx.AsyncClient) -> None:
 
     # The run can be joined (a finished run: its output) and its stream replayed.
     joined = await http.get(f"/threads/{tid}/runs/{run_id}/join")
-    assert joined.json()["__interrupt__"][0]["value"] == {"text_to_revise": "hi"}
+    assert joined.json()["__interrupt__"][0]["value"] == {"text_to_revise": "hi"}, joined.text
     async with http.stream(
         "GET", f"/threads/{tid}/runs/{run_id}/stream", headers={"Last-Event-ID": "1"}
     ) as r:

@@ -25,6 +25,7 @@ from nats.js import JetStreamContext
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from relaygraph.checkpoint import FENCING_TOKEN
 from relaygraph.contracts import (
     END_EVENT,
     InterruptEvent,
@@ -67,7 +68,7 @@ def run_config(req: RunRequest, epoch: int | None) -> dict[str, Any]:
     elif req.checkpoint and req.checkpoint.get("checkpoint_id"):
         configurable["checkpoint_id"] = req.checkpoint["checkpoint_id"]
     if epoch is not None:
-        configurable["fencing_token"] = epoch
+        configurable[FENCING_TOKEN] = epoch
     cfg["configurable"] = configurable
     metadata = dict(cfg.get("metadata") or {})
     metadata.update(req.metadata or {})
@@ -151,9 +152,6 @@ class Runner:
         self.renew_interval = renew_interval
         self.active: dict[str, asyncio.Task[Any]] = {}
         self.cancel_actions: dict[str, str] = {}
-        # For a rollback: the checkpoint a continuing run started from, and the
-        # pending writes it had then (the run adds its own to it).
-        self.bases: dict[str, tuple[Any, set[bytes]]] = {}
 
     async def _event(self, req: RunRequest, seq: int, event: str, data: bytes) -> None:
         body = encode(RunEvent(seq=seq, event=event, data=msgspec.Raw(data)))
@@ -172,7 +170,9 @@ class Runner:
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return "skipped"
-        log.info(
+        # One INFO line per run (its outcome); the start is worth one only on a retry.
+        log.log(
+            logging.INFO if claim.attempt > 1 or claim.outcome != "ok" else logging.DEBUG,
             "run %s of thread %s (graph %s): attempt %d, epoch %d%s",
             req.run_id,
             req.thread_id,
@@ -197,7 +197,8 @@ class Runner:
             renew.cancel()
             self.active.pop(req.run_id, None)
             self.cancel_actions.pop(req.run_id, None)
-            self.bases.pop(req.run_id, None)
+            saver: Any = self.registry.checkpointer
+            saver.forget_attempt(req.thread_id, claim.epoch)
 
     async def _renew(self, req: RunRequest, epoch: int, task: asyncio.Task[Any]) -> None:
         """Keep the lease while the run goes on; stop the run if it is lost or a
@@ -252,8 +253,6 @@ class Runner:
                     req.run_id,
                     "steps left" if anything_left else "nothing left to run",
                 )
-            if first_input is None or isinstance(first_input, Command):
-                await self._remember_base(req, graph)
             if anything_left:
                 async for part in graph.astream(
                     first_input,
@@ -328,8 +327,12 @@ class Runner:
     ) -> str:
         rollback = run_status == "interrupted" and self.cancel_actions.get(req.run_id) == "rollback"
         if rollback:  # the run never happened: its checkpoints and writes go too
-            await self._roll_back(req, graph)
-        state = await graph.aget_state({"configurable": {"thread_id": req.thread_id}})
+            await self._roll_back(req, graph, epoch)
+        # With the attempt's token, the saver answers from what this attempt
+        # read and wrote (no round trip): nobody else can write the thread now.
+        state = await graph.aget_state(
+            {"configurable": {"thread_id": req.thread_id, FENCING_TOKEN: epoch}}
+        )
         pending = interrupts_of(state)
         values = dumps(state.values)
         if error is not None:
@@ -345,10 +348,8 @@ class Runner:
             if pending and error is None and run_status != "interrupted"
             else b""
         )
-        # The sweeper watches the next queued run before this one lets go of the thread.
-        peeked = await self.store.peek_queue(req.thread_id)
-        if peeked:
-            await self.leases.watch(req.thread_id, peeked)
+        # A queued run is watched by the sweeper from its creation until its turn
+        # (see leases._SWEEP), so the thread is handed on in the same script.
         outcome, next_request, next_run = await self.store.finish_run(
             thread_id=req.thread_id,
             run_id=req.run_id,
@@ -365,41 +366,39 @@ class Runner:
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
             return "stale"
         log.info("run %s: %s; thread %s %s", req.run_id, run_status, req.thread_id, thread_status)
-        if event:
-            await self.dispatcher.publish_interrupt(event)
-            await self.store.clear_outbox(req.thread_id, req.run_id)
-        await self.leases.unwatch(req.thread_id, req.run_id)
         if rollback:
             await self.store.delete_run(req.thread_id, req.run_id)
-        if next_request is not None:
-            if next_run != peeked:
-                await self.leases.watch(req.thread_id, next_run)
-            await self.dispatcher.send(next_request, req.thread_id, next_run)
         if req.temporary:
             await self.store.delete_thread(req.thread_id)
             await self.registry.checkpointer.adelete_thread(req.thread_id)
-        # Last: whoever waits on the run sees everything above already done.
-        await self._event(
+        # The outcome is in Redis: whoever waits on the run may see its end now.
+        # The interrupt event goes out with it (both wait for JetStream's ack);
+        # until it is acknowledged the outbox keeps it for the sweeper.
+        end = self._event(
             req,
             seq + 1,
             END_EVENT,
             encode(RunEnd(status=run_status, output=msgspec.Raw(output))),  # type: ignore[arg-type]
         )
+        if event:
+            await asyncio.gather(self.dispatcher.publish_interrupt(event), end)
+        else:
+            await end
+        await self.leases.unwatch(req.thread_id, req.run_id, outbox_sent=bool(event))
+        if next_request is not None:
+            await self.dispatcher.send(next_request, req.thread_id, next_run)
         return "done"
 
-    async def _remember_base(self, req: RunRequest, graph: Pregel) -> None:
-        saver: Any = graph.checkpointer
-        base = await saver.aget_tuple(
-            {"configurable": {"thread_id": req.thread_id, "checkpoint_ns": ""}}
-        )
-        if base is not None:
-            self.bases[req.run_id] = (base.config, await saver.apending_write_keys(base.config))
-
-    async def _roll_back(self, req: RunRequest, graph: Pregel) -> None:
-        saver: Any = graph.checkpointer
+    async def _roll_back(self, req: RunRequest, graph: Pregel, epoch: int) -> None:
+        """Remove what the run wrote: its checkpoints, and the pending writes it
+        added to the checkpoint it started from (known from the attempt's first
+        read, kept by the saver)."""
+        saver: Any = self.registry.checkpointer
+        base = saver.attempt_base(req.thread_id, epoch)
+        saver.forget_attempt(req.thread_id)
         await saver.adelete_for_runs([req.run_id])
-        if req.run_id in self.bases:
-            config, before = self.bases[req.run_id]
+        if base is not None and base[0] is not None:
+            config, before = base
             added = await saver.apending_write_keys(config) - before
             await saver.adelete_pending_writes(config, added)
 

@@ -163,22 +163,27 @@ class Gateway:
                 )
 
     # -- runs ----------------------------------------------------------------
-    async def _resume_plan(self, thread_id: str, resume: Any) -> tuple[list[str], str | None]:
+    async def _resume_plan(
+        self, thread_id: str, resume: Any
+    ) -> tuple[list[str], str | None, dict[str, bytes]]:
         """The interrupt ids a resume answers, or the run that already answered
-        them (a repeated resume gets the first run, never a second one)."""
-        thread = await self.store.get_thread(thread_id)
-        status = thread.get("status", b"").decode()
+        them (a repeated resume gets the first run, never a second one), and the
+        thread as read."""
         is_map = (
             isinstance(resume, dict)
             and bool(resume)
             and all(isinstance(k, str) and _INTERRUPT_ID.match(k) for k in resume)
         )
-        if is_map and (done := await self.store.resumed_by(thread_id, list(resume))):
-            return [], done
+        thread, done = await self.store.thread_and_resumes(
+            thread_id, list(resume) if is_map else []
+        )
+        status = thread.get("status", b"").decode()
+        if done is not None:
+            return [], done, thread
         if status != "interrupted":
             last = thread.get("last_resume", b"").decode()
             if not is_map and last and last == await self.store.newest_run(thread_id):
-                return [], last  # a retried plain resume of the thread's last interrupt
+                return [], last, thread  # a retried plain resume of the thread's last interrupt
             if status == "busy":
                 raise Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
             raise BadRequest(f"Thread {thread_id} is {status}, not interrupted: nothing to resume")
@@ -193,13 +198,13 @@ class Gateway:
                     f"interrupt id(s) {unknown} are not pending on thread {thread_id}; "
                     f"pending: {pending}"
                 )
-            return list(resume), None
+            return list(resume), None, thread
         if len(pending) > 1:
             raise BadRequest(
                 f"{len(pending)} interrupts are pending on thread {thread_id}: resume with a map "
                 f"{{interrupt_id: value}} naming each of {pending}"
             )
-        return pending, None
+        return pending, None, thread
 
     async def create_run(
         self, thread_id: str | None, body: RunCreate, follow: str | None = None
@@ -217,8 +222,10 @@ class Gateway:
             thread_id = str(uuid.uuid4())
         check_id("thread_id", thread_id)
         resume_ids: list[str] = []
+        owner_hint = ""
         if body.command is not None and "resume" in body.command.model_fields_set:
-            resume_ids, done = await self._resume_plan(thread_id, body.command.resume)
+            resume_ids, done, thread = await self._resume_plan(thread_id, body.command.resume)
+            owner_hint = thread.get("owner", b"").decode()
             if done is not None:
                 return await self.run_json(thread_id, done), Created("duplicate", done), None
         elif body.input is not None:
@@ -265,9 +272,9 @@ class Gateway:
             },
         }
         request = encode(req)
-        # The sweeper watches the run before it exists, so no crash can strand it.
+        # The sweeper watches the run before it exists (first in the same round
+        # trip), so no crash can strand it.
         deadline = now_ms() + self.leases.grace_ms
-        await self.leases.watch(thread_id, run_id, deadline)
         created = await self.store.create_run(
             thread_id=thread_id,
             run_id=run_id,
@@ -280,6 +287,8 @@ class Gateway:
             assistant_id=assistant_id,
             thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
             lease_until_ms=deadline,
+            before=[self.leases.watch_step(thread_id, run_id, deadline)],
+            owner_hint=owner_hint,
         )
         if created.decision == "duplicate":
             return await self.run_json(thread_id, created.run_id), created, None
@@ -291,7 +300,9 @@ class Gateway:
                 else self.subjects.event_end(run_id)
             )
         if created.decision == "dispatch":
-            await self.dispatcher.send(request, thread_id, run_id)
+            await self.dispatcher.send(
+                request, thread_id, run_id, owner=created.owner, alive=created.owner_alive
+            )
         elif body.multitask_strategy in ("interrupt", "rollback") and created.active_run:
             await self.cancel(thread_id, created.active_run, body.multitask_strategy)
         run["status"] = "pending"

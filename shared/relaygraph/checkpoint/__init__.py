@@ -33,11 +33,13 @@ or ``LANGGRAPH_STRICT_MSGPACK=true`` (then ``StateGraph.compile`` allows the
 types of the state schema itself).
 """
 
+from relaygraph.checkpoint._common import FENCING_TOKEN
 from relaygraph.checkpoint._serde import StrictSerializer, UnsafeCheckpointData, graph_allowlist
 from relaygraph.checkpoint.aio import AsyncRedisSaver
 from relaygraph.checkpoint.sync import RedisSaver
 
 __all__ = [
+    "FENCING_TOKEN",
     "AsyncRedisSaver",
     "RedisSaver",
     "StrictSerializer",

@@ -24,6 +24,7 @@ class AdminOps(RedisSaverCore):
 
     def _op_delete_thread(self, thread_id: str) -> Op:
         thread_id = self._thread({"thread_id": thread_id})
+        self.forget_attempt(thread_id)
         runs = yield Call("delete_thread", self._tkeys(thread_id), [])
         if (forget := self._forget_runs(runs, thread_id)) is not None:
             yield forget
@@ -32,6 +33,7 @@ class AdminOps(RedisSaverCore):
         runs = list(dict.fromkeys(_text(r, "run_id") for r in run_ids if r))
         if not runs:
             return
+        self._attempts.clear()  # checkpoints go: no attempt's cache stays exact
         members = yield Cmds([("SMEMBERS", self.keys.checkpoint_run_threads(r)) for r in runs])
         by_thread: dict[str, list[str]] = defaultdict(list)
         for run_id, threads in zip(runs, members, strict=True):
@@ -52,6 +54,7 @@ class AdminOps(RedisSaverCore):
         target = self._thread({"thread_id": target_thread_id})
         if source == target:
             return
+        self.forget_attempt(target)
         snapshot = yield Call("snapshot", self._tkeys(source), [])
         if not snapshot[0]:
             return
@@ -74,4 +77,5 @@ class AdminOps(RedisSaverCore):
                 yield from self._op_delete_thread(thread_id)
             else:
                 thread_id = self._thread({"thread_id": thread_id})
+                self.forget_attempt(thread_id)
                 yield Call("prune", self._tkeys(thread_id), [keep])

@@ -98,6 +98,39 @@ def _s(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+def _write_member(field: str, raw: bytes) -> str:
+    """The key a pending write is stored under (as ``put_writes`` names it)."""
+    task_id, _channel, _tag, _data, _path, idx = ormsgpack.unpackb(raw)
+    return f"{field}\x00{task_id}\x00{idx}"
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """The latest root checkpoint of a thread as one fencing token (one run
+    attempt) read and wrote it: the very bytes Redis holds. Only the token's
+    holder can write the thread while the token is current (the scripts refuse
+    any other), so reads of the latest checkpoint that carry the same token are
+    answered from here, without a round trip. ``base``: what the attempt first
+    read (the checkpoint and its pending write keys), for a rollback."""
+
+    token: str
+    field: str
+    record: bytes
+    blobs: dict[str, tuple[str, bytes | None]]  # channel -> (version, blob)
+    # checkpoint field -> write member -> stored write. Not only the latest
+    # checkpoint's: a task's writes may reach Redis before the put of its
+    # checkpoint does (durability "async" saves the checkpoint meanwhile).
+    writes: dict[str, dict[str, bytes]]
+    base: tuple[RunnableConfig | None, set[bytes]]
+
+    def loaded(self) -> list[Any]:
+        flat: list[Any] = []
+        for channel, (version, blob) in self.blobs.items():
+            flat += [f"{channel}\x00{version}".encode(), blob]
+        writes = list(self.writes.get(self.field, {}).values())
+        return [self.field.encode(), self.record, flat, writes]
+
+
 class RedisSaverCore(BaseCheckpointSaver[str]):
     """Shared state and operations of :class:`RedisSaver` and
     :class:`AsyncRedisSaver`; see the package docstring."""
@@ -121,6 +154,77 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         # (run id, thread id) pairs already in the run index: put skips the SADD
         self._indexed_runs: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._indexed_lock = threading.Lock()
+        # thread id -> what the current attempt (fencing token) read and wrote
+        self._attempts: dict[str, _Attempt] = {}
+
+    # -- the attempt cache -------------------------------------------------------
+    def attempt_base(
+        self, thread_id: str, token: int | str
+    ) -> tuple[RunnableConfig | None, set[bytes]] | None:
+        """The root checkpoint (config, pending write keys) an attempt started
+        from, as its first read found it; ``None`` if it read nothing yet."""
+        att = self._attempts.get(thread_id)
+        return att.base if att is not None and att.token == str(int(token)) else None
+
+    def forget_attempt(self, thread_id: str, token: int | str | None = None) -> None:
+        """Drop what the cache holds of ``thread_id`` (of that token only, if given)."""
+        att = self._attempts.get(thread_id)
+        if att is not None and (token is None or att.token == str(int(token))):
+            self._attempts.pop(thread_id, None)
+
+    def _cached(self, thread_id: str, token: str) -> _Attempt | None:
+        att = self._attempts.get(thread_id)
+        return att if att is not None and att.token == token and att.field else None
+
+    def _remember_read(self, thread_id: str, token: str, loaded: Any) -> None:
+        if (att := self._attempts.get(thread_id)) is not None and att.token == token:
+            return  # the attempt's first read is its base
+        if not loaded:
+            self._attempts[thread_id] = _Attempt(token, "", b"", {}, {}, (None, set()))
+            return
+        field_raw, record, flat, raw_writes = loaded
+        field = _s(field_raw)
+        blobs: dict[str, tuple[str, bytes | None]] = {}
+        for i in range(0, len(flat), 2):
+            channel, _, version = _s(flat[i]).partition("\x00")
+            blobs[channel] = (version, flat[i + 1])
+        writes = {_write_member(field, raw): raw for raw in raw_writes if raw is not None}
+        ns, cid = field.rsplit("\x00", 1)
+        base: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}
+        }
+        self._attempts[thread_id] = _Attempt(
+            token, field, record, blobs, {field: writes}, (base, {w.encode() for w in writes})
+        )
+
+    def _remember_put(
+        self,
+        thread_id: str,
+        token: str,
+        field: str,
+        record: bytes,
+        versions: dict[str, Any],
+        new_blobs: dict[str, bytes | None],
+    ) -> None:
+        att = self._attempts.get(thread_id)
+        if att is None or att.token != token or field < att.field:
+            # Not read first under this token, or an id that does not sort last
+            # (Redis's latest is the greatest id): leave it to Redis.
+            self._attempts.pop(thread_id, None)
+            return
+        blobs: dict[str, tuple[str, bytes | None]] = {}
+        for channel, version in versions.items():
+            version = str(version)
+            if channel in new_blobs:
+                blobs[channel] = (version, new_blobs[channel])
+            elif (old := att.blobs.get(channel)) is not None and old[0] == version:
+                blobs[channel] = old
+            else:
+                self._attempts.pop(thread_id, None)
+                return
+        # Writes of older checkpoints are never read from here again.
+        writes = {f: w for f, w in att.writes.items() if f >= field}
+        self._attempts[thread_id] = _Attempt(token, field, record, blobs, writes, att.base)
 
     # -- values ------------------------------------------------------------------
     def _dumps(self, obj: Any) -> bytes:
@@ -245,7 +349,12 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         thread_id = self._thread(conf)
         ns = _text(conf.get("checkpoint_ns", ""), "checkpoint_ns")
         cid = _text(get_checkpoint_id(config) or "", "checkpoint_id")
+        token = self._token(conf) if not cid and not ns else ""
+        if token and (att := self._cached(thread_id, token)) is not None:
+            return self._tuple(thread_id, att.loaded())
         loaded = yield Call("get", self._tkeys(thread_id), [ns, cid])
+        if token:
+            self._remember_read(thread_id, token, loaded)
         return self._tuple(thread_id, loaded) if loaded else None
 
     def _op_put(
@@ -263,10 +372,12 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         stored: dict[str, Any] = dict(checkpoint)
         values: dict[str, Any] = stored.pop("channel_values", {})
         blob_args: list[Any] = []
+        written: list[str] = []
         for channel, version in new_versions.items():
             if channel in values:
                 name = _text(channel, "channel name")
                 blob_args += [f"{ns}\x00{name}\x00{version}", self._dumps(values[channel])]
+                written.append(channel)
         refs = [
             f"{_text(channel, 'channel name')}\x00{version}".encode()
             for channel, version in stored["channel_versions"].items()
@@ -285,8 +396,18 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
             yield index
         args = [token, self._ttl_ms, field, record, _strings([run_id.encode(), *refs])]
         args.append(f"{run_id}\x00{field}" if run_id else "")
-        result = yield Call("put", self._tkeys(thread_id), args + blob_args)
-        self._fenced(result, thread_id, token)
+        try:
+            result = yield Call("put", self._tkeys(thread_id), args + blob_args)
+            self._fenced(result, thread_id, token)
+        except BaseException:
+            self._attempts.pop(thread_id, None)
+            raise
+        if token and not ns:
+            new_blobs: dict[str, bytes | None] = {c: None for c in new_versions}
+            new_blobs.update(zip(written, blob_args[1::2], strict=True))
+            self._remember_put(
+                thread_id, token, field, record, stored["channel_versions"], new_blobs
+            )
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
 
     def _op_put_writes(
@@ -313,8 +434,21 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
                 ormsgpack.packb([task_id, channel, tag, data, task_path, idx]),
                 "s" if idx < 0 else "n",
             ]
-        result = yield Call("put_writes", self._tkeys(thread_id), args)
-        self._fenced(result, thread_id, token)
+        try:
+            result = yield Call("put_writes", self._tkeys(thread_id), args)
+            self._fenced(result, thread_id, token)
+        except BaseException:
+            self._attempts.pop(thread_id, None)
+            raise
+        att = self._attempts.get(thread_id) if token and not ns else None
+        field = f"{ns}\x00{cid}"
+        if att is not None and att.token == token and field >= att.field:
+            stored = att.writes.setdefault(field, {})
+            for i in range(2, len(args), 3):  # as the script does: 's' replaces, 'n' keeps
+                if args[i + 2] == "s":
+                    stored[args[i]] = args[i + 1]
+                else:
+                    stored.setdefault(args[i], args[i + 1])
         return None
 
     def _op_list(

@@ -105,7 +105,11 @@ class AsyncRedisSaver(AdminOps):
                 req = op.send(reply)
             except StopIteration as stop:
                 return stop.value
-            reply = await self._exec(req)
+            try:
+                reply = await self._exec(req)
+            except BaseException:
+                op.close()  # the operation sees it failed (the attempt cache drops its thread)
+                raise
 
     async def _iter(self, op: Op) -> AsyncIterator[Any]:
         reply = None

@@ -117,7 +117,11 @@ class RedisSaver(AdminOps):
                 req = op.send(reply)
             except StopIteration as stop:
                 return stop.value
-            reply = self._exec(req)
+            try:
+                reply = self._exec(req)
+            except BaseException:
+                op.close()  # the operation sees it failed (the attempt cache drops its thread)
+                raise
 
     def _iter(self, op: Op) -> Iterator[Any]:
         reply = None
