@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from typing import Any
 
 from faststream.nats import (
     NatsBroker,
@@ -48,8 +49,12 @@ def security(settings: NatsSettings) -> NatsSecurity | None:
     return None
 
 
-def make_broker(settings: NatsSettings, name: str) -> NatsBroker:
-    """A broker that reconnects forever: NATS restarts are survived, not fatal."""
+def make_broker(settings: NatsSettings, name: str, *, apply_types: bool = True) -> NatsBroker:
+    """A broker that reconnects forever: NATS restarts are survived, not fatal.
+
+    ``apply_types=False``: handlers are called without FastDepends (whose
+    context lookups run in a worker thread, one hop per message); give their
+    subscribers ``decoder=as_message`` and they receive the message itself."""
     return NatsBroker(
         [u.strip() for u in settings.url.split(",") if u.strip()],
         name=name,
@@ -59,7 +64,14 @@ def make_broker(settings: NatsSettings, name: str) -> NatsBroker:
         logger=logging.getLogger("relaygraph.faststream"),
         log_level=logging.DEBUG,
         graceful_timeout=15.0,
+        apply_types=apply_types,
     )
+
+
+async def as_message(msg: Any) -> Any:
+    """A subscriber's decoder that hands the handler the message itself (its
+    body undecoded: relaygraph decodes its own contracts with msgspec)."""
+    return msg
 
 
 def runs_stream_config(subjects: Subjects, replicas: int = 1) -> StreamConfig:

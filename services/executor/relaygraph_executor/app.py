@@ -24,7 +24,7 @@ import msgspec
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 
-from relaygraph.broker import ensure_streams, make_broker
+from relaygraph.broker import as_message, ensure_streams, make_broker
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import load_config
 from relaygraph.contracts import (
@@ -96,7 +96,9 @@ async def serve(
     stop = stop or asyncio.Event()
     config = load_config(config_path or "langgraph.json")
     subjects, keys = Subjects(nats.prefix), Keys(redis.key_prefix)
-    broker = make_broker(nats, name=f"relaygraph-executor-{settings.executor_id}")
+    broker = make_broker(
+        nats, name=f"relaygraph-executor-{settings.executor_id}", apply_types=False
+    )
     slots = asyncio.Semaphore(settings.max_concurrent_runs)
     renew_every = min(settings.heartbeat_interval, runs.lease_ttl / 3)
 
@@ -185,6 +187,7 @@ async def serve(
                 pull_sub=PullSub(batch_size=1, timeout=5.0),
                 ack_policy=AckPolicy.MANUAL,
                 config=ConsumerConfig(ack_wait=settings.ack_wait, max_ack_pending=-1),
+                decoder=as_message,
             )
             @broker.subscriber(
                 subjects.run_priority,
@@ -193,6 +196,7 @@ async def serve(
                 pull_sub=PullSub(batch_size=1, timeout=5.0),
                 ack_policy=AckPolicy.MANUAL,
                 config=ConsumerConfig(ack_wait=settings.ack_wait, max_ack_pending=-1),
+                decoder=as_message,
             )
             async def on_run(msg: NatsMessage) -> None:
                 try:
@@ -209,7 +213,7 @@ async def serve(
                 await slots.acquire()
                 start(req, msg.body, msg)
 
-            @broker.subscriber(subjects.owner_run(settings.executor_id))
+            @broker.subscriber(subjects.owner_run(settings.executor_id), decoder=as_message)
             async def on_owner_run(msg: NatsMessage) -> bytes:
                 req = decode(msg.body, RunRequest)
                 if slots.locked() or stop.is_set():
@@ -218,7 +222,9 @@ async def serve(
                 start(req, msg.body, None)
                 return encode(OwnerReply(accepted=True))
 
-            @broker.subscriber(subjects.graph_query, queue=subjects.executors_queue_group)
+            @broker.subscriber(
+                subjects.graph_query, queue=subjects.executors_queue_group, decoder=as_message
+            )
             async def on_query(msg: NatsMessage) -> bytes:
                 try:
                     q = decode(msg.body, GraphQuery)
@@ -232,7 +238,7 @@ async def serve(
                     err = ErrorBody(code="internal", message=f"{type(exc).__name__}: {exc}")
                 return encode(GraphReply(error=err))
 
-            @broker.subscriber(subjects.cancel)
+            @broker.subscriber(subjects.cancel, decoder=as_message)
             async def on_cancel(msg: NatsMessage) -> None:
                 req = decode(msg.body, CancelRequest)
                 if runner.cancel(req.run_id, req.action):
