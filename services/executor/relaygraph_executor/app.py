@@ -291,6 +291,7 @@ async def drain(
         log.info("handing %d run(s) to other executors", len(handed))
     if in_flight:
         await asyncio.wait(set(in_flight), timeout=10)
+    await runner.leases.flush()
     log.info("executor %s stopped", settings.executor_id)
 
 

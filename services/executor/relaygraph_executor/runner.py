@@ -384,7 +384,7 @@ class Runner:
             await asyncio.gather(self.dispatcher.publish_interrupt(event), end)
         else:
             await end
-        await self.leases.unwatch(req.thread_id, req.run_id, outbox_sent=bool(event))
+        self.leases.unwatch_soon(req.thread_id, req.run_id, outbox_sent=bool(event))
         if next_request is not None:
             await self.dispatcher.send(next_request, req.thread_id, next_run)
         return "done"

@@ -51,9 +51,12 @@ class Call:
 
 @dataclass(slots=True)
 class Cmds:
-    """Plain commands sent together (one pipeline, not a transaction)."""
+    """Plain commands sent together (one pipeline, not a transaction). With
+    ``then``, that script follows in the same round trip and its reply is the
+    request's (on a cluster, where the keys' slots differ, it is sent after)."""
 
     cmds: list[tuple[Any, ...]]
+    then: Call | None = None
 
 
 @dataclass(slots=True)
@@ -392,12 +395,12 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
                 conf.get("checkpoint_id"),
             ]
         )
-        if run_id and (index := self._run_index(run_id, thread_id)) is not None:
-            yield index
+        index = self._run_index(run_id, thread_id) if run_id else None
         args = [token, self._ttl_ms, field, record, _strings([run_id.encode(), *refs])]
         args.append(f"{run_id}\x00{field}" if run_id else "")
+        put = Call("put", self._tkeys(thread_id), args + blob_args)
         try:
-            result = yield Call("put", self._tkeys(thread_id), args + blob_args)
+            result = yield (put if index is None else Cmds(index.cmds, then=put))
             self._fenced(result, thread_id, token)
         except BaseException:
             self._attempts.pop(thread_id, None)

@@ -16,6 +16,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import NoScriptError
 
 from relaygraph.checkpoint._admin import AdminOps
 from relaygraph.checkpoint._common import Call, Cmds, Emit, Op, Scan
@@ -85,6 +86,24 @@ class AsyncRedisSaver(AdminOps):
     async def _exec(self, req: Any) -> Any:
         if isinstance(req, Call):
             return await self._scripts[req.script](keys=req.keys, args=req.args)
+        if isinstance(req, Cmds) and req.then is not None:
+            script = self._scripts[req.then.script]
+            if isinstance(self.client, RedisCluster):
+                await self._exec(Cmds(req.cmds))
+                return await script(keys=req.then.keys, args=req.then.args)
+            pipe = self.client.pipeline(transaction=False)
+            for cmd in req.cmds:
+                pipe.execute_command(*cmd)
+            pipe.evalsha(script.sha, len(req.then.keys), *req.then.keys, *req.then.args)
+            replies = await pipe.execute(raise_on_error=False)
+            for reply in replies[:-1]:
+                if isinstance(reply, Exception):
+                    raise reply
+            if isinstance(replies[-1], NoScriptError):  # a restarted server: load it, run it
+                return await script(keys=req.then.keys, args=req.then.args)
+            if isinstance(replies[-1], Exception):
+                raise replies[-1]
+            return replies[-1]
         if isinstance(req, Cmds):
             if len(req.cmds) == 1:
                 return [await self.client.execute_command(*req.cmds[0])]

@@ -16,6 +16,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis import Redis, RedisCluster
+from redis.exceptions import NoScriptError
 
 from relaygraph.checkpoint._admin import AdminOps
 from relaygraph.checkpoint._common import Call, Cmds, Emit, Op, Scan
@@ -99,6 +100,24 @@ class RedisSaver(AdminOps):
     def _exec(self, req: Any) -> Any:
         if isinstance(req, Call):
             return self._scripts[req.script](keys=req.keys, args=req.args)
+        if isinstance(req, Cmds) and req.then is not None:
+            script = self._scripts[req.then.script]
+            if isinstance(self.client, RedisCluster):
+                self._exec(Cmds(req.cmds))
+                return script(keys=req.then.keys, args=req.then.args)
+            pipe = self.client.pipeline(transaction=False)
+            for cmd in req.cmds:
+                pipe.execute_command(*cmd)
+            pipe.evalsha(script.sha, len(req.then.keys), *req.then.keys, *req.then.args)
+            replies = pipe.execute(raise_on_error=False)
+            for reply in replies[:-1]:
+                if isinstance(reply, Exception):
+                    raise reply
+            if isinstance(replies[-1], NoScriptError):  # a restarted server: load it, run it
+                return script(keys=req.then.keys, args=req.then.args)
+            if isinstance(replies[-1], Exception):
+                raise replies[-1]
+            return replies[-1]
         if isinstance(req, Cmds):
             if len(req.cmds) == 1:
                 return [self.client.execute_command(*req.cmds[0])]

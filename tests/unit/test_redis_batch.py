@@ -1,0 +1,118 @@
+"""One round trip for several commands and a script (``store.batch`` and the
+saver's put with its run index): the server runs them in order, and a script
+it forgot (a restart, SCRIPT FLUSH) is loaded and run, never lost. Against a
+real valkey-server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import redis
+import redis.asyncio
+from langgraph.checkpoint.base import empty_checkpoint
+
+from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
+from relaygraph.leases import UNWATCH_DELAY, Leases
+from relaygraph.servers import ServerProcess, valkey_server
+from relaygraph.store import batch
+from relaygraph.subjects import Keys
+
+
+@pytest.fixture(scope="module")
+def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = valkey_server(Path(tmp_path_factory.mktemp("valkey-batch"))).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def rds(valkey: ServerProcess) -> AsyncIterator[redis.asyncio.Redis]:
+    client = redis.asyncio.Redis.from_url(valkey.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def test_commands_then_script_in_order(rds: redis.asyncio.Redis) -> None:
+    key = f"k:{uuid4().hex}"
+    script = rds.register_script("return redis.call('GET', KEYS[1])")
+    await rds.script_flush()  # the server does not know the script yet
+    results = await batch(rds, [("SET", key, "before"), (script, [key], []), ("SET", key, "after")])
+    # Loaded and run again alone, so it ran after the command that followed it.
+    assert results[0] is True and results[2] is True
+    assert results[1] == b"after"
+    # Known now: run in its place.
+    results = await batch(rds, [("SET", key, "one"), (script, [key], []), ("SET", key, "two")])
+    assert results[1] == b"one"
+    assert await rds.get(key) == b"two"
+
+
+async def test_a_failed_command_raises(rds: redis.asyncio.Redis) -> None:
+    key = f"k:{uuid4().hex}"
+    await rds.set(key, "text")
+    with pytest.raises(redis.exceptions.ResponseError):
+        await batch(rds, [("INCR", key)])
+
+
+def _put_args(run_id: str) -> tuple[dict, dict, dict, dict]:
+    config = {"configurable": {"thread_id": f"t-{uuid4().hex}", "checkpoint_ns": ""}}
+    checkpoint = empty_checkpoint()
+    checkpoint["channel_values"] = {"x": 1}
+    checkpoint["channel_versions"] = {"x": "00000000000000000000000000000001.0"}
+    metadata = {"run_id": run_id, "source": "input", "step": -1}
+    return config, checkpoint, metadata, dict(checkpoint["channel_versions"])
+
+
+async def test_async_saver_put_with_run_index_after_script_flush(
+    rds: redis.asyncio.Redis,
+) -> None:
+    saver = AsyncRedisSaver(rds, key_prefix=f"p{uuid4().hex[:6]}")
+    run_id = str(uuid4())
+    config, checkpoint, metadata, versions = _put_args(run_id)
+    await rds.script_flush()
+    saved = await saver.aput(config, checkpoint, metadata, versions)
+    got = await saver.aget_tuple(saved)
+    assert got is not None and got.checkpoint["channel_values"] == {"x": 1}
+    thread_id = config["configurable"]["thread_id"]
+    members = await rds.smembers(saver.keys.checkpoint_run_threads(run_id))
+    assert members == {thread_id.encode()}  # the run index went in the same round trip
+    await saver.adelete_for_runs([run_id])
+    assert await saver.aget_tuple(config) is None
+
+
+def test_sync_saver_put_with_run_index_after_script_flush(valkey: ServerProcess) -> None:
+    client = redis.Redis.from_url(valkey.url)
+    try:
+        saver = RedisSaver(client, key_prefix=f"p{uuid4().hex[:6]}")
+        run_id = str(uuid4())
+        config, checkpoint, metadata, versions = _put_args(run_id)
+        client.script_flush()
+        saved = saver.put(config, checkpoint, metadata, versions)
+        assert saver.get_tuple(saved) is not None
+        thread_id = config["configurable"]["thread_id"]
+        assert client.smembers(saver.keys.checkpoint_run_threads(run_id)) == {thread_id.encode()}
+    finally:
+        client.close()
+
+
+async def test_ended_runs_are_unwatched_together(rds: redis.asyncio.Redis) -> None:
+    keys = Keys(f"p{uuid4().hex[:6]}")
+    leases = Leases(rds, keys, lease_ttl=10, grace=30, max_attempts=3)
+    runs = [(f"t{i}", f"r{i}") for i in range(3)]
+    for tid, rid in runs:
+        await leases.watch(tid, rid)
+        await rds.hset(keys.run(tid, rid), mapping={"status": "success", "outbox": "event"})
+    for tid, rid in runs:
+        leases.unwatch_soon(tid, rid, outbox_sent=(rid != "r2"))
+    assert await rds.zcard(keys.leases) == 3  # not yet: batched
+    await asyncio.sleep(UNWATCH_DELAY * 5)
+    assert await rds.zcard(keys.leases) == 0
+    outboxes = [await rds.hget(keys.run(tid, rid), "outbox") for tid, rid in runs]
+    assert outboxes == [None, None, b"event"]  # r2's event was not published: kept
