@@ -86,7 +86,11 @@ async def create_run(thread_id: str, body: RunCreate, request: Request) -> Respo
 
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_run(thread_id: str, body: RunCreate, request: Request) -> Response:
-    g = gw(request)
+    return await wait_run_response(gw(request), thread_id, body)
+
+
+async def wait_run_response(g: Gateway, thread_id: str, body: RunCreate) -> Response:
+    """Also served by :mod:`fast` without FastAPI's layers."""
     run, _, sub = await g.create_run(check_id("thread_id", thread_id), body, follow="end")
     output = await g.wait(thread_id, run["run_id"], sub=sub)
     return JSON(output, headers=run_locations(thread_id, run["run_id"], "join"))
@@ -177,7 +181,11 @@ async def create_stateless(body: RunCreate, request: Request) -> Response:
 
 @router.post("/runs/wait")
 async def wait_stateless(body: RunCreate, request: Request) -> Response:
-    g = gw(request)
+    return await wait_stateless_response(gw(request), body)
+
+
+async def wait_stateless_response(g: Gateway, body: RunCreate) -> Response:
+    """Also served by :mod:`fast` without FastAPI's layers."""
     run, _, sub = await g.create_run(None, body, follow="end")
     output = await g.wait(run["thread_id"], run["run_id"], temporary=True, sub=sub)
     return JSON(output, headers=run_locations(run["thread_id"], run["run_id"], "join"))

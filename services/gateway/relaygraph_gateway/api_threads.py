@@ -46,8 +46,13 @@ EMPTY_STATE = {
 
 @router.post("/threads")
 async def create_thread(body: ThreadCreate, request: Request) -> Response:
+    return await create_thread_response(gw(request), body)
+
+
+async def create_thread_response(g: Gateway, body: ThreadCreate) -> Response:
+    """Also served by :mod:`fast` without FastAPI's layers."""
     thread_id = check_id("thread_id", body.thread_id or str(uuid.uuid4()))
-    row = await gw(request).store.create_thread(thread_id, body.metadata, body.if_exists)
+    row = await g.store.create_thread(thread_id, body.metadata, body.if_exists)
     return JSON(thread_json(row))
 
 

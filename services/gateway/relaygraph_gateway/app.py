@@ -8,7 +8,6 @@ and asks executors, by NATS request/reply, whatever needs the graph.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,7 +19,6 @@ from faststream.nats import NatsMessage
 from nats.errors import Error as NatsError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
 from relaygraph.broker import ensure_streams, make_broker
@@ -41,30 +39,11 @@ from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
 from relaygraph_gateway import api_assistants, api_runs, api_threads
 from relaygraph_gateway.core import Gateway
+from relaygraph_gateway.fast import ApiKeyAuth, FastRoutes
 from relaygraph_gateway.models import CommandBody, RunCreate
 from relaygraph_gateway.render import JSON
 
 log = logging.getLogger("relaygraph.gateway")
-OPEN_PATHS = {"/ok", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
-
-
-class ApiKeyAuth(BaseHTTPMiddleware):
-    """Every request but /ok and the docs carries the key: ``x-api-key: KEY``
-    or ``Authorization: Bearer KEY``."""
-
-    def __init__(self, app: Any, key: str) -> None:
-        super().__init__(app)
-        self.key = key.encode()
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path not in OPEN_PATHS:
-            given = request.headers.get("x-api-key") or ""
-            auth = request.headers.get("authorization") or ""
-            if auth.lower().startswith("bearer "):
-                given = given or auth[7:]
-            if not hmac.compare_digest(given.encode(), self.key):
-                return JSON({"detail": "Missing or wrong API key (x-api-key header)"}, 401)
-        return await call_next(request)
 
 
 async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> bytes:
@@ -158,30 +137,42 @@ def create_app(
     app.include_router(api_assistants.router)
     app.include_router(api_threads.router)
     app.include_router(api_runs.router)
+    # Added last = outermost: the key is checked before the fast routes.
+    app.add_middleware(FastRoutes, errors=error_response)
     if settings.api_key:
         app.add_middleware(ApiKeyAuth, key=settings.api_key)
 
     @app.exception_handler(RelaygraphError)
-    async def on_error(request: Request, exc: RelaygraphError) -> Response:
-        return JSON({"detail": exc.message}, exc.status)
-
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
     @app.exception_handler(NatsError)
-    async def on_unavailable(request: Request, exc: Exception) -> Response:
-        what = "NATS" if isinstance(exc, NatsError) else "Redis"
-        log.warning("%s unavailable for %s %s: %s", what, request.method, request.url.path, exc)
-        return JSON(
-            {"detail": f"{what} is unavailable right now ({type(exc).__name__}); retry shortly"},
-            503,
-            headers={"Retry-After": "1"},
-        )
+    async def on_error(request: Request, exc: Exception) -> Response:
+        response = error_response(request.scope, exc)
+        assert response is not None
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
         return JSON({"detail": _validation_detail(exc)}, 422)
 
     return app
+
+
+def error_response(scope: Any, exc: Exception) -> Response | None:
+    """The response for an error the API reports (``None``: a bug, a 500)."""
+    if isinstance(exc, RelaygraphError):
+        return JSON({"detail": exc.message}, exc.status)
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError, NatsError)):
+        what = "NATS" if isinstance(exc, NatsError) else "Redis"
+        log.warning(
+            "%s unavailable for %s %s: %s", what, scope.get("method"), scope.get("path"), exc
+        )
+        return JSON(
+            {"detail": f"{what} is unavailable right now ({type(exc).__name__}); retry shortly"},
+            503,
+            headers={"Retry-After": "1"},
+        )
+    return None
 
 
 def _validation_detail(exc: RequestValidationError) -> str:
