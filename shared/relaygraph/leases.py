@@ -121,6 +121,7 @@ class Claim:
     epoch: int = 0
     attempt: int = 0
     detail: str = ""
+    then: Any = None  # the reply to ``claim(then=...)``
 
     @property
     def claimed(self) -> bool:
@@ -205,23 +206,35 @@ class Leases:
         except Exception as exc:  # Redis away: the sweeper drops them later
             log.warning("unwatching %d ended run(s) failed: %s", len(steps), exc)
 
-    async def claim(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
+    async def claim(
+        self, thread_id: str, run_id: str, executor_id: str, then: tuple[Any, ...] | None = None
+    ) -> Claim:
+        """``then``: a step (``store.batch``) sent right after the claim in the
+        same round trip, e.g. the read of the thread's latest checkpoint; its
+        reply is ``Claim.then``."""
         k = self.keys
         now = now_ms()
         # The sweeper must see this attempt before it can strand it: the watch
         # goes first, in the same round trip.
-        _, res = await batch(
-            self.redis,
-            [
-                ("ZADD", k.leases, now + self.lease_ms, self.member(thread_id, run_id)),
-                (
-                    self._claim,
-                    [k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],
-                    [run_id, executor_id, now_iso(), now, self.lease_ms, self.max_attempts],
-                ),
-            ],
+        steps: list[tuple[Any, ...]] = [
+            ("ZADD", k.leases, now + self.lease_ms, self.member(thread_id, run_id)),
+            (
+                self._claim,
+                [k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],
+                [run_id, executor_id, now_iso(), now, self.lease_ms, self.max_attempts],
+            ),
+        ]
+        if then is not None:
+            steps.append(then)
+        results = await batch(self.redis, steps)
+        res = results[1]
+        return Claim(
+            res[0].decode(),
+            int(res[1]),
+            int(res[2]),
+            res[3].decode(),
+            results[2] if then is not None else None,
         )
-        return Claim(res[0].decode(), int(res[1]), int(res[2]), res[3].decode())
 
     async def renew(self, thread_id: str, run_id: str, epoch: int) -> tuple[bool, str]:
         """(still ours, cancel action asked for or "")."""

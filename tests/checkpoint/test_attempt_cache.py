@@ -143,3 +143,34 @@ async def test_cache_is_not_used_without_the_token_or_after_a_failure(
     assert saver.attempt_base(thread, token) is None
     again = await graph.aget_state(config)
     assert again.values == plain.values
+
+
+async def test_a_seeded_attempt_reads_nothing_more(
+    aclient: redis.asyncio.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executor sends the latest-checkpoint read with its claim
+    (``seed_attempt``): the run itself then reads nothing more of the root
+    namespace from Redis."""
+    saver = AsyncRedisSaver(aclient, key_prefix=prefix)
+    graph = build_nested(saver)
+    thread = f"seeded-{uuid4().hex[:8]}"
+    gets: list[object] = []
+    real_exec = saver._exec
+
+    async def counting(req: object) -> object:
+        if getattr(req, "script", None) == "get" and req.args[0] == "":  # type: ignore[attr-defined]
+            gets.append(req)  # the root namespace (a subgraph's reads are its own)
+        return await real_exec(req)
+
+    monkeypatch.setattr(saver, "_exec", counting)
+    for value in ({"items": ["start"]}, Command(resume="blue")):
+        token = await aclient.incr(Keys(prefix).thread_epoch(thread))
+        saver.seed_attempt(thread, token, await real_exec(saver.latest_request(thread)))
+        config = {"configurable": {"thread_id": thread, FENCING_TOKEN: token}}
+        async for _ in graph.astream(value, config):
+            pass
+        await graph.aget_state(config)
+        assert gets == []
+        saver.forget_attempt(thread, token)
+    state = await graph.aget_state({"configurable": {"thread_id": thread}})
+    assert gets and state.interrupts[0].value == {"question": "approve?", "detail": "blue"}

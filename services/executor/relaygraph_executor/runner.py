@@ -166,7 +166,14 @@ class Runner:
         """Run ``req`` to a terminal status or an interrupt. Returns what happened:
         ``done`` (recorded), ``skipped`` (not ours to run), ``stale`` (lost the
         lease: nothing written), ``handoff`` (given back on a graceful stop)."""
-        claim = await self.leases.claim(req.thread_id, req.run_id, self.executor_id)
+        saver: Any = self.registry.checkpointer
+        # The thread's latest checkpoint comes back with the claim: the graph's
+        # first read of it is then answered by the saver without a round trip.
+        claim = await self.leases.claim(
+            req.thread_id, req.run_id, self.executor_id, then=saver.latest_step(req.thread_id)
+        )
+        if claim.claimed:
+            saver.seed_attempt(req.thread_id, claim.epoch, claim.then)
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return "skipped"
@@ -197,7 +204,6 @@ class Runner:
             renew.cancel()
             self.active.pop(req.run_id, None)
             self.cancel_actions.pop(req.run_id, None)
-            saver: Any = self.registry.checkpointer
             saver.forget_attempt(req.thread_id, claim.epoch)
 
     async def _renew(self, req: RunRequest, epoch: int, task: asyncio.Task[Any]) -> None:

@@ -175,6 +175,16 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         if att is not None and (token is None or att.token == str(int(token))):
             self._attempts.pop(thread_id, None)
 
+    def seed_attempt(self, thread_id: str, token: int | str, loaded: Any) -> None:
+        """Start an attempt's cache with the latest checkpoint read for it
+        elsewhere (the reply to :meth:`latest_request`, e.g. sent in the same
+        round trip as the claim that gave ``token``)."""
+        self._remember_read(thread_id, str(int(token)), loaded)
+
+    def latest_request(self, thread_id: str) -> Call:
+        """The read of the latest root checkpoint, for :meth:`seed_attempt`."""
+        return Call("get", self._tkeys(self._thread({"thread_id": thread_id})), ["", ""])
+
     def _cached(self, thread_id: str, token: str) -> _Attempt | None:
         att = self._attempts.get(thread_id)
         return att if att is not None and att.token == token and att.field else None
@@ -353,8 +363,9 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         ns = _text(conf.get("checkpoint_ns", ""), "checkpoint_ns")
         cid = _text(get_checkpoint_id(config) or "", "checkpoint_id")
         token = self._token(conf) if not cid and not ns else ""
-        if token and (att := self._cached(thread_id, token)) is not None:
-            return self._tuple(thread_id, att.loaded())
+        if token and (att := self._attempts.get(thread_id)) is not None and att.token == token:
+            # field "": the attempt read that the thread has no checkpoint yet
+            return self._tuple(thread_id, att.loaded()) if att.field else None
         loaded = yield Call("get", self._tkeys(thread_id), [ns, cid])
         if token:
             self._remember_read(thread_id, token, loaded)

@@ -146,6 +146,11 @@ class AsyncRedisSaver(AdminOps):
         finally:
             op.close()
 
+    def latest_step(self, thread_id: str) -> tuple[Any, list[str], list[Any]]:
+        """:meth:`latest_request` as a script step for ``relaygraph.store.batch``."""
+        call = self.latest_request(thread_id)
+        return self._scripts[call.script], call.keys, call.args
+
     # -- async API ---------------------------------------------------------------
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return await self._run(self._op_get_tuple(config))
