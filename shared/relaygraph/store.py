@@ -19,44 +19,14 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from relaygraph.errors import Conflict, NotFound
+from relaygraph.pipelining import Step, batch
 from relaygraph.subjects import Keys
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
-
-
-Step = tuple[Any, ...]
-"""A plain command (``("ZADD", key, score, member)``), or a script call
-``(script, keys, args)`` with ``script`` from ``register_script``."""
-
-
-async def batch(redis: Redis, steps: list[Step]) -> list[Any]:
-    """Commands and scripts in one round trip (a pipeline, not a transaction),
-    run by the server in order. Scripts go by SHA without the SCRIPT EXISTS that
-    redis-py's pipelines send first; one the server does not know (a restart)
-    is loaded and run again alone, so it then runs after the commands that
-    followed it: only batch steps that do not depend on each other's order,
-    apart from what comes before a script."""
-    pipe = redis.pipeline(transaction=False)
-    for step in steps:
-        if isinstance(step[0], AsyncScript):
-            script, keys, args = step
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        else:
-            pipe.execute_command(*step)
-    results: list[Any] = await pipe.execute(raise_on_error=False)
-    for i, (step, res) in enumerate(zip(steps, results, strict=True)):
-        if isinstance(res, NoScriptError):
-            script, keys, args = step
-            results[i] = await script(keys=keys, args=args)
-        elif isinstance(res, Exception):
-            raise res
-    return results
 
 
 _CREATE_THREAD = """
@@ -408,26 +378,32 @@ class Store:
         attempt lost its lease (nothing was written).
         """
         k = self.keys
-        res = await self._finish(
-            keys=[
-                k.thread(thread_id),
-                k.run(thread_id, run_id),
-                k.thread_queue(thread_id),
-                k.thread_epoch(thread_id),
-                k.thread_resumes(thread_id),
-            ],
-            args=[
-                run_id,
-                str(epoch),
-                run_status,
-                thread_status,
-                values,
-                interrupts,
-                result,
-                now_iso(),
-                k.run(thread_id, ""),
-                next_lease_until_ms,
-                outbox,
+        (res,) = await batch(
+            self.redis,
+            [
+                (
+                    self._finish,
+                    [
+                        k.thread(thread_id),
+                        k.run(thread_id, run_id),
+                        k.thread_queue(thread_id),
+                        k.thread_epoch(thread_id),
+                        k.thread_resumes(thread_id),
+                    ],
+                    [
+                        run_id,
+                        str(epoch),
+                        run_status,
+                        thread_status,
+                        values,
+                        interrupts,
+                        result,
+                        now_iso(),
+                        k.run(thread_id, ""),
+                        next_lease_until_ms,
+                        outbox,
+                    ],
+                )
             ],
         )
         outcome = res[0].decode()

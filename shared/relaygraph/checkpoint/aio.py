@@ -16,12 +16,12 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.asyncio import Redis, RedisCluster
-from redis.exceptions import NoScriptError
 
 from relaygraph.checkpoint._admin import AdminOps
 from relaygraph.checkpoint._common import Call, Cmds, Emit, Op, Scan
 from relaygraph.checkpoint._scripts import SCRIPTS
 from relaygraph.checkpoint.sync import check_client, check_server
+from relaygraph.pipelining import batch
 
 T = TypeVar("T")
 
@@ -84,26 +84,29 @@ class AsyncRedisSaver(AdminOps):
 
     # -- request execution -------------------------------------------------------
     async def _exec(self, req: Any) -> Any:
+        if isinstance(self.client, RedisCluster):
+            return await self._exec_cluster(req)
+        # One client: requests join the process's auto-pipeline (one round trip
+        # for whatever every run asks in the same turn of the event loop).
+        if isinstance(req, Call):
+            script = self._scripts[req.script]
+            return (await batch(self.client, [(script, req.keys, req.args)]))[0]
+        if isinstance(req, Cmds):
+            steps: list[Any] = list(req.cmds)
+            if req.then is not None:
+                steps.append((self._scripts[req.then.script], req.then.keys, req.then.args))
+                return (await batch(self.client, steps))[-1]
+            return await batch(self.client, steps)
+        if isinstance(req, Scan):
+            return [k async for k in self.client.scan_iter(match=req.pattern, count=1000)]
+        raise TypeError(f"unknown request {req!r}")
+
+    async def _exec_cluster(self, req: Any) -> Any:
         if isinstance(req, Call):
             return await self._scripts[req.script](keys=req.keys, args=req.args)
         if isinstance(req, Cmds) and req.then is not None:
-            script = self._scripts[req.then.script]
-            if isinstance(self.client, RedisCluster):
-                await self._exec(Cmds(req.cmds))
-                return await script(keys=req.then.keys, args=req.then.args)
-            pipe = self.client.pipeline(transaction=False)
-            for cmd in req.cmds:
-                pipe.execute_command(*cmd)
-            pipe.evalsha(script.sha, len(req.then.keys), *req.then.keys, *req.then.args)
-            replies = await pipe.execute(raise_on_error=False)
-            for reply in replies[:-1]:
-                if isinstance(reply, Exception):
-                    raise reply
-            if isinstance(replies[-1], NoScriptError):  # a restarted server: load it, run it
-                return await script(keys=req.then.keys, args=req.then.args)
-            if isinstance(replies[-1], Exception):
-                raise replies[-1]
-            return replies[-1]
+            await self._exec_cluster(Cmds(req.cmds))  # other slots: sent first
+            return await self._exec_cluster(req.then)
         if isinstance(req, Cmds):
             if len(req.cmds) == 1:
                 return [await self.client.execute_command(*req.cmds[0])]
