@@ -15,6 +15,7 @@ import redis
 import redis.asyncio
 from langgraph.checkpoint.base import empty_checkpoint
 
+from relaygraph import pipelining
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
 from relaygraph.leases import UNWATCH_DELAY, Leases
 from relaygraph.servers import ServerProcess, valkey_server
@@ -116,3 +117,31 @@ async def test_ended_runs_are_unwatched_together(rds: redis.asyncio.Redis) -> No
     assert await rds.zcard(keys.leases) == 0
     outboxes = [await rds.hget(keys.run(tid, rid), "outbox") for tid, rid in runs]
     assert outboxes == [None, None, b"event"]  # r2's event was not published: kept
+
+
+async def test_concurrent_requests_share_a_pipeline_and_keep_their_errors(
+    rds: redis.asyncio.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[int] = []
+    real = pipelining._execute
+
+    async def counting(client: object, steps: list) -> list:
+        sent.append(len(steps))
+        return await real(client, steps)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipelining, "_execute", counting)
+    base = f"k:{uuid4().hex}"
+    await rds.set(f"{base}:text", "not a number")
+
+    async def one(i: int) -> list:
+        return await batch(rds, [("INCR", f"{base}:n"), ("SET", f"{base}:{i}", i)])
+
+    async def failing() -> list:
+        return await batch(rds, [("INCR", f"{base}:text")])
+
+    results = await asyncio.gather(*(one(i) for i in range(50)), failing(), return_exceptions=True)
+    assert sent == [101]  # 51 requests, 101 steps, one round trip
+    assert isinstance(results[-1], redis.exceptions.ResponseError)
+    counters = sorted(r[0] for r in results[:-1])  # type: ignore[index]
+    assert counters == list(range(1, 51))  # each request's own replies, none lost
+    assert await rds.get(f"{base}:49") == b"49"
