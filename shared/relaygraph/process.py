@@ -17,6 +17,28 @@ def setup_logging() -> None:
         logging.getLogger("relaygraph.faststream").setLevel(logging.WARNING)
 
 
+def release_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc ``malloc_trim``).
+
+    Called once a service is up: importing LangGraph, redis-py and FastStream
+    leaves MiB of freed memory in malloc's arenas (7 MiB of an executor's 98
+    MiB, 9 of a gateway's 84, measured) that would otherwise stay in its RSS.
+    (After runs, what grows is live memory: trimming then gained nothing.) A
+    no-op where the C library has no ``malloc_trim``."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is not None:
+        trim(0)
+
+
 def run_until_signal(factory: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
     setup_logging()
 

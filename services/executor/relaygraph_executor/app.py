@@ -40,6 +40,7 @@ from relaygraph.contracts import (
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import RelaygraphError
 from relaygraph.leases import Leases
+from relaygraph.process import release_memory
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
@@ -257,6 +258,7 @@ async def serve(
                 ),
                 tg.create_task(sweep(leases, store, dispatcher, settings.sweep_interval)),
             ]
+            release_memory()
             log.info(
                 "executor %s serving graphs %s", settings.executor_id, ", ".join(registry.graphs)
             )

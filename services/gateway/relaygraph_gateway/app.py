@@ -34,6 +34,7 @@ from relaygraph.contracts import (
 )
 from relaygraph.errors import NotFound, RelaygraphError
 from relaygraph.leases import Leases
+from relaygraph.process import release_memory
 from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
@@ -120,6 +121,7 @@ def create_app(
                     return await resume_over_nats(gateway, thread_id, msg.body)
 
                 await broker.start()
+                release_memory()
                 log.info("gateway serving graphs %s", ", ".join(cfg.graphs))
                 yield
             finally:
