@@ -8,6 +8,7 @@ of a thread whose run just ended).
 from __future__ import annotations
 
 import logging
+import time
 
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
@@ -18,6 +19,7 @@ from relaygraph.store import Store
 from relaygraph.subjects import Subjects
 
 log = logging.getLogger("relaygraph.dispatch")
+ALIVE_CACHE = 1.0  # seconds
 
 
 class Dispatcher:
@@ -34,6 +36,7 @@ class Dispatcher:
         self.store = store
         self.subjects = subjects
         self.owner_timeout = owner_timeout
+        self._alive_seen: dict[str, tuple[float, bool]] = {}
 
     async def to_queue(
         self, request: bytes, run_id: str, dedupe: str = "", priority: bool = False
@@ -56,6 +59,20 @@ class Dispatcher:
             headers={"Nats-Msg-Id": f"{parsed.thread_id}:{parsed.checkpoint_id}"},
         )
 
+    async def _alive(self, executor_id: str) -> bool:
+        """Whether the executor's liveness key is there, as read at most
+        ``ALIVE_CACHE`` seconds ago (most resumes go to a few owners: one read
+        a second each instead of one per run; the key's TTL is longer)."""
+        now = time.monotonic()
+        seen = self._alive_seen.get(executor_id)
+        if seen is not None and now - seen[0] < ALIVE_CACHE:
+            return seen[1]
+        alive = await self.store.executor_alive(executor_id)
+        if len(self._alive_seen) > 4096:
+            self._alive_seen.clear()
+        self._alive_seen[executor_id] = (now, alive)
+        return alive
+
     async def send(
         self,
         request: bytes,
@@ -69,7 +86,7 @@ class Dispatcher:
         if owner is None:
             owner = await self.store.thread_owner(thread_id)
         if owner and alive is None:
-            alive = await self.store.executor_alive(owner)
+            alive = await self._alive(owner)
         if owner and not alive:
             # Its owner is gone: whoever takes it next must not wait behind the backlog.
             await self.to_queue(request, run_id, priority=True)

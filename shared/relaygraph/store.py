@@ -12,6 +12,7 @@ gateway as raw bytes: the gateway never decodes a user's state to serve it.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,9 +21,12 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from relaygraph.errors import Conflict, NotFound
+from relaygraph.errors import BadRequest, Conflict, NotFound
 from relaygraph.pipelining import Step, batch
 from relaygraph.subjects import Keys
+
+_INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
+_NO_RESUME = object()
 
 
 def now_iso() -> str:
@@ -44,9 +48,10 @@ _CREATE_RUN = """
 -- KEYS: thread, queue, runs, run, resumes
 -- ARGV: thread_id, run_id, run_json, request, strategy, now, score, resume_ids_json,
 --       create_thread ('1'|'0'), metadata_json_for_new_thread, graph_id, assistant_id,
---       lease_until_ms (when the sweeper re-dispatches it if nobody claimed it)
+--       lease_until_ms (when the sweeper re-dispatches it if nobody claimed it),
+--       resume ('' not a resume | 'map': the ids of ARGV[8] | 'plain': whatever is pending)
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if ARGV[9] ~= '1' then return {'not_found', ''} end
+  if ARGV[9] ~= '1' or ARGV[14] ~= '' then return {'not_found', ''} end
   redis.call('HSET', KEYS[1], 'thread_id', ARGV[1], 'created_at', ARGV[6], 'updated_at', ARGV[6],
     'metadata', ARGV[10], 'status', 'idle', 'values', 'null', 'interrupts', '{}')
 end
@@ -54,6 +59,41 @@ local ids = cjson.decode(ARGV[8])
 for _, id in ipairs(ids) do
   local prev = redis.call('HGET', KEYS[5], id)
   if prev then return {'duplicate', prev} end
+end
+if ARGV[14] ~= '' then
+  -- A resume answers the thread's pending interrupts (decided here, with the
+  -- run's creation, so two resumes racing cannot both answer them).
+  local status = redis.call('HGET', KEYS[1], 'status') or ''
+  if status ~= 'interrupted' then
+    local last = redis.call('HGET', KEYS[1], 'last_resume')
+    if ARGV[14] == 'plain' and last then
+      local newest = redis.call('ZREVRANGE', KEYS[3], 0, 0)[1]
+      if newest == last then return {'duplicate', last} end  -- a retried plain resume
+    end
+    return {'not_interrupted', status}
+  end
+  local pending, known = {}, {}
+  for _, items in pairs(cjson.decode(redis.call('HGET', KEYS[1], 'interrupts') or '{}')) do
+    for _, item in ipairs(items) do
+      if type(item) == 'table' and type(item['id']) == 'string' then
+        pending[#pending + 1] = item['id']
+        known[item['id']] = true
+      end
+    end
+  end
+  table.sort(pending)
+  if ARGV[14] == 'map' then
+    local unknown = {}
+    for _, id in ipairs(ids) do if not known[id] then unknown[#unknown + 1] = id end end
+    if #unknown > 0 then
+      table.sort(unknown)
+      return {'unknown_ids', cjson.encode(unknown), cjson.encode(pending)}
+    end
+  elseif #pending > 1 then
+    return {'many_pending', cjson.encode(pending)}
+  else
+    ids = pending
+  end
 end
 local active = redis.call('HGET', KEYS[1], 'active_run')
 local decision = 'dispatch'
@@ -138,7 +178,6 @@ class Created:
     run_id: str
     active_run: str = ""
     owner: str = ""  # the executor that last ran the thread
-    owner_alive: bool | None = None  # None: not asked
 
 
 class Store:
@@ -182,21 +221,6 @@ class Store:
         if not raw:
             raise NotFound(f"Thread {thread_id} not found")
         return {k.decode(): v for k, v in raw.items()}
-
-    async def thread_and_resumes(
-        self, thread_id: str, interrupt_ids: list[str]
-    ) -> tuple[dict[str, bytes], str | None]:
-        """The thread, and the run that already answered any of ``interrupt_ids``
-        (one round trip)."""
-        steps: list[Step] = [("HGETALL", self.keys.thread(thread_id))]
-        if interrupt_ids:
-            steps.append(("HMGET", self.keys.thread_resumes(thread_id), *interrupt_ids))
-        results = await batch(self.redis, steps)
-        if not results[0]:
-            raise NotFound(f"Thread {thread_id} not found")
-        thread = {k.decode(): v for k, v in results[0].items()}
-        done = next((r.decode() for r in results[1] if r), None) if interrupt_ids else None
-        return thread, done
 
     async def thread_exists(self, thread_id: str) -> bool:
         return bool(await self.redis.exists(self.keys.thread(thread_id)))
@@ -261,19 +285,29 @@ class Store:
         run_json: bytes,
         request: bytes,
         strategy: str,
-        resume_ids: list[str],
         create_thread: bool,
         graph_id: str,
         assistant_id: str,
         thread_metadata: dict[str, Any] | None = None,
         lease_until_ms: int = 0,
         before: list[Step] | None = None,
-        owner_hint: str = "",
+        resume: Any = _NO_RESUME,
     ) -> Created:
         """Decide and record a run in one round trip. ``before``: commands the
-        server runs first (the sweeper's watch). ``owner_hint``: the thread's
-        owner as last read; whether it is alive comes back in the same trip."""
+        server runs first (the sweeper's watch). ``resume``: the value of a
+        ``Command(resume=...)``: a map ``{interrupt_id: value}`` answers those
+        interrupts, anything else the one pending; refused (4xx) if the thread
+        is not interrupted or the ids are not pending. A repeat of a resume
+        returns the run that answered it (``duplicate``)."""
         k = self.keys
+        mode, resume_ids = "", []
+        if resume is not _NO_RESUME:
+            is_map = (
+                isinstance(resume, dict)
+                and bool(resume)
+                and all(isinstance(i, str) and _INTERRUPT_ID.match(i) for i in resume)
+            )
+            mode, resume_ids = ("map", list(resume)) if is_map else ("plain", [])
         steps: list[Step] = [
             *(before or []),
             (
@@ -299,22 +333,33 @@ class Store:
                     graph_id,
                     assistant_id,
                     lease_until_ms,
+                    mode,
                 ],
             ),
         ]
         if create_thread:  # the search index: the script creates the thread if missing
             steps.append(("ZADD", k.threads_index, "NX", time.time(), thread_id))
-        if owner_hint:
-            steps.append(("EXISTS", k.executor(owner_hint)))
         results = await batch(self.redis, steps)
         res = results[len(before or [])]
         decision, other = res[0].decode(), res[1].decode()
         owner = res[2].decode() if len(res) > 2 else ""
-        alive: bool | None = None
-        if owner_hint and owner == owner_hint:
-            alive = bool(results[-1])
         if decision == "not_found":
             raise NotFound(f"Thread {thread_id} not found")
+        if decision == "not_interrupted":
+            if other == "busy":
+                raise Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
+            raise BadRequest(f"Thread {thread_id} is {other}, not interrupted: nothing to resume")
+        if decision == "unknown_ids":
+            raise BadRequest(
+                f"interrupt id(s) {msgspec.json.decode(res[1])} are not pending on thread "
+                f"{thread_id}; pending: {msgspec.json.decode(res[2])}"
+            )
+        if decision == "many_pending":
+            pending = msgspec.json.decode(res[1])
+            raise BadRequest(
+                f"{len(pending)} interrupts are pending on thread {thread_id}: resume with a map "
+                f"{{interrupt_id: value}} naming each of {pending}"
+            )
         if decision == "busy":
             raise Conflict(
                 f"Thread {thread_id} is busy with run {other}; "
@@ -322,7 +367,7 @@ class Store:
             )
         if decision == "duplicate":
             return Created("duplicate", other)
-        return Created(decision, run_id, other, owner, alive)
+        return Created(decision, run_id, other, owner)
 
     async def get_run(self, thread_id: str, run_id: str) -> dict[str, bytes]:
         raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.run(thread_id, run_id))  # type: ignore[misc]
@@ -339,10 +384,6 @@ class Store:
             pipe.hgetall(self.keys.run(thread_id, rid.decode()))
         rows = await pipe.execute() if ids else []
         return [{k.decode(): v for k, v in row.items()} for row in rows if row]
-
-    async def newest_run(self, thread_id: str) -> str | None:
-        ids = await self.redis.zrevrange(self.keys.thread_runs(thread_id), 0, 0)
-        return ids[0].decode() if ids else None
 
     async def request_cancel(self, thread_id: str, run_id: str, action: str) -> str:
         """``dequeued`` (had not started: now interrupted), ``flagged`` (its

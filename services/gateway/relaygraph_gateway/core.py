@@ -8,7 +8,6 @@ resume behaves the same whichever way it arrives.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -36,8 +35,6 @@ from relaygraph.contracts import (
 )
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import (
-    BadRequest,
-    Conflict,
     InvalidInput,
     NotFound,
     Unavailable,
@@ -49,7 +46,6 @@ from relaygraph.store import Created, Store, now_iso
 from relaygraph.subjects import Subjects, is_token
 from relaygraph_gateway.models import RunCreate
 
-_INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
 TERMINAL = {"success", "error", "timeout", "interrupted"}
 SCHEMA_TTL = 60.0
 
@@ -163,49 +159,6 @@ class Gateway:
                 )
 
     # -- runs ----------------------------------------------------------------
-    async def _resume_plan(
-        self, thread_id: str, resume: Any
-    ) -> tuple[list[str], str | None, dict[str, bytes]]:
-        """The interrupt ids a resume answers, or the run that already answered
-        them (a repeated resume gets the first run, never a second one), and the
-        thread as read."""
-        is_map = (
-            isinstance(resume, dict)
-            and bool(resume)
-            and all(isinstance(k, str) and _INTERRUPT_ID.match(k) for k in resume)
-        )
-        thread, done = await self.store.thread_and_resumes(
-            thread_id, list(resume) if is_map else []
-        )
-        status = thread.get("status", b"").decode()
-        if done is not None:
-            return [], done, thread
-        if status != "interrupted":
-            last = thread.get("last_resume", b"").decode()
-            if not is_map and last and last == await self.store.newest_run(thread_id):
-                return [], last, thread  # a retried plain resume of the thread's last interrupt
-            if status == "busy":
-                raise Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
-            raise BadRequest(f"Thread {thread_id} is {status}, not interrupted: nothing to resume")
-        by_task: dict[str, list[dict[str, Any]]] = msgspec.json.decode(
-            thread.get("interrupts") or b"{}"
-        )
-        pending = [i["id"] for items in by_task.values() for i in items if "id" in i]
-        if is_map:
-            unknown = sorted(set(resume) - set(pending))
-            if unknown:
-                raise BadRequest(
-                    f"interrupt id(s) {unknown} are not pending on thread {thread_id}; "
-                    f"pending: {pending}"
-                )
-            return list(resume), None, thread
-        if len(pending) > 1:
-            raise BadRequest(
-                f"{len(pending)} interrupts are pending on thread {thread_id}: resume with a map "
-                f"{{interrupt_id: value}} naming each of {pending}"
-            )
-        return pending, None, thread
-
     async def create_run(
         self, thread_id: str | None, body: RunCreate, follow: str | None = None
     ) -> tuple[dict[str, Any], Created, Subscription | None]:
@@ -221,14 +174,8 @@ class Gateway:
         if thread_id is None:
             thread_id = str(uuid.uuid4())
         check_id("thread_id", thread_id)
-        resume_ids: list[str] = []
-        owner_hint = ""
-        if body.command is not None and "resume" in body.command.model_fields_set:
-            resume_ids, done, thread = await self._resume_plan(thread_id, body.command.resume)
-            owner_hint = thread.get("owner", b"").decode()
-            if done is not None:
-                return await self.run_json(thread_id, done), Created("duplicate", done), None
-        elif body.input is not None:
+        is_resume = body.command is not None and "resume" in body.command.model_fields_set
+        if body.input is not None and not is_resume:
             await self.check_input(graph_id, body.input)
         run_id = str(uuid.uuid4())
         created_at = now_iso()
@@ -281,14 +228,13 @@ class Gateway:
             run_json=msgspec.json.encode(run),
             request=request,
             strategy=body.multitask_strategy,
-            resume_ids=resume_ids,
             create_thread=temporary or body.if_not_exists == "create",
             graph_id=graph_id,
             assistant_id=assistant_id,
             thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
             lease_until_ms=deadline,
             before=[self.leases.watch_step(thread_id, run_id, deadline)],
-            owner_hint=owner_hint,
+            **({"resume": body.command.resume} if is_resume and body.command else {}),
         )
         if created.decision == "duplicate":
             return await self.run_json(thread_id, created.run_id), created, None
@@ -300,9 +246,7 @@ class Gateway:
                 else self.subjects.event_end(run_id)
             )
         if created.decision == "dispatch":
-            await self.dispatcher.send(
-                request, thread_id, run_id, owner=created.owner, alive=created.owner_alive
-            )
+            await self.dispatcher.send(request, thread_id, run_id, owner=created.owner)
         elif body.multitask_strategy in ("interrupt", "rollback") and created.active_run:
             await self.cancel(thread_id, created.active_run, body.multitask_strategy)
         run["status"] = "pending"
