@@ -26,7 +26,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
 
-from relaygraph.broker import make_broker
+from relaygraph.broker import as_message, make_broker
 from relaygraph.config import load_config
 from relaygraph.process import run as run_loop
 from relaygraph.process import setup_logging
@@ -85,7 +85,9 @@ async def open_reviewer(
             if settings.webhook_url
             else None
         )
-        broker = make_broker(nats_settings, name=f"relaygraph-reviewer-{settings.durable}")
+        broker = make_broker(
+            nats_settings, name=f"relaygraph-reviewer-{settings.durable}", apply_types=False
+        )
         reviewer = Reviewer(
             inbox=Inbox(redis, keys, settings.durable),
             subjects=subjects,
@@ -101,6 +103,7 @@ async def open_reviewer(
             pull_sub=PullSub(batch_size=FETCH_BATCH, timeout=FETCH_TIMEOUT),
             ack_policy=AckPolicy.MANUAL,
             title="reviewer interrupts",
+            decoder=as_message,  # the handler takes the message (no FastDepends thread hop)
         )(reviewer.handle)
         await broker.connect()
         stack.push_async_callback(_stop_broker, broker)
