@@ -14,8 +14,10 @@ executor lives, released on a graceful stop, and swept when they expire.
   attempted ``max_attempts`` times ends in ``error`` instead of looping.
 
 The sorted set is one key outside the threads' hash slots, so it is updated by
-separate commands, always *before* the state change it guards (an entry too
-many is dropped by the sweeper; one too few could strand a run).
+separate commands (in the same pipeline, ahead of the script), always *before*
+the state change it guards (an entry too many is dropped by the sweeper; one too
+few could strand a run). A queued run is watched from its creation until its
+turn comes; an ended run is unwatched in a batch soon after its end.
 """
 
 from __future__ import annotations
