@@ -337,7 +337,8 @@ class Store:
                 ],
             ),
         ]
-        if create_thread:  # the search index: the script creates the thread if missing
+        if create_thread and not mode:  # the search index: the script creates the
+            # thread if missing (never for a resume: that needs the thread already)
             steps.append(("ZADD", k.threads_index, "NX", time.time(), thread_id))
         results = await batch(self.redis, steps)
         res = results[len(before or [])]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -171,6 +172,16 @@ async def test_resume_of_a_thread_that_is_not_interrupted(http: httpx.AsyncClien
         f"/threads/{tid}/runs/wait", json={"assistant_id": "agent", "input": {"some_text": "ok"}}
     )
     assert r.json()["__interrupt__"][0]["value"] == {"text_to_revise": "ok"}
+
+
+async def test_resume_of_a_missing_thread_creates_nothing(http: httpx.AsyncClient) -> None:
+    before = (await http.post("/threads/count", json={})).json()
+    r = await http.post(
+        f"/threads/{uuid.uuid4()}/runs/wait",
+        json={"assistant_id": "agent", "command": {"resume": "x"}, "if_not_exists": "create"},
+    )
+    assert r.status_code == 404, r.text
+    assert (await http.post("/threads/count", json={})).json() == before
 
 
 async def test_thread_search_patch_delete(http: httpx.AsyncClient) -> None:
