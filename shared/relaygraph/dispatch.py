@@ -79,15 +79,12 @@ class Dispatcher:
         thread_id: str,
         run_id: str,
         owner: str | None = None,
-        alive: bool | None = None,
     ) -> str:
-        """Returns where the run went: the owner's id, or ``queue``. ``owner``
-        (and whether it is ``alive``), when the caller read them already."""
+        """Returns where the run went: the owner's id, or ``queue``. ``owner``:
+        the thread's owner ("" for none), when the caller read it already."""
         if owner is None:
             owner = await self.store.thread_owner(thread_id)
-        if owner and alive is None:
-            alive = await self._alive(owner)
-        if owner and not alive:
+        if owner and not await self._alive(owner):
             # Its owner is gone: whoever takes it next must not wait behind the backlog.
             await self.to_queue(request, run_id, priority=True)
             return "queue"

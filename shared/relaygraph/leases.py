@@ -30,7 +30,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from relaygraph.store import batch, now_iso
+from relaygraph.pipelining import batch
+from relaygraph.store import now_iso
 from relaygraph.subjects import Keys
 
 log = logging.getLogger("relaygraph.leases")
@@ -166,7 +167,7 @@ class Leases:
     def watch_step(
         self, thread_id: str, run_id: str, deadline_ms: int | None = None
     ) -> tuple[Any, ...]:
-        """:meth:`watch` as a command, to go first in another round trip (``store.batch``)."""
+        """:meth:`watch` as a step of another round trip (``pipelining.batch``)."""
         score = deadline_ms if deadline_ms is not None else now_ms() + self.grace_ms
         return ("ZADD", self.keys.leases, score, self.member(thread_id, run_id))
 
@@ -211,7 +212,7 @@ class Leases:
     async def claim(
         self, thread_id: str, run_id: str, executor_id: str, then: tuple[Any, ...] | None = None
     ) -> Claim:
-        """``then``: a step (``store.batch``) sent right after the claim in the
+        """``then``: a step (``pipelining.batch``) sent right after the claim in the
         same round trip, e.g. the read of the thread's latest checkpoint; its
         reply is ``Claim.then``."""
         k = self.keys
@@ -219,7 +220,7 @@ class Leases:
         # The sweeper must see this attempt before it can strand it: the watch
         # goes first, in the same round trip.
         steps: list[tuple[Any, ...]] = [
-            ("ZADD", k.leases, now + self.lease_ms, self.member(thread_id, run_id)),
+            self.watch_step(thread_id, run_id, now + self.lease_ms),
             (
                 self._claim,
                 [k.thread(thread_id), k.run(thread_id, run_id), k.thread_epoch(thread_id)],

@@ -53,8 +53,9 @@ def run_until_signal(factory: Callable[[asyncio.Event], Coroutine[Any, Any, None
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
-    """``asyncio.run`` on uvloop (the gateway's uvicorn picks it too): about a
-    third less CPU per socket operation than the default loop."""
+    """``asyncio.run`` on uvloop, as the gateway's uvicorn already runs (the
+    executor and reviewer too, now; on the interrupt cycle the change was
+    within the machine's drift, so no gain is claimed for it)."""
     try:
         import uvloop
     except ImportError:  # not built for this platform (Windows)

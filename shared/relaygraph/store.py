@@ -453,9 +453,6 @@ class Store:
             return outcome, res[1], res[2].decode()
         return outcome, None, ""
 
-    async def clear_outbox(self, thread_id: str, run_id: str) -> None:
-        await self.redis.hdel(self.keys.run(thread_id, run_id), "outbox")  # type: ignore[misc]
-
     # -- executors -------------------------------------------------------------
     async def heartbeat_executor(self, executor_id: str, ttl: float) -> None:
         await self.redis.set(self.keys.executor(executor_id), b"1", px=int(ttl * 1000))

@@ -51,7 +51,7 @@ from relaygraph_executor.runner import INFRA_ERRORS, Runner, heartbeat
 log = logging.getLogger("relaygraph.executor")
 
 
-async def sweep(leases: Leases, store: Store, dispatcher: Dispatcher, interval: float) -> None:
+async def sweep(leases: Leases, dispatcher: Dispatcher, interval: float) -> None:
     """Re-dispatch runs whose lease (or dispatch grace) ran out, and publish the
     interrupt events of runs whose executor died before it could, forever."""
     while True:
@@ -74,8 +74,7 @@ async def sweep(leases: Leases, store: Store, dispatcher: Dispatcher, interval: 
                         "run %s: publishing its interrupt event left unpublished", due.run_id
                     )
                     await dispatcher.publish_interrupt(due.request)
-                    await store.clear_outbox(due.thread_id, due.run_id)
-                    await leases.unwatch(due.thread_id, due.run_id)
+                    await leases.unwatch(due.thread_id, due.run_id, outbox_sent=True)
         except INFRA_ERRORS as exc:
             log.warning("sweep skipped: %s", exc)
 
@@ -256,7 +255,7 @@ async def serve(
                         settings.heartbeat_interval,
                     )
                 ),
-                tg.create_task(sweep(leases, store, dispatcher, settings.sweep_interval)),
+                tg.create_task(sweep(leases, dispatcher, settings.sweep_interval)),
             ]
             release_memory()
             log.info(

@@ -172,11 +172,10 @@ class Runner:
         claim = await self.leases.claim(
             req.thread_id, req.run_id, self.executor_id, then=saver.latest_step(req.thread_id)
         )
-        if claim.claimed:
-            saver.seed_attempt(req.thread_id, claim.epoch, claim.then)
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return "skipped"
+        saver.seed_attempt(req.thread_id, claim.epoch, claim.then)
         # One INFO line per run (its outcome); the start is worth one only on a retry.
         log.log(
             logging.INFO if claim.attempt > 1 or claim.outcome != "ok" else logging.DEBUG,
@@ -401,7 +400,6 @@ class Runner:
         read, kept by the saver)."""
         saver: Any = self.registry.checkpointer
         base = saver.attempt_base(req.thread_id, epoch)
-        saver.forget_attempt(req.thread_id)
         await saver.adelete_for_runs([req.run_id])
         if base is not None and base[0] is not None:
             config, before = base

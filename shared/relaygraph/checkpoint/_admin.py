@@ -33,13 +33,13 @@ class AdminOps(RedisSaverCore):
         runs = list(dict.fromkeys(_text(r, "run_id") for r in run_ids if r))
         if not runs:
             return
-        self._attempts.clear()  # checkpoints go: no attempt's cache stays exact
         members = yield Cmds([("SMEMBERS", self.keys.checkpoint_run_threads(r)) for r in runs])
         by_thread: dict[str, list[str]] = defaultdict(list)
         for run_id, threads in zip(runs, members, strict=True):
             for thread in threads:
                 by_thread[_s(thread)].append(run_id)
         for thread_id, thread_runs in sorted(by_thread.items()):
+            self.forget_attempt(thread_id)  # its checkpoints change: the cache would not be exact
             yield Call("delete_runs", self._tkeys(thread_id), thread_runs)
         with self._indexed_lock:
             for key in [(r, t) for r in runs for t in by_thread]:

@@ -185,10 +185,6 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         """The read of the latest root checkpoint, for :meth:`seed_attempt`."""
         return Call("get", self._tkeys(self._thread({"thread_id": thread_id})), ["", ""])
 
-    def _cached(self, thread_id: str, token: str) -> _Attempt | None:
-        att = self._attempts.get(thread_id)
-        return att if att is not None and att.token == token and att.field else None
-
     def _remember_read(self, thread_id: str, token: str, loaded: Any) -> None:
         if (att := self._attempts.get(thread_id)) is not None and att.token == token:
             return  # the attempt's first read is its base

@@ -85,7 +85,7 @@ class AsyncRedisSaver(AdminOps):
     # -- request execution -------------------------------------------------------
     async def _exec(self, req: Any) -> Any:
         if isinstance(self.client, RedisCluster):
-            return await self._exec_cluster(req)
+            return await self._exec_direct(req)
         # One client: requests join the process's auto-pipeline (one round trip
         # for whatever every run asks in the same turn of the event loop).
         if isinstance(req, Call):
@@ -97,16 +97,15 @@ class AsyncRedisSaver(AdminOps):
                 steps.append((self._scripts[req.then.script], req.then.keys, req.then.args))
                 return (await batch(self.client, steps))[-1]
             return await batch(self.client, steps)
-        if isinstance(req, Scan):
-            return [k async for k in self.client.scan_iter(match=req.pattern, count=1000)]
-        raise TypeError(f"unknown request {req!r}")
+        return await self._exec_direct(req)
 
-    async def _exec_cluster(self, req: Any) -> Any:
+    async def _exec_direct(self, req: Any) -> Any:
+        """Each request on its own (a cluster client, and every key scan)."""
         if isinstance(req, Call):
             return await self._scripts[req.script](keys=req.keys, args=req.args)
         if isinstance(req, Cmds) and req.then is not None:
-            await self._exec_cluster(Cmds(req.cmds))  # other slots: sent first
-            return await self._exec_cluster(req.then)
+            await self._exec_direct(Cmds(req.cmds))  # other slots: sent first
+            return await self._exec_direct(req.then)
         if isinstance(req, Cmds):
             if len(req.cmds) == 1:
                 return [await self.client.execute_command(*req.cmds[0])]
@@ -150,7 +149,7 @@ class AsyncRedisSaver(AdminOps):
             op.close()
 
     def latest_step(self, thread_id: str) -> tuple[Any, list[str], list[Any]]:
-        """:meth:`latest_request` as a script step for ``relaygraph.store.batch``."""
+        """:meth:`latest_request` as a script step for ``relaygraph.pipelining.batch``."""
         call = self.latest_request(thread_id)
         return self._scripts[call.script], call.keys, call.args
 
@@ -204,6 +203,7 @@ class AsyncRedisSaver(AdminOps):
         if not keys:
             return
         thread_id = str(config["configurable"]["thread_id"])
+        self.forget_attempt(thread_id)
         pipe = self.client.pipeline(transaction=True)
         pipe.zrem(self.keys.checkpoint_write_ids(thread_id), *keys)
         pipe.hdel(self.keys.checkpoint_writes(thread_id), *keys)
