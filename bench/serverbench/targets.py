@@ -7,7 +7,8 @@
 - ``langgraph dev``: the official LangGraph dev server (``langgraph-cli[inmem]``),
   installed from ``official-requirements.txt`` into its own venv.
 
-All three serve a fresh copy of ``bench/graphs`` (the same ``langgraph.json``).
+All three serve a fresh copy of ``bench/graphs`` (the same ``langgraph.json``), with
+``examples/graphs/edit_text.py`` as its ``interrupt.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from serverbench.procs import Proc, descendants, role
 BENCH = Path(__file__).resolve().parents[1]
 ROOT = BENCH.parent
 GRAPHS = BENCH / "graphs"
+# The interrupt cycle runs the example users start from, copied in as interrupt.py.
+INTERRUPT_GRAPH = BENCH.parent / "examples" / "graphs" / "edit_text.py"
 WORK = BENCH / ".work"
 OFFICIAL_REQUIREMENTS = BENCH / "official-requirements.txt"
 TOOLS_REQUIREMENTS = BENCH / "tools-requirements.txt"
@@ -100,6 +103,7 @@ def official_versions() -> dict[str, str]:
 def _copy_graphs(dest: Path) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(GRAPHS, dest, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+    shutil.copy(INTERRUPT_GRAPH, dest / "interrupt.py")
     return dest / "langgraph.json"
 
 
@@ -130,11 +134,28 @@ class Target:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    log: Path | None = None
+
     def start(self) -> None:
         raise NotImplementedError
 
+    def _launch(self, args: list[str], log: Path, cwd: Path, env: dict[str, str]) -> None:
+        """Start the target's one process (its output in ``log``); return once ready."""
+        self.log = log
+        with log.open("wb") as out:
+            self.main = subprocess.Popen(
+                args,
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
+        self.wait_ready()
+
     def stop(self) -> None:
-        raise NotImplementedError
+        _stop(self.main)
 
     def procs(self) -> list[Proc]:
         """Every process of this target with a unique role name."""
@@ -142,7 +163,9 @@ class Target:
         return _named(descendants(self.main.pid))
 
     def logs(self, tail: int = 3000) -> str:
-        return ""
+        if self.log is None or not self.log.exists():
+            return ""
+        return self.log.read_text(errors="replace")[-tail:]
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -189,33 +212,21 @@ class RelaygraphDev(Target):
         config = _copy_graphs(self.work / "project")
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "REDIS_URL")}
-        self.log = self.work / "dev.log"
-        with self.log.open("wb") as out:
-            self.main = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "relaygraph"),
-                    "dev",
-                    "--port",
-                    str(self.port),
-                    "--reviewer-port",
-                    str(free_port()),
-                    "--config",
-                    str(config),
-                ],
-                cwd=config.parent,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-            )
-        self.wait_ready()
-
-    def stop(self) -> None:
-        _stop(self.main)
-
-    def logs(self, tail: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-tail:] if self.log.exists() else ""
+        self._launch(
+            [
+                str(Path(sys.executable).parent / "relaygraph"),
+                "dev",
+                "--port",
+                str(self.port),
+                "--reviewer-port",
+                str(free_port()),
+                "--config",
+                str(config),
+            ],
+            self.work / "dev.log",
+            config.parent,
+            env,
+        )
 
 
 class RelaygraphSplit(Target):
@@ -321,38 +332,26 @@ class OfficialDev(Target):
         env["VIRTUAL_ENV"] = str(venv)
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         env.pop("PYTHONPATH", None)
-        self.log = self.work / "langgraph-dev.log"
-        with self.log.open("wb") as out:
-            self.main = subprocess.Popen(
-                [
-                    str(venv / "bin" / "langgraph"),
-                    "dev",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-browser",
-                    "--no-reload",
-                    "--allow-blocking",
-                    "--n-jobs-per-worker",
-                    "10",
-                    "--config",
-                    "langgraph.json",
-                ],
-                cwd=config.parent,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-            )
-        self.wait_ready()
-
-    def stop(self) -> None:
-        _stop(self.main)
-
-    def logs(self, tail: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-tail:] if self.log.exists() else ""
+        self._launch(
+            [
+                str(venv / "bin" / "langgraph"),
+                "dev",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-browser",
+                "--no-reload",
+                "--allow-blocking",
+                "--n-jobs-per-worker",
+                "10",
+                "--config",
+                "langgraph.json",
+            ],
+            self.work / "langgraph-dev.log",
+            config.parent,
+            env,
+        )
 
 
 TARGETS: dict[str, type[Target]] = {
