@@ -26,7 +26,8 @@ from relaygraph.pipelining import Step, batch
 from relaygraph.subjects import Keys
 
 _INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
-_NO_RESUME = object()
+NO_RESUME = object()
+"""``Store.create_run(resume=...)`` of a run that is not a resume."""
 
 
 def now_iso() -> str:
@@ -291,7 +292,7 @@ class Store:
         thread_metadata: dict[str, Any] | None = None,
         lease_until_ms: int = 0,
         before: list[Step] | None = None,
-        resume: Any = _NO_RESUME,
+        resume: Any = NO_RESUME,
     ) -> Created:
         """Decide and record a run in one round trip. ``before``: commands the
         server runs first (the sweeper's watch). ``resume``: the value of a
@@ -301,7 +302,7 @@ class Store:
         returns the run that answered it (``duplicate``)."""
         k = self.keys
         mode, resume_ids = "", []
-        if resume is not _NO_RESUME:
+        if resume is not NO_RESUME:
             is_map = (
                 isinstance(resume, dict)
                 and bool(resume)

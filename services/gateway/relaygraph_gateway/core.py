@@ -42,7 +42,7 @@ from relaygraph.errors import (
 )
 from relaygraph.leases import Leases, now_ms
 from relaygraph.settings import GatewaySettings
-from relaygraph.store import Created, Store, now_iso
+from relaygraph.store import NO_RESUME, Created, Store, now_iso
 from relaygraph.subjects import Subjects, is_token
 from relaygraph_gateway.models import RunCreate
 
@@ -234,7 +234,7 @@ class Gateway:
             thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
             lease_until_ms=deadline,
             before=[self.leases.watch_step(thread_id, run_id, deadline)],
-            **({"resume": body.command.resume} if is_resume and body.command else {}),
+            resume=body.command.resume if is_resume and body.command else NO_RESUME,
         )
         if created.decision == "duplicate":
             return await self.run_json(thread_id, created.run_id), created, None
