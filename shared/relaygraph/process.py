@@ -10,11 +10,34 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 
+class _FastStreamNoise(logging.Filter):
+    """Two kinds of FastStream log records a user should not have to read:
+
+    - every failed NATS reconnect comes with a traceback of nats-py's
+      internals; the message already names the error, so one line is kept;
+    - nats-py >= 2.15 lets a pull ``fetch`` that found nothing raise the
+      builtin ``TimeoutError`` instead of its own (nats-io/nats.py#1008), which
+      FastStream does not expect: its supervisor logs a traceback and restarts
+      the consumer, which goes on as before. That record is dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith("Connection broken"):
+            record.exc_info = None
+            record.exc_text = None
+        elif "raised an exception, retrying" in message and record.exc_info:
+            return type(record.exc_info[1]) is not TimeoutError
+        return True
+
+
 def setup_logging() -> None:
     level = os.environ.get("RELAYGRAPH_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    faststream = logging.getLogger("relaygraph.faststream")
+    faststream.addFilter(_FastStreamNoise())
     if level != "DEBUG":  # FastStream's own lifecycle chatter
-        logging.getLogger("relaygraph.faststream").setLevel(logging.WARNING)
+        faststream.setLevel(logging.WARNING)
 
 
 def release_memory() -> None:
