@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from relaygraph.contracts import GraphQuery
@@ -218,7 +218,10 @@ async def _history(g: Gateway, thread_id: str, q: HistoryQuery) -> Response:
 
 @router.get("/threads/{thread_id}/history")
 async def get_history(
-    thread_id: str, request: Request, limit: int = 10, before: str | None = None
+    thread_id: str,
+    request: Request,
+    limit: int = Query(10, ge=1, le=1000),
+    before: str | None = None,
 ) -> Response:
     return await _history(gw(request), thread_id, HistoryQuery(limit=limit, before=before))
 

@@ -24,6 +24,10 @@ StreamModeName = Literal[
 ]
 
 
+MAX_OFFSET = 2**31 - 1
+"""Largest ``offset`` a list or search takes (a larger one is a 422)."""
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -72,7 +76,7 @@ class ThreadSearch(Body):
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
     ids: list[str] | None = None
     limit: int = Field(10, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class ThreadCount(Body):
@@ -109,4 +113,4 @@ class AssistantSearch(Body):
     name: str | None = None
     metadata: dict[str, Any] | None = None
     limit: int = Field(10, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
