@@ -47,6 +47,14 @@ class Unavailable(RelaygraphError):
     retryable = True
 
 
+class GraphUnavailable(RelaygraphError):
+    """The graph did not load (its module fails to import, its factory raises):
+    nothing can run it until it is fixed and the executors restart."""
+
+    code = "graph_unavailable"
+    status = 424
+
+
 class StaleEpoch(RelaygraphError):
     """A write carried a fencing epoch older than the thread's current one: the
     writer lost its lease and must drop the run."""
@@ -56,7 +64,16 @@ class StaleEpoch(RelaygraphError):
 
 
 ERRORS_BY_CODE: dict[str, type[RelaygraphError]] = {
-    cls.code: cls for cls in (NotFound, Conflict, InvalidInput, BadRequest, Unavailable, StaleEpoch)
+    cls.code: cls
+    for cls in (
+        NotFound,
+        Conflict,
+        InvalidInput,
+        BadRequest,
+        Unavailable,
+        GraphUnavailable,
+        StaleEpoch,
+    )
 }
 
 

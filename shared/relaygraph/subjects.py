@@ -167,6 +167,12 @@ class Keys:
         must still end: what the sweeper re-dispatches when a lease runs out."""
         return f"{self.prefix}:leases"
 
+    def graph_catalog(self, graph_id: str) -> str:
+        """Hash of one graph's published versions (``relaygraph.catalog``):
+        ``<version>`` -> a ``GraphEntry`` (JSON), ``current`` -> the version
+        published last. Written by executors at start, read by gateways."""
+        return f"{self.prefix}:graph:{{{graph_id}}}"
+
     def executor(self, executor_id: str) -> str:
         """Liveness key of an executor, refreshed while it lives (TTL)."""
         return f"{self.prefix}:executor:{executor_id}"

@@ -25,6 +25,7 @@ from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 
 from relaygraph.broker import as_message, ensure_streams, make_broker
+from relaygraph.catalog import Catalog
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import load_config
 from relaygraph.contracts import (
@@ -46,7 +47,7 @@ from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
 from relaygraph_executor.graphs import GraphRegistry
 from relaygraph_executor.queries import Queries
-from relaygraph_executor.runner import INFRA_ERRORS, Runner, heartbeat
+from relaygraph_executor.runner import INFRA_ERRORS, Liveness, Runner, heartbeat
 
 log = logging.getLogger("relaygraph.executor")
 
@@ -107,7 +108,11 @@ async def serve(
         await saver.asetup()
         registry = GraphRegistry(config, saver)
         await registry.load()
+        # Gateways check runs' input against what is published here, with no
+        # executor needed to answer at that moment.
+        await Catalog(rds, keys).publish(registry.entries(settings.executor_id, time.time()))
         store = Store(rds, keys)
+        liveness = Liveness(store, settings.executor_id, settings.liveness_ttl)
         leases = Leases(
             rds,
             keys,
@@ -142,7 +147,11 @@ async def serve(
                 hb = None
                 if msg is not None:  # keep JetStream from redelivering while we work
                     hb = tg.create_task(
-                        heartbeat(msg.raw_message.in_progress, settings.heartbeat_interval)
+                        heartbeat(
+                            msg.raw_message.in_progress,
+                            settings.heartbeat_interval,
+                            f"in-progress ack of run {req.run_id}",
+                        )
                     )
                 try:
                     outcome = await runner.execute(req)
@@ -216,7 +225,7 @@ async def serve(
             @broker.subscriber(subjects.owner_run(settings.executor_id), decoder=as_message)
             async def on_owner_run(msg: NatsMessage) -> bytes:
                 req = decode(msg.body, RunRequest)
-                if slots.locked() or stop.is_set():
+                if slots.locked() or stop.is_set() or not liveness.alive:
                     return encode(OwnerReply(accepted=False))
                 await slots.acquire()
                 start(req, msg.body, None)
@@ -244,23 +253,23 @@ async def serve(
                 if runner.cancel(req.run_id, req.action):
                     log.info("run %s cancelled (%s)", req.run_id, req.action)
 
-            await store.heartbeat_executor(settings.executor_id, settings.liveness_ttl)
             await broker.start()
+            broken = ", ".join(registry.errors)
+            log.info(
+                "executor %s serving graphs %s%s",
+                settings.executor_id,
+                ", ".join(registry.graphs) or "(none)",
+                f" (did not load, their runs end in error: {broken})" if broken else "",
+            )
+            # Alive (resumes may be routed to it as a thread's owner) once subscribed.
+            await liveness.refresh()
             background = [
                 tg.create_task(
-                    heartbeat(
-                        lambda: store.heartbeat_executor(
-                            settings.executor_id, settings.liveness_ttl
-                        ),
-                        settings.heartbeat_interval,
-                    )
+                    heartbeat(liveness.refresh, settings.heartbeat_interval, "liveness refresh")
                 ),
                 tg.create_task(sweep(leases, dispatcher, settings.sweep_interval)),
             ]
             release_memory()
-            log.info(
-                "executor %s serving graphs %s", settings.executor_id, ", ".join(registry.graphs)
-            )
             if ready is not None:
                 ready.set()
             await stop.wait()

@@ -6,14 +6,14 @@ and write checkpoints through the same Redis saver the runs use.
 
 from __future__ import annotations
 
-import typing
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.errors import InvalidUpdateError
 from langgraph.types import StateSnapshot
 
 from relaygraph.contracts import GraphQuery
-from relaygraph.errors import BadRequest, InvalidInput, NotFound
+from relaygraph.errors import BadRequest, InvalidInput
 from relaygraph.store import Store
 from relaygraph_executor.graphs import GraphRegistry
 from relaygraph_executor.runner import interrupts_of, thread_interrupts
@@ -62,36 +62,6 @@ def state_json(state: StateSnapshot) -> dict[str, Any]:
     }
 
 
-_JSON_TYPES = {
-    str: "string",
-    int: "integer",
-    float: "number",
-    bool: "boolean",
-    list: "array",
-    dict: "object",
-}
-
-
-def hinted_schema(graph: Any) -> dict[str, Any] | None:
-    """A shallow JSON Schema of a StateGraph's input from its type hints, for
-    states pydantic cannot express (``typing.TypedDict`` on Python < 3.12)."""
-    schema = getattr(getattr(graph, "builder", None), "input_schema", None)
-    if schema is None:
-        return None
-    try:
-        hints = typing.get_type_hints(schema)
-    except Exception:
-        return None
-    props: dict[str, Any] = {}
-    for key, hint in hints.items():
-        base = typing.get_origin(hint) or hint
-        if base is typing.Annotated:  # a channel with a reducer: its input shape varies
-            props[key] = {}
-            continue
-        props[key] = {"type": _JSON_TYPES[base]} if base in _JSON_TYPES else {}
-    return {"type": "object", "title": getattr(schema, "__name__", "Input"), "properties": props}
-
-
 class Queries:
     def __init__(self, registry: GraphRegistry, store: Store) -> None:
         self.registry = registry
@@ -123,7 +93,7 @@ class Queries:
         if q.op == "update_state":
             return await self._update_state(q)
         if q.op == "schemas":
-            return dumps(self._schemas(q.graph_id))
+            return dumps(self.registry.loaded_graph(q.graph_id).schemas)
         if q.op == "graph":
             return dumps(graph.get_graph(xray=q.xray).to_json())
         raise BadRequest(f"unknown query {q.op!r}")
@@ -138,7 +108,7 @@ class Queries:
             )
         try:
             new_config = await graph.aupdate_state(self._config(q), q.values, as_node=q.as_node)
-        except (ValueError, KeyError, TypeError) as exc:  # langgraph's own refusals
+        except (ValueError, KeyError, TypeError, InvalidUpdateError) as exc:  # langgraph's refusals
             raise InvalidInput(f"update_state refused: {exc}") from exc
         state = await graph.aget_state({"configurable": {"thread_id": q.thread_id}})
         status = "interrupted" if (state.next or interrupts_of(state)) else "idle"
@@ -146,25 +116,3 @@ class Queries:
             q.thread_id, dumps(state.values), status, dumps(thread_interrupts(state))
         )
         return dumps({"checkpoint": _checkpoint(new_config)})
-
-    def _schemas(self, graph_id: str) -> dict[str, Any]:
-        graph = self.registry.get(graph_id)
-
-        def safe(fn: Any) -> Any:
-            try:
-                return fn()
-            except Exception:  # a schema langgraph cannot express as JSON Schema
-                return None
-
-        return {
-            "graph_id": graph_id,
-            "input_schema": safe(graph.get_input_jsonschema) or hinted_schema(graph),
-            "output_schema": safe(graph.get_output_jsonschema),
-            "state_schema": safe(lambda: graph.get_input_jsonschema()),
-            "config_schema": safe(graph.get_config_jsonschema),
-            "context_schema": safe(graph.get_context_jsonschema),
-        }
-
-    def exists(self, graph_id: str) -> None:
-        if graph_id not in self.registry.graphs:
-            raise NotFound(f"Graph {graph_id!r} not found")

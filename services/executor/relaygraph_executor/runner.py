@@ -10,8 +10,8 @@ and only then the JetStream ack of the run request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,7 +38,7 @@ from relaygraph.contracts import (
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import StaleEpoch
 from relaygraph.leases import Leases, now_ms
-from relaygraph.store import Store, now_iso
+from relaygraph.store import STATELESS_RESULT_TTL, Store, now_iso
 from relaygraph.subjects import Subjects
 from relaygraph_executor.graphs import GraphRegistry
 from relaygraph_executor.serde import dumps
@@ -58,9 +58,21 @@ _MODES = {
 }
 
 
+def run_context(req: RunRequest, keys: frozenset[str] | None) -> dict[str, Any]:
+    """What the graph reads as ``Runtime.context``, built as LangGraph Server
+    builds it: the run's ``context``, else its ``config["configurable"]``, with
+    only the keys of the graph's context schema when it declares one. An empty
+    context gives the graph its schema's defaults."""
+    context = dict(req.context or (req.config or {}).get("configurable") or {})
+    if keys is not None:
+        context = {k: v for k, v in context.items() if k in keys}
+    return context
+
+
 def run_config(req: RunRequest, epoch: int | None) -> dict[str, Any]:
     cfg = dict(req.config or {})
-    configurable = dict(cfg.get("configurable") or {})
+    # A run's context is also seen in its configurable (LangGraph Server mirrors it).
+    configurable = {**(req.context or {}), **(cfg.get("configurable") or {})}
     configurable["thread_id"] = req.thread_id
     configurable.setdefault("checkpoint_ns", "")
     if req.checkpoint_id:
@@ -192,6 +204,9 @@ class Runner:
         self.active[req.run_id] = task
         renew = asyncio.create_task(self._renew(req, claim.epoch, task))
         try:
+            loaded = self.registry.loaded.get(req.graph_id)
+            if loaded is None or loaded.error is not None:
+                return await self._unrunnable(req, claim.epoch, loaded)
             if claim.outcome == "cancelled":
                 self.cancel_actions[req.run_id] = claim.detail
                 graph = self.registry.get(req.graph_id)
@@ -245,38 +260,42 @@ class Runner:
     async def _execute(self, req: RunRequest, epoch: int, attempt: int) -> str:
         seq = 0
         await self._event(req, seq, "metadata", dumps({"run_id": req.run_id, "attempt": attempt}))
-        graph = self.registry.get(req.graph_id)
+        loaded = self.registry.loaded_graph(req.graph_id)
         config = run_config(req, epoch)
+        context = run_context(req, loaded.context_keys)
         modes = list(dict.fromkeys(m for m in req.stream_mode if m in _MODES)) or ["values"]
         lg_modes = list(dict.fromkeys(_MODES[m][0] for m in modes))
         run_status, error = "success", None
+        graph = self.registry.get(req.graph_id)
         try:
-            first_input, anything_left = await self._start_input(req, graph, attempt)
-            if attempt > 1:
-                log.info(
-                    "run %s continues from its last checkpoint (%s)",
-                    req.run_id,
-                    "steps left" if anything_left else "nothing left to run",
-                )
-            if anything_left:
-                async for part in graph.astream(
-                    first_input,
-                    config,
-                    stream_mode=lg_modes,
-                    subgraphs=req.stream_subgraphs,
-                    interrupt_before=req.interrupt_before,
-                    interrupt_after=req.interrupt_after,
-                    durability=req.durability,  # type: ignore[arg-type]
-                ):
-                    if req.stream_subgraphs:
-                        ns, mode, chunk = part
-                    else:
-                        ns, (mode, chunk) = (), part
-                    name = "messages" if mode == "messages" else mode
-                    if ns:
-                        name = f"{name}|{'|'.join(ns)}"
-                    seq += 1
-                    await self._event(req, seq, name, dumps(chunk))
+            async with self.registry.for_run(req.graph_id, config, context) as graph:  # type: ignore[arg-type]
+                first_input, anything_left = await self._start_input(req, graph, attempt)
+                if attempt > 1:
+                    log.info(
+                        "run %s continues from its last checkpoint (%s)",
+                        req.run_id,
+                        "steps left" if anything_left else "nothing left to run",
+                    )
+                if anything_left:
+                    async for part in graph.astream(
+                        first_input,
+                        config,  # type: ignore[arg-type]
+                        context=context,
+                        stream_mode=lg_modes,
+                        subgraphs=req.stream_subgraphs,
+                        interrupt_before=req.interrupt_before,
+                        interrupt_after=req.interrupt_after,
+                        durability=req.durability,  # type: ignore[arg-type]
+                    ):
+                        if req.stream_subgraphs:
+                            ns, mode, chunk = part
+                        else:
+                            ns, (mode, chunk) = (), part
+                        name = "messages" if mode == "messages" else mode
+                        if ns:
+                            name = f"{name}|{'|'.join(ns)}"
+                        seq += 1
+                        await self._event(req, seq, name, dumps(chunk))
         except asyncio.CancelledError:
             action = self.cancel_actions.get(req.run_id)
             if action is None:
@@ -304,6 +323,22 @@ class Runner:
             seq += 1
             await self._event(req, seq, "error", dumps(error))
         return await self._finish(req, graph, epoch, seq, run_status, error)
+
+    async def _unrunnable(self, req: RunRequest, epoch: int, loaded: Any) -> str:
+        """A run of a graph this executor could not load ends in ``error`` saying
+        why; the thread keeps its state and status (nothing ran)."""
+        message = (
+            loaded.error
+            if loaded is not None
+            else f"graph {req.graph_id!r} is not in this executor's langgraph.json"
+        )
+        error = {"error": "GraphLoadError", "message": message}
+        log.warning("run %s not run: %s", req.run_id, message)
+        await self._event(req, 0, "metadata", dumps({"run_id": req.run_id, "attempt": 1}))
+        await self._event(req, 1, "error", dumps(error))
+        return await self._record(
+            req, epoch, 1, "error", "", b"", b"", dumps({"__error__": error}), b""
+        )
 
     async def _exhausted(self, req: RunRequest, epoch: int, attempt: int) -> str:
         error = {
@@ -353,6 +388,33 @@ class Runner:
             if pending and error is None and run_status != "interrupted"
             else b""
         )
+        return await self._record(
+            req,
+            epoch,
+            seq,
+            run_status,
+            thread_status,
+            values,
+            dumps(thread_interrupts(state)),
+            output,
+            event,
+        )
+
+    async def _record(
+        self,
+        req: RunRequest,
+        epoch: int,
+        seq: int,
+        run_status: str,
+        thread_status: str,
+        values: bytes,
+        interrupts: bytes,
+        output: bytes,
+        event: bytes,
+    ) -> str:
+        """Record the outcome, announce the end (and the interrupt), hand the
+        thread on. ``thread_status`` '': back to what it was before the run;
+        ``values`` / ``interrupts`` empty: left as they are."""
         # A queued run is watched by the sweeper from its creation until its turn
         # (see leases._SWEEP), so the thread is handed on in the same script.
         outcome, next_request, next_run = await self.store.finish_run(
@@ -362,7 +424,7 @@ class Runner:
             run_status=run_status,
             thread_status=thread_status,
             values=values,
-            interrupts=dumps(thread_interrupts(state)),
+            interrupts=interrupts,
             result=output,
             next_lease_until_ms=now_ms() + self.leases.grace_ms,
             outbox=event,
@@ -370,11 +432,21 @@ class Runner:
         if outcome == "stale":
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
             return "stale"
-        log.info("run %s: %s; thread %s %s", req.run_id, run_status, req.thread_id, thread_status)
-        if rollback:
+        log.info(
+            "run %s: %s; thread %s %s",
+            req.run_id,
+            run_status,
+            req.thread_id,
+            thread_status or "as it was",
+        )
+        if self.cancel_actions.get(req.run_id) == "rollback" and run_status == "interrupted":
             await self.store.delete_run(req.thread_id, req.run_id)
         if req.temporary:
-            await self.store.delete_thread(req.thread_id)
+            # The thread goes; the run's record stays a while, for a waiter
+            # whose closing event is lost (the gateway then reads it).
+            await self.store.delete_thread(
+                req.thread_id, keep_run=req.run_id, keep_for=STATELESS_RESULT_TTL
+            )
             await self.registry.checkpointer.adelete_thread(req.thread_id)
         # The outcome is in Redis: whoever waits on the run may see its end now.
         # The interrupt event goes out with it (both wait for JetStream's ack);
@@ -433,9 +505,56 @@ class Runner:
         return True
 
 
-async def heartbeat(beat: Callable[[], Awaitable[Any]], interval: float) -> None:
-    """Call ``beat`` every ``interval`` seconds until cancelled."""
+FAILURE_LOG_EVERY = 30.0
+"""Seconds between two log lines of the same failing heartbeat."""
+
+
+async def heartbeat(
+    beat: Callable[[], Awaitable[Any]], interval: float, what: str = "heartbeat"
+) -> None:
+    """Call ``beat`` every ``interval`` seconds until cancelled. A failure does
+    not stop the loop; it is logged, at most once per :data:`FAILURE_LOG_EVERY`
+    seconds, and so is the recovery."""
+    failures, logged_at = 0, -FAILURE_LOG_EVERY
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
+        try:
             await beat()
+        except Exception as exc:
+            failures += 1
+            now = time.monotonic()
+            if now - logged_at >= FAILURE_LOG_EVERY:
+                logged_at = now
+                log.warning(
+                    "%s failed (%d time(s) in a row): %s: %s",
+                    what,
+                    failures,
+                    type(exc).__name__,
+                    exc,
+                )
+            continue
+        if failures:
+            log.info("%s works again after %d failure(s)", what, failures)
+            failures = 0
+
+
+class Liveness:
+    """This executor's liveness key, which resume routing trusts: refreshed
+    every heartbeat; while it cannot be refreshed the executor no longer
+    counts itself alive (and refuses runs routed to it as an owner)."""
+
+    def __init__(self, store: Store, executor_id: str, ttl: float) -> None:
+        self.store = store
+        self.executor_id = executor_id
+        self.ttl = ttl
+        self._fresh_until = 0.0
+
+    async def refresh(self) -> None:
+        started = time.monotonic()
+        await self.store.heartbeat_executor(self.executor_id, self.ttl)
+        self._fresh_until = started + self.ttl
+
+    @property
+    def alive(self) -> bool:
+        """Whether the key in Redis is surely still there."""
+        return time.monotonic() < self._fresh_until

@@ -1,0 +1,85 @@
+"""A run's ``context`` reaches the graph as ``Runtime.context``, and graph
+factories are called per run as LangGraph Server calls them. Every expected
+value below is what ``langgraph dev`` (langgraph-api 0.16.7) returned for the
+same call on the same graphs (tests/graphs/context.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.system import System
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def c(system: System) -> AsyncIterator[Any]:
+    async with get_client(url=system.url, timeout=30) as sdk:
+        yield sdk
+
+
+async def test_context_reaches_the_graph(c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    out = await c.runs.wait(
+        tid, "echo_context", input={"question": "q"}, context={"model": "large", "junk": 1}
+    )
+    assert out == {"question": "q", "seen": {"model": "large", "temperature": 0.0}}
+
+
+async def test_no_context_gives_the_schemas_defaults(c: Any) -> None:
+    out = await c.runs.wait(None, "echo_context", input={"question": "q"})
+    assert out == {"question": "q", "seen": {"model": "small", "temperature": 0.0}}
+    streamed = [
+        chunk.data
+        async for chunk in c.runs.stream(
+            None, "echo_context", input={"question": "q"}, stream_mode="values"
+        )
+        if chunk.event == "values"
+    ]
+    assert streamed[-1]["seen"] == {"model": "small", "temperature": 0.0}
+
+
+async def test_configurable_stands_in_for_context(c: Any) -> None:
+    out = await c.runs.wait(
+        None,
+        "echo_context",
+        input={"question": "q"},
+        config={"configurable": {"model": "cfg", "junk": 2}},
+    )
+    assert out["seen"] == {"model": "cfg", "temperature": 0.0}
+
+
+async def test_context_and_configurable_together_is_a_400(c: Any) -> None:
+    with pytest.raises(httpx.HTTPStatusError) as err:
+        await c.runs.wait(
+            None,
+            "echo_context",
+            input={"question": "q"},
+            config={"configurable": {"model": "cfg"}},
+            context={"model": "x"},
+        )
+    assert err.value.response.status_code == 400
+    assert "`context` or `config.configurable`" in err.value.response.json()["detail"]
+
+
+async def test_factories_are_called_per_run(c: Any) -> None:
+    out = await c.runs.wait(
+        None, "from_config", input={}, config={"configurable": {"tone": "warm"}}
+    )
+    assert out == {"seen": {"tone": "warm"}}
+    out = await c.runs.wait(None, "from_runtime", input={}, context={"a": 1})
+    assert out == {"seen": {"access": "threads.create_run", "context": {"a": 1}}}
+    out = await c.runs.wait(None, "from_runtime", input={})
+    assert out == {"seen": {"access": "threads.create_run", "context": {}}}
+    tid = (await c.threads.create())["thread_id"]
+    out = await c.runs.wait(tid, "from_both", input={})
+    assert out == {"seen": {"access": "threads.create_run", "thread": tid}}
+    schemas = await c.assistants.get_schemas(
+        (await c.assistants.get("from_runtime"))["assistant_id"]
+    )
+    assert schemas["input_schema"]["properties"].keys() == {"question", "seen"}

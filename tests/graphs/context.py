@@ -1,0 +1,66 @@
+"""Test graphs for runtime context and graph factories.
+
+``echo_context`` has a ``context_schema`` and copies ``Runtime.context`` into
+its state; the factories build a graph per run from what they are given (the
+run's config, a ``ServerRuntime``, or both), as LangGraph Server calls them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph_sdk.runtime import ServerRuntime
+
+
+@dataclass
+class Settings:
+    model: str = "small"
+    temperature: float = 0.0
+
+
+class State(TypedDict, total=False):
+    question: str
+    seen: dict[str, Any]
+
+
+def echo(state: State, runtime: Runtime[Settings]) -> State:
+    return {"seen": asdict(runtime.context)}
+
+
+builder = StateGraph(State, context_schema=Settings)
+builder.add_node(echo)
+builder.add_edge(START, "echo")
+echo_context = builder.compile()
+
+
+def _graph_saying(what: dict[str, Any]) -> Any:
+    def say(state: State) -> State:
+        return {"seen": what}
+
+    b = StateGraph(State)
+    b.add_node("say", say)
+    b.add_edge(START, "say")
+    return b.compile()
+
+
+def from_config(config: RunnableConfig) -> Any:
+    """A factory of the run's config."""
+    return _graph_saying({"tone": config.get("configurable", {}).get("tone", "plain")})
+
+
+async def from_runtime(runtime: ServerRuntime) -> Any:
+    """An async factory of a ServerRuntime: what it reads depends on the access."""
+    run = runtime.execution_runtime
+    return _graph_saying(
+        {"access": runtime.access_context, "context": run.context if run is not None else None}
+    )
+
+
+def from_both(config: RunnableConfig, runtime: ServerRuntime) -> Any:
+    return _graph_saying(
+        {"access": runtime.access_context, "thread": config["configurable"].get("thread_id")}
+    )
