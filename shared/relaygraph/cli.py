@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from relaygraph.config import load_config
+from relaygraph.config import Config, load_config
 from relaygraph.errors import RelaygraphError
 
 
@@ -70,6 +70,66 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for c in children:
+        if c.poll() is None:
+            c.send_signal(signal.SIGTERM)
+    for c in children:
+        try:
+            c.wait(15)
+        except subprocess.TimeoutExpired:
+            c.kill()
+
+
+def _connectable(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def wait_until_ready(
+    children: list[subprocess.Popen[bytes]],
+    urls: list[str],
+    redis_url: str,
+    executor_ids: list[str],
+    config: Config,
+    timeout: float = 120.0,
+) -> str | None:
+    """Wait until every URL answers and every executor is subscribed (its
+    liveness key, written once it is, is in Redis); report graphs that did not
+    load. Returns why it is not ready, or ``None``."""
+    import urllib.error
+    import urllib.request
+
+    from redis import Redis
+
+    from relaygraph.catalog import load_errors
+    from relaygraph.settings import RedisSettings
+    from relaygraph.subjects import Keys
+
+    keys = Keys(RedisSettings().key_prefix)
+    deadline = time.monotonic() + timeout
+    waiting = list(urls)
+    with Redis.from_url(redis_url) as rds:
+        while True:
+            for c in children:
+                if c.poll() is not None:
+                    return f"a service exited with code {c.returncode} while starting"
+            for url in list(waiting):
+                try:
+                    with urllib.request.urlopen(url, timeout=1):
+                        waiting.remove(url)
+                except (urllib.error.URLError, OSError):
+                    pass
+            alive = all(rds.exists(keys.executor(e)) for e in executor_ids)
+            if not waiting and alive:
+                break
+            if time.monotonic() > deadline:
+                return f"not ready after {timeout:.0f}s"
+            time.sleep(0.1)
+        for error in load_errors(rds, keys, list(config.graphs)).values():
+            print(f"relaygraph dev: {error}", file=sys.stderr, flush=True)
+    return None
+
+
 def dev(ns: argparse.Namespace) -> int:
     from relaygraph.servers import nats_server, valkey_server
 
@@ -105,10 +165,21 @@ def dev(ns: argparse.Namespace) -> int:
             flush=True,
         )
         cfg = ["--config", str(config.path)]
-        children = [_child(["executor", *cfg], env) for _ in range(max(1, ns.executors))]
+        executor_ids = [f"dev-{i}-{os.urandom(3).hex()}" for i in range(max(1, ns.executors))]
+        children = [
+            _child(["executor", *cfg], {**env, "RELAYGRAPH_EXECUTOR_ID": executor_id})
+            for executor_id in executor_ids
+        ]
         children.append(_child(["gateway", *cfg, "--port", str(ns.port), "--host", ns.host], env))
+        urls = [f"http://{_connectable(ns.host)}:{ns.port}/ok"]
         if not ns.no_reviewer:
             children.append(_child(["reviewer", *cfg, "--port", str(ns.reviewer_port)], env))
+            urls.append(f"http://127.0.0.1:{ns.reviewer_port}/")
+        failed = wait_until_ready(children, urls, env["REDIS_URL"], executor_ids, config)
+        if failed is not None:
+            print(f"relaygraph dev: {failed}; stopping", file=sys.stderr, flush=True)
+            _stop_children(children)
+            return 1
         print(
             f"relaygraph dev: API on http://{ns.host}:{ns.port} (docs at /docs); graphs: "
             f"{', '.join(config.graphs)}"
@@ -137,14 +208,7 @@ def dev(ns: argparse.Namespace) -> int:
                 )
                 break
             time.sleep(0.2)
-        for c in children:
-            if c.poll() is None:
-                c.send_signal(signal.SIGTERM)
-        for c in children:
-            try:
-                c.wait(15)
-            except subprocess.TimeoutExpired:
-                c.kill()
+        _stop_children(children)
         return code
     finally:
         for s in reversed(servers):

@@ -68,7 +68,9 @@ class GatewaySettings(BaseSettings):
         "or `Authorization: Bearer`.",
     )
     query_timeout: float = Field(
-        10.0, description="Seconds to wait for an executor to answer a state/history query."
+        10.0,
+        description="Seconds to wait for an executor to answer a state/history query, "
+        "including while none is running yet.",
     )
     owner_timeout: float = Field(
         0.5, description="Seconds to wait for a thread's owning executor to take a resume."

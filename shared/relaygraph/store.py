@@ -26,6 +26,9 @@ from relaygraph.pipelining import Step, batch
 from relaygraph.subjects import Keys
 
 _INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
+STATELESS_RESULT_TTL = 600.0
+"""Seconds a stateless run's record outlives its thread: a waiter whose closing
+event was lost reads the outcome there."""
 NO_RESUME = object()
 """``Store.create_run(resume=...)`` of a run that is not a resume."""
 
@@ -111,6 +114,7 @@ redis.call('HSET', KEYS[1], 'graph_id', ARGV[11], 'assistant_id', ARGV[12])
 for _, id in ipairs(ids) do redis.call('HSET', KEYS[5], id, ARGV[2]) end
 if #ids > 0 then redis.call('HSET', KEYS[1], 'last_resume', ARGV[2]) end
 if decision == 'dispatch' then
+  redis.call('HSET', KEYS[1], 'rest_status', redis.call('HGET', KEYS[1], 'status') or 'idle')
   redis.call('HSET', KEYS[1], 'active_run', ARGV[2], 'status', 'busy', 'updated_at', ARGV[6])
 elseif ARGV[5] == 'enqueue' then
   redis.call('RPUSH', KEYS[2], ARGV[2])
@@ -120,55 +124,114 @@ end
 return {decision, active, redis.call('HGET', KEYS[1], 'owner') or ''}
 """
 
-_FINISH_RUN = """
+# Lua shared by the scripts that end a run. ``release_resumes``: a run that
+# did not apply its resume (cancelled, or its graph did not load) leaves the
+# interrupts it answered answerable again. ``hand_on``: the thread goes to its
+# next queued run that is still pending (made active here, its request
+# returned for dispatch), or is left with no active run.
+_END_RUN_LUA = """
+local function release_resumes(thread, resumes, run_id)
+  local resumed = redis.call('HGETALL', resumes)
+  for i = 1, #resumed, 2 do
+    if resumed[i + 1] == run_id then redis.call('HDEL', resumes, resumed[i]) end
+  end
+  if redis.call('HGET', thread, 'last_resume') == run_id then
+    redis.call('HDEL', thread, 'last_resume')
+  end
+end
+local function hand_on(thread, queue, run_key_prefix, lease_until)
+  local nxt = redis.call('LPOP', queue)
+  while nxt do
+    local rk = run_key_prefix .. nxt
+    if redis.call('HGET', rk, 'status') == 'pending' then
+      redis.call('HSET', thread, 'rest_status', redis.call('HGET', thread, 'status') or 'idle')
+      redis.call('HSET', thread, 'active_run', nxt, 'status', 'busy')
+      redis.call('HSET', rk, 'lease_until', lease_until)
+      return {'next', redis.call('HGET', rk, 'request'), nxt}
+    end
+    nxt = redis.call('LPOP', queue)
+  end
+  redis.call('HDEL', thread, 'active_run')
+  return {'ok', '', ''}
+end
+"""
+
+_FINISH_RUN = (
+    _END_RUN_LUA
+    + """
 -- KEYS: thread, run, queue, epoch, resumes
 -- ARGV: run_id, epoch, run_status, thread_status, values_json, interrupts_json,
 --       result_json, now, run_key_prefix, next_lease_until_ms, outbox
--- ``outbox``: the interrupt event to publish (kept until it is published, so
--- the sweeper publishes it if this executor dies first).
+-- ``thread_status`` '': the thread goes back to the status it had before the
+-- run (the run changed nothing); ``values_json`` / ``interrupts_json`` '':
+-- left as they are. ``outbox``: the interrupt event to publish (kept until it
+-- is published, so the sweeper publishes it if this executor dies first).
 if redis.call('GET', KEYS[4]) ~= ARGV[2] then return {'stale', '', ''} end
 redis.call('HSET', KEYS[2], 'status', ARGV[3], 'result', ARGV[7], 'updated_at', ARGV[8])
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'outbox', ARGV[11]) end
-redis.call('HSET', KEYS[1], 'status', ARGV[4], 'interrupts', ARGV[6], 'updated_at', ARGV[8])
+local thread_status = ARGV[4]
+if thread_status == '' then
+  thread_status = redis.call('HGET', KEYS[1], 'rest_status') or 'idle'
+end
+redis.call('HSET', KEYS[1], 'status', thread_status, 'updated_at', ARGV[8])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'interrupts', ARGV[6]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'values', ARGV[5]) end
-if ARGV[3] == 'interrupted' then
-  -- A cancelled resume did not answer its interrupts: they may be answered again.
-  local resumed = redis.call('HGETALL', KEYS[5])
-  for i = 1, #resumed, 2 do
-    if resumed[i + 1] == ARGV[1] then redis.call('HDEL', KEYS[5], resumed[i]) end
-  end
-  if redis.call('HGET', KEYS[1], 'last_resume') == ARGV[1] then
-    redis.call('HDEL', KEYS[1], 'last_resume')
-  end
+if ARGV[3] == 'interrupted' or ARGV[4] == '' then
+  release_resumes(KEYS[1], KEYS[5], ARGV[1])
 end
 if redis.call('HGET', KEYS[1], 'active_run') ~= ARGV[1] then return {'ok', '', ''} end
-local nxt = redis.call('LPOP', KEYS[3])
-while nxt do
-  local rk = ARGV[9] .. nxt
-  if redis.call('HGET', rk, 'status') == 'pending' then
-    redis.call('HSET', KEYS[1], 'active_run', nxt, 'status', 'busy')
-    redis.call('HSET', rk, 'lease_until', ARGV[10])
-    return {'next', redis.call('HGET', rk, 'request'), nxt}
-  end
-  nxt = redis.call('LPOP', KEYS[3])
-end
-redis.call('HDEL', KEYS[1], 'active_run')
-return {'ok', '', ''}
+return hand_on(KEYS[1], KEYS[3], ARGV[9], ARGV[10])
 """
+)
 
-_REQUEST_CANCEL = """
--- KEYS: run, queue ; ARGV: run_id, now, action
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return 'gone' end
-if st ~= 'pending' and st ~= 'running' then return 'done' end
-if st == 'pending' and redis.call('LREM', KEYS[2], 0, ARGV[1]) > 0 then
-  redis.call('HSET', KEYS[1], 'status', 'interrupted', 'updated_at', ARGV[2])
-  return 'dequeued'
+_REQUEST_CANCEL = (
+    _END_RUN_LUA
+    + """
+-- KEYS: thread, run, queue, resumes
+-- ARGV: run_id, now, action, run_key_prefix, next_lease_until_ms
+-- Replies {outcome, next_request, next_run_id}: ``dequeued`` (was queued
+-- behind another run), ``cancelled`` (dispatched but never claimed: ended
+-- here, the thread handed on), ``flagged`` (its executor stops it), ``done``
+-- (already ended) or ``gone``.
+local st = redis.call('HGET', KEYS[2], 'status')
+if not st then return {'gone', '', ''} end
+if st ~= 'pending' and st ~= 'running' then return {'done', '', ''} end
+if st == 'pending' and redis.call('LREM', KEYS[3], 0, ARGV[1]) > 0 then
+  redis.call('HSET', KEYS[2], 'status', 'interrupted', 'updated_at', ARGV[2])
+  release_resumes(KEYS[1], KEYS[4], ARGV[1])
+  return {'dequeued', '', ''}
 end
--- Dispatched or running: whoever claims or renews it next sees the flag.
-redis.call('HSET', KEYS[1], 'cancel', ARGV[3])
-return 'flagged'
+if st == 'pending' and redis.call('HEXISTS', KEYS[2], 'claimed_ms') == 0
+    and redis.call('HGET', KEYS[1], 'active_run') == ARGV[1] then
+  -- No executor ever claimed it (none may be running): nothing ran, so it
+  -- ends now, and a later claim finds it ended.
+  redis.call('HSET', KEYS[2], 'status', 'interrupted', 'updated_at', ARGV[2])
+  redis.call('HSET', KEYS[1], 'status', redis.call('HGET', KEYS[1], 'rest_status') or 'idle',
+    'updated_at', ARGV[2])
+  release_resumes(KEYS[1], KEYS[4], ARGV[1])
+  local handed = hand_on(KEYS[1], KEYS[3], ARGV[4], ARGV[5])
+  return {'cancelled', handed[2], handed[3]}
+end
+-- Claimed, or running: whoever claims or renews it next sees the flag.
+redis.call('HSET', KEYS[2], 'cancel', ARGV[3])
+return {'flagged', '', ''}
 """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """What the cancel script did: ``dequeued``, ``cancelled``, ``flagged``,
+    ``done`` or ``gone``; and the thread's next run, when it was handed on."""
+
+    outcome: str
+    next_request: bytes | None = None
+    next_run_id: str = ""
+
+    @property
+    def ended_here(self) -> bool:
+        """The run ended in Redis: no executor will publish its end."""
+        return self.outcome in ("dequeued", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,18 +325,27 @@ class Store:
     async def count_threads(self) -> int:
         return int(await self.redis.zcard(self.keys.threads_index))
 
-    async def delete_thread(self, thread_id: str) -> None:
+    async def delete_thread(
+        self, thread_id: str, keep_run: str | None = None, keep_for: float = 0.0
+    ) -> None:
+        """Delete the thread and its runs; ``keep_run``: that run's record stays
+        ``keep_for`` seconds more (a stateless run's outcome, for a waiter
+        whose end event was lost)."""
         k = self.keys
-        run_ids = await self.redis.zrange(k.thread_runs(thread_id), 0, -1)
-        removed = await self.redis.delete(
+        run_ids = [r.decode() for r in await self.redis.zrange(k.thread_runs(thread_id), 0, -1)]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(
             k.thread(thread_id),
             k.thread_queue(thread_id),
             k.thread_runs(thread_id),
             k.thread_resumes(thread_id),
             k.thread_epoch(thread_id),
-            *[k.run(thread_id, r.decode()) for r in run_ids],
+            *[k.run(thread_id, r) for r in run_ids if r != keep_run],
         )
-        await self.redis.zrem(k.threads_index, thread_id)
+        if keep_run is not None:
+            pipe.expire(k.run(thread_id, keep_run), max(1, int(keep_for)))
+        pipe.zrem(k.threads_index, thread_id)
+        removed = (await pipe.execute())[0]
         if not removed:
             raise NotFound(f"Thread {thread_id} not found")
 
@@ -387,14 +459,24 @@ class Store:
         rows = await pipe.execute() if ids else []
         return [{k.decode(): v for k, v in row.items()} for row in rows if row]
 
-    async def request_cancel(self, thread_id: str, run_id: str, action: str) -> str:
-        """``dequeued`` (had not started: now interrupted), ``flagged`` (its
-        executor stops it), ``done`` (already ended) or ``gone``."""
+    async def request_cancel(
+        self, thread_id: str, run_id: str, action: str, next_lease_until_ms: int
+    ) -> Cancelled:
+        """Cancel a run where it stands (see ``_REQUEST_CANCEL``)."""
+        k = self.keys
         res = await self._request_cancel(
-            keys=[self.keys.run(thread_id, run_id), self.keys.thread_queue(thread_id)],
-            args=[run_id, now_iso(), action],
+            keys=[
+                k.thread(thread_id),
+                k.run(thread_id, run_id),
+                k.thread_queue(thread_id),
+                k.thread_resumes(thread_id),
+            ],
+            args=[run_id, now_iso(), action, k.run(thread_id, ""), next_lease_until_ms],
         )
-        return res.decode()  # type: ignore[no-any-return]
+        outcome = res[0].decode()
+        if res[1]:
+            return Cancelled(outcome, res[1], res[2].decode())
+        return Cancelled(outcome)
 
     async def delete_run(self, thread_id: str, run_id: str) -> None:
         await self.redis.delete(self.keys.run(thread_id, run_id))

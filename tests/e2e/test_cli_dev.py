@@ -1,10 +1,13 @@
 """`relaygraph dev` in a user's own directory: their langgraph.json (graphs,
 dependencies, env), embedded nats-server and Valkey with data under
-.relaygraph/, and a paused thread still there after a restart."""
+.relaygraph/, and a paused thread still there after a restart. A user waits
+for its "API on" line and sends the first request at once; graphs that do
+not load are reported and the others served."""
 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +21,7 @@ import pytest
 from relaygraph.servers import die_with_parent, free_port
 
 pytestmark = pytest.mark.e2e
+READY = re.compile(r"relaygraph dev: API on http://\S+")
 
 GRAPH = """
 import os
@@ -77,15 +81,14 @@ def dev(project: Path) -> Iterator[tuple[str, callable]]:  # type: ignore[valid-
                 preexec_fn=die_with_parent,
             )
         procs.append(proc)
+        # As a user does: wait for the line that says it is ready, nothing else.
+        seen = len(READY.findall((project / "dev.log").read_text()))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert proc.poll() is None, (project / "dev.log").read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/assistants/greeter/schemas").is_success:
-                    return proc
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+            if len(READY.findall((project / "dev.log").read_text())) > seen:
+                return proc
+            time.sleep(0.05)
         raise AssertionError((project / "dev.log").read_text())
 
     def stop(proc: subprocess.Popen[bytes]) -> int:
@@ -123,3 +126,62 @@ def test_dev_in_a_users_directory_survives_a_restart(project: Path, dev: tuple) 
     log = (project / "dev.log").read_text()
     assert "API on http://127.0.0.1:" in log
     assert "Traceback" not in log
+
+
+BROKEN = {
+    "no_module.py": "import a_module_nobody_wrote\n\ngraph = None\n",
+    "factories.py": (
+        "def needs_a_key():\n"
+        "    raise ValueError('OPENAI_API_KEY is not set')\n\n\n"
+        "def three_args(a, b, c):\n"
+        "    raise AssertionError('never called')\n"
+    ),
+}
+
+
+def test_graphs_that_do_not_load_are_reported_and_the_others_served(
+    project: Path,
+    dev: tuple,  # type: ignore[type-arg]
+) -> None:
+    for name, text in BROKEN.items():
+        (project / name).write_text(text)
+    config = json.loads((project / "langgraph.json").read_text())
+    config["graphs"].update(
+        {
+            "no_module": "./no_module.py:graph",
+            "needs_a_key": "./factories.py:needs_a_key",
+            "three_args": "./factories.py:three_args",
+        }
+    )
+    (project / "langgraph.json").write_text(json.dumps(config))
+    url, start, _ = dev
+    start()
+    thread = httpx.post(f"{url}/threads", json={}).json()["thread_id"]
+    out = httpx.post(
+        f"{url}/threads/{thread}/runs/wait",
+        json={"assistant_id": "greeter", "input": {"name": "ada"}},
+        timeout=30,
+    )
+    assert out.status_code == 200, out.text
+    assert out.json()["__interrupt__"][0]["value"] == {"ask": "greet ada?"}
+
+    errors = httpx.get(f"{url}/info").json()["graph_errors"]
+    assert errors.keys() == {"no_module", "needs_a_key", "three_args"}
+    assert "ModuleNotFoundError: No module named 'a_module_nobody_wrote'" in errors["no_module"]
+    assert "(at no_module.py:1)" in errors["no_module"]
+    assert "ValueError: OPENAI_API_KEY is not set (at factories.py:2)" in errors["needs_a_key"]
+    assert "must take no argument, a config" in errors["three_args"]
+    log = (project / "dev.log").read_text()
+    for message in errors.values():
+        assert f"relaygraph dev: {message}" in log
+
+    failed = httpx.post(
+        f"{url}/runs/wait", json={"assistant_id": "needs_a_key", "input": {}}, timeout=30
+    )
+    assert failed.status_code == 200
+    assert failed.json() == {
+        "__error__": {"error": "GraphLoadError", "message": errors["needs_a_key"]}
+    }
+    schemas = httpx.get(f"{url}/assistants/needs_a_key/schemas")
+    assert schemas.status_code == 424
+    assert schemas.json()["detail"] == errors["needs_a_key"]

@@ -92,11 +92,15 @@ async def ok() -> Response:
 async def info(request: Request) -> Response:
     from importlib.metadata import version
 
+    g = gw(request)
+    published = await g.catalog.catalog.current_many(sorted(g.config.graphs))
     return JSON(
         {
             "version": version("relaygraph"),
             "relaygraph": True,
-            "graphs": sorted(gw(request).config.graphs),
+            "graphs": sorted(g.config.graphs),
+            # Graphs the executors could not load, and why (their runs end in error).
+            "graph_errors": {gid: e.error for gid, e in published.items() if e.error},
             "flags": {
                 "assistants": True,
                 "crons": False,

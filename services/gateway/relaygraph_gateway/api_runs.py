@@ -2,34 +2,75 @@
 
 SSE is framed as LangGraph Server frames it: CRLF line ends, a ``metadata``
 event with the run id first, ``: heartbeat`` comments while quiet, and no
-closing event (the stream just ends).
+closing event (the stream just ends). A response that waits for a run (wait,
+join, cancel with ``wait``) sends a newline every few seconds while it waits,
+as LangGraph Server does, so neither proxies nor clients time it out.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from typing import Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from nats.aio.subscription import Subscription
 from starlette.responses import Response, StreamingResponse
 
-from relaygraph.contracts import END_EVENT
+from relaygraph.contracts import END_EVENT, RunStatus
 from relaygraph.errors import Conflict
 from relaygraph_gateway.core import TERMINAL, Gateway, check_id, run_from_row
-from relaygraph_gateway.models import RunCreate
+from relaygraph_gateway.models import MAX_OFFSET, RunCreate
 from relaygraph_gateway.render import JSON, run_locations
 
 router = APIRouter(tags=["runs"])
+log = logging.getLogger("relaygraph.gateway")
 HEARTBEAT = b": heartbeat\r\n\r\n"
+KEEPALIVE = 5.0
+"""Seconds between the newlines a waiting response sends (LangGraph Server's)."""
 
 
 def gw(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
+async def waiting_response(outcome: Awaitable[bytes], headers: dict[str, str]) -> Response:
+    """The run's output as JSON. Ready within :data:`KEEPALIVE` seconds, it is
+    a plain response (an error still gets its own status); otherwise the
+    response starts and a newline goes out every :data:`KEEPALIVE` seconds
+    until the output comes (JSON parsers skip leading whitespace)."""
+    task = asyncio.ensure_future(outcome)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=KEEPALIVE)
+    except BaseException:
+        task.cancel()
+        raise
+    if done:
+        return JSON(task.result(), headers=headers)
+    return StreamingResponse(_keep_alive(task), media_type="application/json", headers=headers)
+
+
+async def _keep_alive(task: asyncio.Future[bytes]) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            yield b"\n"
+            done, _ = await asyncio.wait({task}, timeout=KEEPALIVE)
+            if done:
+                break
+        try:
+            yield task.result()
+        except Exception as exc:  # the status line is sent: the error goes in the body
+            log.warning("waiting for a run failed after the response began: %s", exc)
+            message = getattr(exc, "message", None) or str(exc)
+            yield JSON.render_error(type(exc).__name__, message)
+    finally:
+        task.cancel()
+
+
 async def sse(
     g: Gateway,
+    thread_id: str,
     run_id: str,
     after: int = -1,
     request: Request | None = None,
@@ -37,7 +78,7 @@ async def sse(
     sub: Subscription | None = None,
 ) -> AsyncIterator[bytes]:
     try:
-        async for event in g.events(run_id, sub=sub):
+        async for event in g.events(thread_id, run_id, sub=sub):
             if event is None:
                 yield HEARTBEAT
                 continue
@@ -65,7 +106,7 @@ def _stream_response(
     sub: Subscription | None = None,
 ) -> StreamingResponse:
     return StreamingResponse(
-        sse(g, run_id, after, request, thread_id if cancel else None, sub),
+        sse(g, thread_id, run_id, after, request, thread_id if cancel else None, sub),
         media_type="text/event-stream",
         headers={**run_locations(thread_id, run_id, "stream"), "Cache-Control": "no-store"},
     )
@@ -92,8 +133,9 @@ async def wait_run(thread_id: str, body: RunCreate, request: Request) -> Respons
 async def wait_run_response(g: Gateway, thread_id: str, body: RunCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
     run, _, sub = await g.create_run(check_id("thread_id", thread_id), body, follow="end")
-    output = await g.wait(thread_id, run["run_id"], sub=sub)
-    return JSON(output, headers=run_locations(thread_id, run["run_id"], "join"))
+    return await waiting_response(
+        g.wait(thread_id, run["run_id"], sub=sub), run_locations(thread_id, run["run_id"], "join")
+    )
 
 
 @router.post("/threads/{thread_id}/runs/stream")
@@ -112,7 +154,11 @@ async def stream_run(thread_id: str, body: RunCreate, request: Request) -> Respo
 
 @router.get("/threads/{thread_id}/runs")
 async def list_runs(
-    thread_id: str, request: Request, limit: int = 10, offset: int = 0, status: str | None = None
+    thread_id: str,
+    request: Request,
+    limit: int = Query(10, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    status: RunStatus | None = None,
 ) -> Response:
     g = gw(request)
     await g.store.get_thread(check_id("thread_id", thread_id))
@@ -141,7 +187,9 @@ async def delete_run(thread_id: str, run_id: str, request: Request) -> Response:
 async def join_run(thread_id: str, run_id: str, request: Request) -> Response:
     g = gw(request)
     await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
-    return JSON(await g.wait(thread_id, run_id))
+    return await waiting_response(
+        g.wait(thread_id, run_id), run_locations(thread_id, run_id, "join")
+    )
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream")
@@ -165,9 +213,11 @@ async def cancel_run(
     g = gw(request)
     await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
     await g.cancel(thread_id, run_id, action)
-    if wait:
-        await g.wait(thread_id, run_id)
-    return Response(status_code=202 if not wait else 204)
+    if not wait:
+        return Response(status_code=202)
+    return await waiting_response(
+        g.wait(thread_id, run_id), run_locations(thread_id, run_id, "join")
+    )
 
 
 # -- stateless -------------------------------------------------------------------
@@ -187,8 +237,10 @@ async def wait_stateless(body: RunCreate, request: Request) -> Response:
 async def wait_stateless_response(g: Gateway, body: RunCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
     run, _, sub = await g.create_run(None, body, follow="end")
-    output = await g.wait(run["thread_id"], run["run_id"], temporary=True, sub=sub)
-    return JSON(output, headers=run_locations(run["thread_id"], run["run_id"], "join"))
+    return await waiting_response(
+        g.wait(run["thread_id"], run["run_id"], sub=sub),
+        run_locations(run["thread_id"], run["run_id"], "join"),
+    )
 
 
 @router.post("/runs/stream")

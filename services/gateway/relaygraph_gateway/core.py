@@ -8,6 +8,7 @@ resume behaves the same whichever way it arrives.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,10 +18,13 @@ import msgspec
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError, TimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError as JsNotFound
 
+from relaygraph.catalog import Catalog, CatalogCache
 from relaygraph.config import Config
 from relaygraph.contracts import (
     END_EVENT,
@@ -35,6 +39,8 @@ from relaygraph.contracts import (
 )
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import (
+    BadRequest,
+    GraphUnavailable,
     InvalidInput,
     NotFound,
     Unavailable,
@@ -42,12 +48,11 @@ from relaygraph.errors import (
 )
 from relaygraph.leases import Leases, now_ms
 from relaygraph.settings import GatewaySettings
-from relaygraph.store import NO_RESUME, Created, Store, now_iso
+from relaygraph.store import NO_RESUME, Cancelled, Created, Store, now_iso
 from relaygraph.subjects import Subjects, is_token
 from relaygraph_gateway.models import RunCreate
 
 TERMINAL = {"success", "error", "timeout", "interrupted"}
-SCHEMA_TTL = 60.0
 
 
 def run_from_row(row: dict[str, bytes]) -> dict[str, Any]:
@@ -55,6 +60,22 @@ def run_from_row(row: dict[str, bytes]) -> dict[str, Any]:
     run["status"] = row["status"].decode()
     run["updated_at"] = row["updated_at"].decode()
     return run
+
+
+def thread_result(row: dict[str, bytes]) -> bytes:
+    """What waiting on a run returns when the run left no output of its own
+    (it never ran): the thread's pending interrupts, else its values."""
+    if row.get("status") == b"interrupted":
+        pending = [
+            item
+            for items in msgspec.json.decode(row.get("interrupts") or b"{}").values()
+            if isinstance(items, list)
+            for item in items
+        ]
+        if pending:
+            return msgspec.json.encode({"__interrupt__": pending})
+    values = row.get("values")
+    return values if values and values != b"null" else b"{}"
 
 
 def check_id(kind: str, value: str) -> str:
@@ -87,7 +108,7 @@ class Gateway:
         self.subjects = subjects
         self.settings = settings
         self.dispatcher = Dispatcher(nc, js, store, subjects, settings.owner_timeout)
-        self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.catalog = CatalogCache(Catalog(store.redis, store.keys))
 
     # -- assistants ----------------------------------------------------------
     def graph_of(self, assistant_id: str) -> tuple[str, str]:
@@ -101,35 +122,59 @@ class Gateway:
 
     # -- executor queries ----------------------------------------------------
     async def query(self, q: GraphQuery) -> msgspec.Raw:
-        try:
-            msg = await self.nc.request(
-                self.subjects.graph_query, encode(q), timeout=self.settings.query_timeout
-            )
-        except (NoRespondersError, TimeoutError) as exc:
-            raise Unavailable(
-                f"no executor answered for graph {q.graph_id!r} within "
-                f"{self.settings.query_timeout}s; is `relaygraph executor` running?"
-            ) from exc
+        """Ask any executor (state, history, update_state, drawings). While
+        none is subscribed (starting, restarting) the question is asked again
+        until ``query_timeout``."""
+        deadline = time.monotonic() + self.settings.query_timeout
+        delay = 0.05
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                msg = await self.nc.request(
+                    self.subjects.graph_query, encode(q), timeout=max(left, 0.01)
+                )
+                break
+            except NoRespondersError as exc:
+                if left <= delay:
+                    raise self._no_executor(q) from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except TimeoutError as exc:
+                raise self._no_executor(q) from exc
         reply = decode(msg.data, GraphReply)
         if reply.error is not None:
             raise from_code(reply.error.code, reply.error.message)
         return reply.result
 
+    def _no_executor(self, q: GraphQuery) -> Unavailable:
+        return Unavailable(
+            f"no executor answered for graph {q.graph_id!r} within "
+            f"{self.settings.query_timeout}s; is `relaygraph executor` running?"
+        )
+
     async def schemas(self, graph_id: str) -> dict[str, Any]:
-        cached = self._schemas.get(graph_id)
-        if cached and time.monotonic() - cached[0] < SCHEMA_TTL:
-            return cached[1]
-        raw = await self.query(GraphQuery(op="schemas", graph_id=graph_id))
-        schemas: dict[str, Any] = msgspec.json.decode(raw)
-        self._schemas[graph_id] = (time.monotonic(), schemas)
+        """The graph's schemas as executors published them; asked of a live
+        executor only when none has published them yet."""
+        entry = await self.catalog.get(graph_id)
+        if entry is not None and entry.schemas is not None:
+            return entry.schemas
+        if entry is not None and entry.error is not None:
+            raise GraphUnavailable(entry.error)
+        schemas: dict[str, Any] = msgspec.json.decode(
+            await self.query(GraphQuery(op="schemas", graph_id=graph_id))
+        )
         return schemas
 
     async def check_input(self, graph_id: str, value: Any) -> None:
         """Refuse input the graph cannot take: not an object, unknown keys, or a
-        top-level scalar of the wrong JSON type."""
+        top-level scalar of the wrong JSON type (by the graph's published input
+        schema)."""
         if value is None:
             return
-        schema = (await self.schemas(graph_id)).get("input_schema") or {}
+        entry = await self.catalog.get(graph_id)
+        if entry is None or entry.schemas is None:
+            return  # never published (no executor yet), or did not load: run it unchecked
+        schema = entry.schemas.get("input_schema") or {}
         props = schema.get("properties")
         if schema.get("type") != "object" or not isinstance(props, dict):
             return
@@ -170,6 +215,11 @@ class Gateway:
         graph_id, assistant_id = self.graph_of(body.assistant_id)
         if body.input is not None and body.command is not None:
             raise InvalidInput("a run takes `input` or `command`, not both")
+        if body.context and (body.config or {}).get("configurable"):
+            raise BadRequest(
+                "a run takes `context` or `config.configurable`, not both: put the values in "
+                "`context` (LangGraph >= 0.6 reads them as the graph's Runtime.context)"
+            )
         temporary = thread_id is None
         if thread_id is None:
             thread_id = str(uuid.uuid4())
@@ -255,24 +305,46 @@ class Gateway:
     async def run_json(self, thread_id: str, run_id: str) -> dict[str, Any]:
         return run_from_row(await self.store.get_run(thread_id, run_id))
 
-    async def cancel(self, thread_id: str, run_id: str, action: str = "interrupt") -> None:
+    async def cancel(self, thread_id: str, run_id: str, action: str = "interrupt") -> Cancelled:
         action = "rollback" if action == "rollback" else "interrupt"
-        if await self.store.request_cancel(thread_id, run_id, action) != "flagged":
-            return  # it had not started (now interrupted), or already ended
-        await self.nc.publish(
-            self.subjects.cancel,
-            encode(
-                CancelRequest(
-                    thread_id=thread_id,
-                    run_id=run_id,
-                    action=action,  # type: ignore[arg-type]
-                )
-            ),
+        res = await self.store.request_cancel(
+            thread_id, run_id, action, now_ms() + self.leases.grace_ms
         )
+        if res.outcome == "flagged":
+            await self.nc.publish(
+                self.subjects.cancel,
+                encode(
+                    CancelRequest(
+                        thread_id=thread_id,
+                        run_id=run_id,
+                        action=action,  # type: ignore[arg-type]
+                    )
+                ),
+            )
+        elif res.ended_here:
+            # No executor ran it, so none will announce its end: whoever
+            # follows the run (wait, join, stream) hears it from here.
+            output = await self._thread_result(thread_id)
+            end = RunEvent(
+                seq=0,
+                event=END_EVENT,
+                data=msgspec.Raw(encode(RunEnd(status="interrupted", output=msgspec.Raw(output)))),
+            )
+            await self.js.publish(self.subjects.event_end(run_id), encode(end))
+            if res.next_request is not None:
+                await self.dispatcher.send(res.next_request, thread_id, res.next_run_id)
+        return res
+
+    async def _thread_result(self, thread_id: str) -> bytes:
+        try:
+            return thread_result(await self.store.get_thread(thread_id))
+        except NotFound:
+            return b"{}"
 
     # -- events --------------------------------------------------------------
     async def events(
         self,
+        thread_id: str,
         run_id: str,
         heartbeat: float = 5.0,
         only_end: bool = False,
@@ -281,8 +353,17 @@ class Gateway:
         """The run's events from its start, then live; ``None`` marks a quiet
         ``heartbeat`` interval. Ends after the closing event. ``sub``: the
         subscription :meth:`create_run` made before dispatching the run;
-        otherwise the run's events are replayed from JetStream."""
+        otherwise the run's events are replayed from JetStream.
+
+        The run's record in Redis is the truth about its end: a run that ended
+        with its events expired (or never published: cancelled while queued)
+        ends at once, and a closing event lost in a NATS reconnect is made up
+        from the record after one quiet interval."""
         if sub is None:
+            ended = await self._ended(thread_id, run_id, replayable=True)
+            if ended is not None:
+                yield ended
+                return
             subject = (
                 self.subjects.event_end(run_id) if only_end else self.subjects.run_events(run_id)
             )
@@ -294,6 +375,10 @@ class Gateway:
                 try:
                     msg = await sub.next_msg(timeout=heartbeat)
                 except TimeoutError:
+                    ended = await self._ended(thread_id, run_id, replayable=False)
+                    if ended is not None:
+                        yield ended
+                        return
                     yield None
                     continue
                 event = decode(msg.data, RunEvent)
@@ -303,26 +388,51 @@ class Gateway:
         finally:
             await sub.unsubscribe()
 
-    async def wait(
-        self, thread_id: str, run_id: str, temporary: bool = False, sub: Subscription | None = None
-    ) -> bytes:
-        """Block until the run ends or pauses; its output as JSON bytes.
-
-        A stateless (temporary) run's records vanish with its thread when it
-        ends, so only its closing event is read."""
-        if not temporary and sub is None:
+    async def _ended(self, thread_id: str, run_id: str, replayable: bool) -> RunEvent | None:
+        """The closing event of a run that has ended, when it cannot come from
+        the stream: ``replayable``, when the stream no longer holds it (a replay
+        would wait forever); otherwise always (the subscription missed it).
+        ``None`` while the run goes on."""
+        try:
             rec = await self.store.get_run(thread_id, run_id)
-            if rec["status"].decode() in TERMINAL and "result" in rec:
-                return rec["result"]
-        async for event in self.events(run_id, heartbeat=5.0, only_end=True, sub=sub):
+        except NotFound:
+            rec = None
+        if rec is not None and rec["status"].decode() not in TERMINAL:
+            return None
+        try:
+            msg = await self.js.get_last_msg(
+                self.subjects.events_stream, self.subjects.event_end(run_id)
+            )
+        except JsNotFound:
+            msg = None
+        except (NatsError, TimeoutError):  # NATS away: the record in Redis answers
+            if replayable:
+                return None
+            msg = None
+        if msg is not None and msg.data:
+            return None if replayable else decode(msg.data, RunEvent)
+        if rec is None:
+            error = {"__error__": {"error": "NotFound", "message": f"Run {run_id} not found"}}
+            status, output = "error", msgspec.json.encode(error)
+        else:
+            status = rec["status"].decode()
+            output = rec.get("result") or await self._thread_result(thread_id)
+        data = encode(RunEnd(status=status, output=msgspec.Raw(output)))  # type: ignore[arg-type]
+        return RunEvent(seq=0, event=END_EVENT, data=msgspec.Raw(data))
+
+    async def wait(self, thread_id: str, run_id: str, sub: Subscription | None = None) -> bytes:
+        """Block until the run ends or pauses; its output as JSON bytes (the
+        thread's values for a run that never ran, as LangGraph Server does)."""
+        if sub is None:
+            try:
+                rec = await self.store.get_run(thread_id, run_id)
+            except NotFound:
+                rec = None
+            if rec is not None and rec["status"].decode() in TERMINAL:
+                return rec.get("result") or await self._thread_result(thread_id)
+        async for event in self.events(thread_id, run_id, only_end=True, sub=sub):
             if event is not None and event.event == END_EVENT:
                 return bytes(decode(event.data, RunEnd).output)
-            if event is None and not temporary:
-                # The closing event can be lost (NATS restarting as it was sent):
-                # the outcome in Redis is the truth.
-                rec = await self.store.get_run(thread_id, run_id)
-                if rec["status"].decode() in TERMINAL and "result" in rec:
-                    return rec["result"]
         raise Unavailable(f"run {run_id} ended without an outcome")  # pragma: no cover
 
     async def thread_graph(self, thread_id: str) -> str | None:

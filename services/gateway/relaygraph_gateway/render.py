@@ -20,6 +20,11 @@ class JSON(Response):
         body = content if isinstance(content, bytes) else msgspec.json.encode(content)
         super().__init__(body, status_code=status_code, headers=headers)
 
+    @staticmethod
+    def render_error(error: str, message: str) -> bytes:
+        """A run's output that reports a failure, as ``runs.wait`` returns it."""
+        return msgspec.json.encode({"__error__": {"error": error, "message": message}})
+
 
 def thread_json(h: dict[str, bytes]) -> dict[str, Any]:
     metadata: dict[str, Any] = msgspec.json.decode(h.get("metadata") or b"{}")
