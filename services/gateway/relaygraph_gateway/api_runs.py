@@ -9,9 +9,8 @@ as LangGraph Server does, so neither proxies nor clients time it out.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -27,45 +26,37 @@ from relaygraph_gateway.render import JSON, run_locations
 router = APIRouter(tags=["runs"])
 log = logging.getLogger("relaygraph.gateway")
 HEARTBEAT = b": heartbeat\r\n\r\n"
-KEEPALIVE = 5.0
-"""Seconds between the newlines a waiting response sends (LangGraph Server's)."""
 
 
 def gw(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-async def waiting_response(outcome: Awaitable[bytes], headers: dict[str, str]) -> Response:
-    """The run's output as JSON. Ready within :data:`KEEPALIVE` seconds, it is
-    a plain response (an error still gets its own status); otherwise the
-    response starts and a newline goes out every :data:`KEEPALIVE` seconds
-    until the output comes (JSON parsers skip leading whitespace)."""
-    task = asyncio.ensure_future(outcome)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=KEEPALIVE)
-    except BaseException:
-        task.cancel()
-        raise
-    if done:
-        return JSON(task.result(), headers=headers)
-    return StreamingResponse(_keep_alive(task), media_type="application/json", headers=headers)
+async def waiting_response(
+    outcome: AsyncGenerator[bytes | None, None], headers: dict[str, str]
+) -> Response:
+    """A run's output as JSON (``outcome``: :meth:`Gateway.outcome`). Ready
+    before the first quiet heartbeat, it is a plain response (an error still
+    gets its own status); otherwise the response starts, and a newline goes
+    out at every heartbeat until the output comes (JSON parsers skip leading
+    whitespace)."""
+    first = await anext(outcome)
+    if first is not None:
+        await outcome.aclose()
+        return JSON(first, headers=headers)
+    return StreamingResponse(_keep_alive(outcome), media_type="application/json", headers=headers)
 
 
-async def _keep_alive(task: asyncio.Future[bytes]) -> AsyncIterator[bytes]:
+async def _keep_alive(outcome: AsyncGenerator[bytes | None, None]) -> AsyncIterator[bytes]:
     try:
-        while True:
-            yield b"\n"
-            done, _ = await asyncio.wait({task}, timeout=KEEPALIVE)
-            if done:
-                break
-        try:
-            yield task.result()
-        except Exception as exc:  # the status line is sent: the error goes in the body
-            log.warning("waiting for a run failed after the response began: %s", exc)
-            message = getattr(exc, "message", None) or str(exc)
-            yield JSON.render_error(type(exc).__name__, message)
+        yield b"\n"
+        async for output in outcome:
+            yield b"\n" if output is None else output
+    except Exception as exc:  # the status line is sent: the error goes in the body
+        log.warning("waiting for a run failed after the response began: %s", exc)
+        yield JSON.render_error(type(exc).__name__, getattr(exc, "message", None) or str(exc))
     finally:
-        task.cancel()
+        await outcome.aclose()
 
 
 async def sse(
@@ -134,7 +125,7 @@ async def wait_run_response(g: Gateway, thread_id: str, body: RunCreate) -> Resp
     """Also served by :mod:`fast` without FastAPI's layers."""
     run, _, sub = await g.create_run(check_id("thread_id", thread_id), body, follow="end")
     return await waiting_response(
-        g.wait(thread_id, run["run_id"], sub=sub), run_locations(thread_id, run["run_id"], "join")
+        g.outcome(thread_id, run["run_id"], sub), run_locations(thread_id, run["run_id"], "join")
     )
 
 
@@ -188,7 +179,7 @@ async def join_run(thread_id: str, run_id: str, request: Request) -> Response:
     g = gw(request)
     await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
     return await waiting_response(
-        g.wait(thread_id, run_id), run_locations(thread_id, run_id, "join")
+        g.outcome(thread_id, run_id), run_locations(thread_id, run_id, "join")
     )
 
 
@@ -216,7 +207,7 @@ async def cancel_run(
     if not wait:
         return Response(status_code=202)
     return await waiting_response(
-        g.wait(thread_id, run_id), run_locations(thread_id, run_id, "join")
+        g.outcome(thread_id, run_id), run_locations(thread_id, run_id, "join")
     )
 
 
@@ -238,7 +229,7 @@ async def wait_stateless_response(g: Gateway, body: RunCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
     run, _, sub = await g.create_run(None, body, follow="end")
     return await waiting_response(
-        g.wait(run["thread_id"], run["run_id"], sub=sub),
+        g.outcome(run["thread_id"], run["run_id"], sub),
         run_locations(run["thread_id"], run["run_id"], "join"),
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import msgspec
@@ -420,19 +420,32 @@ class Gateway:
         data = encode(RunEnd(status=status, output=msgspec.Raw(output)))  # type: ignore[arg-type]
         return RunEvent(seq=0, event=END_EVENT, data=msgspec.Raw(data))
 
-    async def wait(self, thread_id: str, run_id: str, sub: Subscription | None = None) -> bytes:
-        """Block until the run ends or pauses; its output as JSON bytes (the
-        thread's values for a run that never ran, as LangGraph Server does)."""
+    async def outcome(
+        self, thread_id: str, run_id: str, sub: Subscription | None = None
+    ) -> AsyncGenerator[bytes | None, None]:
+        """The run's output (JSON bytes) once it ends or pauses, after a
+        ``None`` for each quiet heartbeat while it goes on. A run that never
+        ran gives the thread's values, as LangGraph Server does."""
         if sub is None:
             try:
                 rec = await self.store.get_run(thread_id, run_id)
             except NotFound:
                 rec = None
             if rec is not None and rec["status"].decode() in TERMINAL:
-                return rec.get("result") or await self._thread_result(thread_id)
+                yield rec.get("result") or await self._thread_result(thread_id)
+                return
         async for event in self.events(thread_id, run_id, only_end=True, sub=sub):
-            if event is not None and event.event == END_EVENT:
-                return bytes(decode(event.data, RunEnd).output)
+            if event is None:
+                yield None
+            elif event.event == END_EVENT:
+                yield bytes(decode(event.data, RunEnd).output)
+                return
+
+    async def wait(self, thread_id: str, run_id: str, sub: Subscription | None = None) -> bytes:
+        """Block until the run ends or pauses; its output."""
+        async for output in self.outcome(thread_id, run_id, sub):
+            if output is not None:
+                return output
         raise Unavailable(f"run {run_id} ended without an outcome")  # pragma: no cover
 
     async def thread_graph(self, thread_id: str) -> str | None:
