@@ -99,8 +99,14 @@ class InterruptEvent(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ResumeRequest(Wire):
+    """``resume`` answers the pause named by ``interrupt_id`` or
+    ``checkpoint_id`` (from the interrupt event), or by its own keys when it
+    is a map ``{interrupt_id: value}``; see :mod:`relaygraph.resumes`."""
+
     resume: Any = None
     reviewer: str | None = None
+    interrupt_id: str | None = None
+    checkpoint_id: str | None = None
 
 
 class ResumeReply(msgspec.Struct, frozen=True, kw_only=True):

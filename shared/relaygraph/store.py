@@ -12,7 +12,6 @@ gateway as raw bytes: the gateway never decodes a user's state to serve it.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,14 +22,12 @@ from redis.asyncio import Redis
 
 from relaygraph.errors import BadRequest, Conflict, NotFound
 from relaygraph.pipelining import Step, batch
+from relaygraph.resumes import ResumePlan
 from relaygraph.subjects import Keys
 
-_INTERRUPT_ID = re.compile(r"^[0-9a-f]{32}$")
 STATELESS_RESULT_TTL = 600.0
 """Seconds a stateless run's record outlives its thread: a waiter whose closing
 event was lost reads the outcome there."""
-NO_RESUME = object()
-"""``Store.create_run(resume=...)`` of a run that is not a resume."""
 
 
 def now_iso() -> str:
@@ -53,9 +50,13 @@ _CREATE_RUN = """
 -- ARGV: thread_id, run_id, run_json, request, strategy, now, score, resume_ids_json,
 --       create_thread ('1'|'0'), metadata_json_for_new_thread, graph_id, assistant_id,
 --       lease_until_ms (when the sweeper re-dispatches it if nobody claimed it),
---       resume ('' not a resume | 'map': the ids of ARGV[8] | 'plain': whatever is pending)
+--       resume_mode ('' not a resume, else a relaygraph.resumes.ResumeMode),
+--       resume_checkpoint (the pause a 'checkpoint' resume names)
+-- The resumes hash maps each answered interrupt id, and 'cp:<checkpoint_id>' of
+-- each answered pause, to the run that answered it.
+local mode = ARGV[14]
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if ARGV[9] ~= '1' or ARGV[14] ~= '' then return {'not_found', ''} end
+  if ARGV[9] ~= '1' or mode ~= '' then return {'not_found', ''} end
   redis.call('HSET', KEYS[1], 'thread_id', ARGV[1], 'created_at', ARGV[6], 'updated_at', ARGV[6],
     'metadata', ARGV[10], 'status', 'idle', 'values', 'null', 'interrupts', '{}')
 end
@@ -64,17 +65,27 @@ for _, id in ipairs(ids) do
   local prev = redis.call('HGET', KEYS[5], id)
   if prev then return {'duplicate', prev} end
 end
-if ARGV[14] ~= '' then
+if mode == 'checkpoint' then
+  local prev = redis.call('HGET', KEYS[5], 'cp:' .. ARGV[15])
+  if prev then return {'duplicate', prev} end
+end
+local pause = ''
+if mode ~= '' then
   -- A resume answers the thread's pending interrupts (decided here, with the
   -- run's creation, so two resumes racing cannot both answer them).
   local status = redis.call('HGET', KEYS[1], 'status') or ''
   if status ~= 'interrupted' then
     local last = redis.call('HGET', KEYS[1], 'last_resume')
-    if ARGV[14] == 'plain' and last then
+    if (mode == 'pending' or mode == 'first_pause') and last then
       local newest = redis.call('ZREVRANGE', KEYS[3], 0, 0)[1]
       if newest == last then return {'duplicate', last} end  -- a retried plain resume
     end
     return {'not_interrupted', status}
+  end
+  pause = redis.call('HGET', KEYS[1], 'pause_checkpoint') or ''
+  if mode == 'checkpoint' and pause ~= ARGV[15] then return {'other_pause', pause} end
+  if mode == 'first_pause' and redis.call('HLEN', KEYS[5]) > 0 then
+    return {'unnamed', pause}
   end
   local pending, known = {}, {}
   for _, items in pairs(cjson.decode(redis.call('HGET', KEYS[1], 'interrupts') or '{}')) do
@@ -86,7 +97,7 @@ if ARGV[14] ~= '' then
     end
   end
   table.sort(pending)
-  if ARGV[14] == 'map' then
+  if mode == 'map' then
     local unknown = {}
     for _, id in ipairs(ids) do if not known[id] then unknown[#unknown + 1] = id end end
     if #unknown > 0 then
@@ -112,7 +123,10 @@ redis.call('HSET', KEYS[4], 'run', ARGV[3], 'request', ARGV[4], 'status', 'pendi
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[2])
 redis.call('HSET', KEYS[1], 'graph_id', ARGV[11], 'assistant_id', ARGV[12])
 for _, id in ipairs(ids) do redis.call('HSET', KEYS[5], id, ARGV[2]) end
-if #ids > 0 then redis.call('HSET', KEYS[1], 'last_resume', ARGV[2]) end
+if mode ~= '' then
+  redis.call('HSET', KEYS[1], 'last_resume', ARGV[2])
+  if pause ~= '' then redis.call('HSET', KEYS[5], 'cp:' .. pause, ARGV[2]) end
+end
 if decision == 'dispatch' then
   redis.call('HSET', KEYS[1], 'rest_status', redis.call('HGET', KEYS[1], 'status') or 'idle')
   redis.call('HSET', KEYS[1], 'active_run', ARGV[2], 'status', 'busy', 'updated_at', ARGV[6])
@@ -161,7 +175,8 @@ _FINISH_RUN = (
     + """
 -- KEYS: thread, run, queue, epoch, resumes
 -- ARGV: run_id, epoch, run_status, thread_status, values_json, interrupts_json,
---       result_json, now, run_key_prefix, next_lease_until_ms, outbox
+--       result_json, now, run_key_prefix, next_lease_until_ms, outbox, pause_checkpoint
+-- ``pause_checkpoint``: the checkpoint the thread is paused at (when interrupted).
 -- ``thread_status`` '': the thread goes back to the status it had before the
 -- run (the run changed nothing); ``values_json`` / ``interrupts_json`` '':
 -- left as they are. ``outbox``: the interrupt event to publish (kept until it
@@ -174,6 +189,7 @@ if thread_status == '' then
   thread_status = redis.call('HGET', KEYS[1], 'rest_status') or 'idle'
 end
 redis.call('HSET', KEYS[1], 'status', thread_status, 'updated_at', ARGV[8])
+if ARGV[4] == 'interrupted' then redis.call('HSET', KEYS[1], 'pause_checkpoint', ARGV[12]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'interrupts', ARGV[6]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'values', ARGV[5]) end
 if ARGV[3] == 'interrupted' or ARGV[4] == '' then
@@ -302,11 +318,18 @@ class Store:
         )
 
     async def set_thread_values(
-        self, thread_id: str, values: bytes, status: str | None, interrupts: bytes | None = None
+        self,
+        thread_id: str,
+        values: bytes,
+        status: str | None,
+        interrupts: bytes | None = None,
+        pause_checkpoint: str = "",
     ) -> None:
         mapping: dict[str, bytes | str] = {"values": values, "updated_at": now_iso()}
         if status:
             mapping["status"] = status
+        if status == "interrupted":
+            mapping["pause_checkpoint"] = pause_checkpoint
         if interrupts is not None:
             mapping["interrupts"] = interrupts
         await self.redis.hset(self.keys.thread(thread_id), mapping=mapping)  # type: ignore[arg-type,misc]
@@ -364,23 +387,16 @@ class Store:
         thread_metadata: dict[str, Any] | None = None,
         lease_until_ms: int = 0,
         before: list[Step] | None = None,
-        resume: Any = NO_RESUME,
+        resume: ResumePlan | None = None,
     ) -> Created:
         """Decide and record a run in one round trip. ``before``: commands the
-        server runs first (the sweeper's watch). ``resume``: the value of a
-        ``Command(resume=...)``: a map ``{interrupt_id: value}`` answers those
-        interrupts, anything else the one pending; refused (4xx) if the thread
-        is not interrupted or the ids are not pending. A repeat of a resume
+        server runs first (the sweeper's watch). ``resume``: which pause a
+        ``Command(resume=...)`` answers (:mod:`relaygraph.resumes`); refused
+        (4xx) if the thread is not interrupted at it. A repeat of a resume
         returns the run that answered it (``duplicate``)."""
         k = self.keys
-        mode, resume_ids = "", []
-        if resume is not NO_RESUME:
-            is_map = (
-                isinstance(resume, dict)
-                and bool(resume)
-                and all(isinstance(i, str) and _INTERRUPT_ID.match(i) for i in resume)
-            )
-            mode, resume_ids = ("map", list(resume)) if is_map else ("plain", [])
+        mode = str(resume.mode) if resume is not None else ""
+        resume_ids = list(resume.ids) if resume is not None else []
         steps: list[Step] = [
             *(before or []),
             (
@@ -407,6 +423,7 @@ class Store:
                     assistant_id,
                     lease_until_ms,
                     mode,
+                    resume.checkpoint_id if resume is not None else "",
                 ],
             ),
         ]
@@ -427,6 +444,17 @@ class Store:
             raise BadRequest(
                 f"interrupt id(s) {msgspec.json.decode(res[1])} are not pending on thread "
                 f"{thread_id}; pending: {msgspec.json.decode(res[2])}"
+            )
+        if decision == "other_pause":
+            raise Conflict(
+                f"Thread {thread_id} is paused at checkpoint {other or '(none)'}, not at the "
+                "checkpoint this resume names: answer the newer interrupt event"
+            )
+        if decision == "unnamed":
+            raise BadRequest(
+                f"Thread {thread_id} was resumed before: a plain resume over NATS could be a "
+                "retry meant for an earlier pause. Name the pause: send the event's "
+                "`interrupt_id` or `checkpoint_id` with the value"
             )
         if decision == "many_pending":
             pending = msgspec.json.decode(res[1])
@@ -495,6 +523,7 @@ class Store:
         result: bytes,
         next_lease_until_ms: int,
         outbox: bytes = b"",
+        pause_checkpoint: str = "",
     ) -> tuple[str, bytes | None, str]:
         """Record a run's outcome and hand the thread to its next queued run.
 
@@ -527,6 +556,7 @@ class Store:
                         k.run(thread_id, ""),
                         next_lease_until_ms,
                         outbox,
+                        pause_checkpoint,
                     ],
                 )
             ],

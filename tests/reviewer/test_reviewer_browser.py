@@ -116,5 +116,8 @@ async def test_a_person_answers_an_interrupt_in_the_inbox(
                 await browser.close()
 
     assert gateway.requests == [
-        (reviewer.subjects.resume(deploy.thread_id), ResumeRequest(resume=answer, reviewer="grace"))
+        (
+            reviewer.subjects.resume(deploy.thread_id),
+            ResumeRequest(resume=answer, reviewer="grace", interrupt_id=deploy.interrupts[0].id),
+        )
     ]

@@ -95,7 +95,9 @@ async def test_answer_over_http_sends_the_resume_request_and_moves_the_item_to_r
         assert body["status"] == "pending"
         subject, request = gateway.requests[0]
         assert subject == reviewer.subjects.resume(event.thread_id)
-        assert request == ResumeRequest(resume={"approved": True}, reviewer="ada")
+        assert request == ResumeRequest(
+            resume={"approved": True}, reviewer="ada", interrupt_id=event.interrupts[0].id
+        )
 
         assert await reviewer.pending() == []
         answered = await reviewer.answered()
@@ -304,7 +306,9 @@ async def test_form_post_answers_and_redirects_to_the_outcome(
             headers=origin,
         )
         assert response.status_code == 303
-        assert gateway.requests[0][1] == ResumeRequest(resume="ship", reviewer="cy")
+        assert gateway.requests[0][1] == ResumeRequest(
+            resume="ship", reviewer="cy", interrupt_id=iid
+        )
         page = await reviewer.http.get(response.headers["location"].replace("../../", "/"))
         assert gateway.run_ids[0] in page.text
         assert "Resumed thread" in page.text

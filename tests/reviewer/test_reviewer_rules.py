@@ -51,7 +51,11 @@ async def test_matching_interrupt_is_resumed_by_the_rules(
         assert gateway.requests == [
             (
                 reviewer.subjects.resume(matching.thread_id),
-                ResumeRequest(resume={"approved": True}, reviewer="rules"),
+                ResumeRequest(
+                    resume={"approved": True},
+                    reviewer="rules",
+                    interrupt_id=matching.interrupts[0].id,
+                ),
             )
         ]
 

@@ -113,6 +113,10 @@ class Queries:
         state = await graph.aget_state({"configurable": {"thread_id": q.thread_id}})
         status = "interrupted" if (state.next or interrupts_of(state)) else "idle"
         await self.store.set_thread_values(
-            q.thread_id, dumps(state.values), status, dumps(thread_interrupts(state))
+            q.thread_id,
+            dumps(state.values),
+            status,
+            dumps(thread_interrupts(state)),
+            pause_checkpoint=state.config["configurable"].get("checkpoint_id", ""),
         )
         return dumps({"checkpoint": _checkpoint(new_config)})

@@ -398,6 +398,7 @@ class Runner:
             dumps(thread_interrupts(state)),
             output,
             event,
+            pause_checkpoint=state.config["configurable"].get("checkpoint_id", ""),
         )
 
     async def _record(
@@ -411,6 +412,7 @@ class Runner:
         interrupts: bytes,
         output: bytes,
         event: bytes,
+        pause_checkpoint: str = "",
     ) -> str:
         """Record the outcome, announce the end (and the interrupt), hand the
         thread on. ``thread_status`` '': back to what it was before the run;
@@ -428,6 +430,7 @@ class Runner:
             result=output,
             next_lease_until_ms=now_ms() + self.leases.grace_ms,
             outbox=event,
+            pause_checkpoint=pause_checkpoint,
         )
         if outcome == "stale":
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)

@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
+from relaygraph import resumes
 from relaygraph.broker import ensure_streams, make_broker
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import Config, load_config
@@ -56,13 +57,15 @@ async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> byt
         if assistant is None:
             raise NotFound(f"Thread {thread_id} has never run a graph")
         metadata = {"reviewer": req.reviewer} if req.reviewer else {}
+        plan = resumes.over_nats(req.resume, req.interrupt_id, req.checkpoint_id)
         run, _, _ = await gateway.create_run(
             thread_id,
             RunCreate(
                 assistant_id=assistant.decode(),
-                command=CommandBody(resume=req.resume),
+                command=CommandBody(resume=plan.value),
                 metadata=metadata,
             ),
+            resume=plan,
         )
         return encode(ResumeReply(run_id=run["run_id"], thread_id=thread_id, status=run["status"]))
     except msgspec.DecodeError as exc:

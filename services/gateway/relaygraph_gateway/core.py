@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError as JsNotFound
 
+from relaygraph import resumes
 from relaygraph.catalog import Catalog, CatalogCache
 from relaygraph.config import Config
 from relaygraph.contracts import (
@@ -47,8 +48,9 @@ from relaygraph.errors import (
     from_code,
 )
 from relaygraph.leases import Leases, now_ms
+from relaygraph.resumes import ResumePlan
 from relaygraph.settings import GatewaySettings
-from relaygraph.store import NO_RESUME, Cancelled, Created, Store, now_iso
+from relaygraph.store import Cancelled, Created, Store, now_iso
 from relaygraph.subjects import Subjects, is_token
 from relaygraph_gateway.models import RunCreate
 
@@ -205,13 +207,18 @@ class Gateway:
 
     # -- runs ----------------------------------------------------------------
     async def create_run(
-        self, thread_id: str | None, body: RunCreate, follow: str | None = None
+        self,
+        thread_id: str | None,
+        body: RunCreate,
+        follow: str | None = None,
+        resume: ResumePlan | None = None,
     ) -> tuple[dict[str, Any], Created, Subscription | None]:
         """Record a run and send it on its way. Returns the Run object, what Redis
         decided (``dispatch``, ``queued`` or ``duplicate`` of a resume) and, with
         ``follow`` (``end`` or ``all``), a subscription to the new run's events
         made before it was dispatched, so none is missed and no JetStream
-        consumer is needed."""
+        consumer is needed. ``resume``: which pause a resume answers, when the
+        caller decided it (NATS); otherwise LangGraph's HTTP rule applies."""
         graph_id, assistant_id = self.graph_of(body.assistant_id)
         if body.input is not None and body.command is not None:
             raise InvalidInput("a run takes `input` or `command`, not both")
@@ -284,7 +291,9 @@ class Gateway:
             thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
             lease_until_ms=deadline,
             before=[self.leases.watch_step(thread_id, run_id, deadline)],
-            resume=body.command.resume if is_resume and body.command else NO_RESUME,
+            resume=(resume or resumes.over_http(body.command.resume))
+            if is_resume and body.command
+            else None,
         )
         if created.decision == "duplicate":
             return await self.run_json(thread_id, created.run_id), created, None

@@ -146,7 +146,10 @@ class Reviewer:
             value = resume[ids[0]] if len(ids) == 1 else {i: resume[i] for i in ids}
         else:
             value = resume_value(item, resume)
-        reply = await self.request_resume(thread_id, value, reviewer)
+        # The request names the pause it answers (one interrupt by its id, several
+        # by the map's keys), so a retry cannot answer a later pause.
+        single = ids[0] if len(ids) == 1 else None
+        reply = await self.request_resume(thread_id, value, reviewer, interrupt_id=single)
         if isinstance(reply, ErrorReply):
             log.warning(
                 "resume of thread %s by %s refused: %s: %s",
@@ -171,11 +174,11 @@ class Reviewer:
         return answered
 
     async def request_resume(
-        self, thread_id: str, value: Any, reviewer: str
+        self, thread_id: str, value: Any, reviewer: str, interrupt_id: str | None = None
     ) -> ResumeReply | ErrorReply:
         """The public resume request; transport failures become an ErrorReply."""
         subject = self.subjects.resume(thread_id)
-        payload = encode(ResumeRequest(resume=value, reviewer=reviewer))
+        payload = encode(ResumeRequest(resume=value, reviewer=reviewer, interrupt_id=interrupt_id))
         try:
             reply = await self._connection().request(subject, payload, timeout=self.resume_timeout)
         except nats.errors.NoRespondersError:
