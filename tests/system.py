@@ -20,9 +20,11 @@ from typing import Any
 import httpx
 
 from relaygraph.servers import (
+    NatsCluster,
     ServerProcess,
     die_with_parent,
     free_port,
+    nats_cluster,
     nats_server,
     valkey_server,
 )
@@ -90,6 +92,8 @@ class System:
     port: int
     env: dict[str, str]
     services: list[Service] = field(default_factory=list)
+    nats_cluster: NatsCluster | None = None
+    """With ``running_system(nats_nodes=N)``: every node (``nats`` is the first)."""
 
     @property
     def url(self) -> str:
@@ -145,6 +149,8 @@ class System:
         for svc in reversed(self.services):
             svc.stop()
         self.redis.stop()
+        if self.nats_cluster is not None:
+            self.nats_cluster.stop()
         self.nats.stop()
 
 
@@ -160,18 +166,23 @@ def running_system(
     config: Path = TEST_GRAPHS,
     executors: int = 1,
     extra_env: dict[str, str] | None = None,
+    nats_nodes: int = 1,
 ) -> Iterator[System]:
+    """The whole system; ``nats_nodes`` > 1: a NATS cluster of that many nodes
+    (streams replicated on each, ``NATS_REPLICAS``), every URL in ``NATS_URL``."""
     data.mkdir(parents=True, exist_ok=True)
-    nats = nats_server(data / "nats").start()
+    cluster = nats_cluster(data / "nats", nats_nodes).start() if nats_nodes > 1 else None
+    nats = cluster.nodes[0] if cluster is not None else nats_server(data / "nats").start()
     redis = valkey_server(data / "valkey").start()
     env = {
         **os.environ,
-        "NATS_URL": nats.url,
+        "NATS_URL": cluster.urls if cluster is not None else nats.url,
+        "NATS_REPLICAS": str(nats_nodes),
         "REDIS_URL": redis.url,
         "RELAYGRAPH_LOG_LEVEL": "INFO",
         **(extra_env or {}),
     }
-    system = System(data, config, nats, redis, free_port(), env)
+    system = System(data, config, nats, redis, free_port(), env, nats_cluster=cluster)
     try:
         for _ in range(executors):
             system.executor()

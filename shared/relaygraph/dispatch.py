@@ -7,12 +7,15 @@ of a thread whose run just ended).
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import logging
 import time
 
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from relaygraph.contracts import InterruptEvent, OwnerReply, decode
 from relaygraph.store import Store
@@ -20,6 +23,16 @@ from relaygraph.subjects import Subjects
 
 log = logging.getLogger("relaygraph.dispatch")
 ALIVE_CACHE = 1.0  # seconds
+PUBLISH_RETRY_FOR = 5.0
+"""Seconds a JetStream publish is retried (a stream leader election in a
+cluster takes a few)."""
+TRANSIENT_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
+    NoStreamResponseError,
+    NoRespondersError,
+    ServiceUnavailableError,
+    TimeoutError,
+    builtins.TimeoutError,
+)
 
 
 class Dispatcher:
@@ -47,16 +60,33 @@ class Dispatcher:
         skip the backlog (executors pull them on a consumer of their own)."""
         msg_id = f"run:{run_id}:{dedupe}" if dedupe else f"run:{run_id}"
         subject = self.subjects.run_priority if priority else self.subjects.run_queue
-        await self.js.publish(subject, request, headers={"Nats-Msg-Id": msg_id})
+        await self._publish(subject, request, {"Nats-Msg-Id": msg_id})
+
+    async def _publish(self, subject: str, body: bytes, headers: dict[str, str]) -> None:
+        """A JetStream publish that rides out a stream leader election or a
+        reconnect: retried (same ``Nats-Msg-Id``, so JetStream keeps one) for
+        up to :data:`PUBLISH_RETRY_FOR` seconds, then the error is raised."""
+        deadline = time.monotonic() + PUBLISH_RETRY_FOR
+        delay = 0.1
+        while True:
+            try:
+                await self.js.publish(subject, body, headers=headers)
+                return
+            except TRANSIENT_PUBLISH_ERRORS as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.info("publish on %s failed (%r); retrying in %.1f s", subject, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def publish_interrupt(self, event: bytes) -> None:
         """Publish an interrupt event; the same checkpoint's event twice is
         dropped by JetStream (``Nats-Msg-Id``)."""
         parsed = decode(event, InterruptEvent)
-        await self.js.publish(
+        await self._publish(
             self.subjects.interrupts(parsed.graph_id, parsed.thread_id),
             event,
-            headers={"Nats-Msg-Id": f"{parsed.thread_id}:{parsed.checkpoint_id}"},
+            {"Nats-Msg-Id": f"{parsed.thread_id}:{parsed.checkpoint_id}"},
         )
 
     async def _alive(self, executor_id: str) -> bool:

@@ -85,8 +85,21 @@ class ServerProcess:
         scheme = "nats" if self.name == "nats-server" else "redis"
         return f"{scheme}://127.0.0.1:{self.port}"
 
+    health_url: str | None = None
+    """An HTTP URL that answers 200 once the server is ready (nats-server's
+    ``/healthz``: JetStream up, which in a cluster needs a quorum)."""
+
     def _ready(self) -> bool:
         """Valkey listens before it has loaded its data: ask it."""
+        if self.health_url is not None:
+            import urllib.error
+            import urllib.request
+
+            try:
+                with urllib.request.urlopen(self.health_url, timeout=1) as r:
+                    return bool(r.status == 200)
+            except (urllib.error.URLError, OSError):
+                return False
         if self.name != "valkey-server":
             return True
         try:
@@ -97,6 +110,12 @@ class ServerProcess:
             return False
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (a cluster's nodes are
+        ready only once enough of them run)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -107,6 +126,9 @@ class ServerProcess:
             preexec_fn=die_with_parent,
         )
         log.close()
+
+    def wait_ready(self, timeout: float = 20.0) -> ServerProcess:
+        assert self.proc is not None
         _wait_port(self.port, self.proc, self.name, timeout)
         deadline = time.monotonic() + timeout
         while not self._ready():
@@ -137,9 +159,13 @@ class ServerProcess:
 
 
 def nats_server(
-    data_dir: Path, port: int | None = None, sync_always: bool = False
+    data_dir: Path,
+    port: int | None = None,
+    sync_always: bool = False,
+    extra: list[str] | None = None,
 ) -> ServerProcess:
-    """A JetStream-enabled nats-server, store under ``data_dir``."""
+    """A JetStream-enabled nats-server, store under ``data_dir``; ``extra``:
+    more lines of its config file."""
     port = port or free_port()
     data_dir = Path(data_dir)
     conf = data_dir / "nats.conf"
@@ -153,10 +179,62 @@ def nats_server(
     ]
     if sync_always:
         lines.append("  sync_interval: always")
-    lines += ["}", "max_payload: 8MB"]
+    lines += ["}", "max_payload: 8MB", *(extra or [])]
     conf.write_text("\n".join(lines) + "\n")
     args = [nats_server_binary(), "-c", str(conf)]
     return ServerProcess("nats-server", port, data_dir, args, data_dir / "nats.log")
+
+
+@dataclass
+class NatsCluster:
+    """nats-server nodes routed to each other, JetStream on each."""
+
+    nodes: list[ServerProcess]
+
+    @property
+    def urls(self) -> str:
+        """Every node's client URL, comma separated (``NATS_URL``)."""
+        return ",".join(n.url for n in self.nodes)
+
+    def start(self, timeout: float = 60.0) -> NatsCluster:
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def nats_cluster(data_dir: Path, size: int = 3, sync_always: bool = False) -> NatsCluster:
+    """A JetStream cluster of ``size`` nodes on loopback, each with a data
+    directory and a monitoring port (for ``/healthz``) of its own."""
+    client = [free_port() for _ in range(size)]
+    routes = [free_port() for _ in range(size)]
+    nodes = []
+    for i in range(size):
+        node_dir = Path(data_dir) / f"node-{i}"
+        others = ", ".join(f"nats-route://127.0.0.1:{p}" for j, p in enumerate(routes) if j != i)
+        monitor = free_port()
+        node = nats_server(
+            node_dir,
+            client[i],
+            sync_always=sync_always,
+            extra=[
+                f"server_name: n{i}",
+                f"http: 127.0.0.1:{monitor}",
+                "cluster {",
+                "  name: relaygraph-test",
+                f"  listen: 127.0.0.1:{routes[i]}",
+                f"  routes: [{others}]",
+                "}",
+            ],
+        )
+        node.health_url = f"http://127.0.0.1:{monitor}/healthz"
+        nodes.append(node)
+    return NatsCluster(nodes)
 
 
 def valkey_server(data_dir: Path, port: int | None = None, aof: bool = True) -> ServerProcess:

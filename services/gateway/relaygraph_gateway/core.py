@@ -9,6 +9,8 @@ resume behaves the same whichever way it arrives.
 from __future__ import annotations
 
 import asyncio
+import builtins
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -54,6 +56,7 @@ from relaygraph.store import Cancelled, Created, Store, now_iso
 from relaygraph.subjects import Subjects, is_token
 from relaygraph_gateway.models import RunCreate
 
+log = logging.getLogger("relaygraph.gateway")
 TERMINAL = {"success", "error", "timeout", "interrupted"}
 
 
@@ -305,11 +308,29 @@ class Gateway:
                 else self.subjects.event_end(run_id)
             )
         if created.decision == "dispatch":
-            await self.dispatcher.send(request, thread_id, run_id, owner=created.owner)
+            await self._dispatch(request, thread_id, run_id, created.owner)
         elif body.multitask_strategy in ("interrupt", "rollback") and created.active_run:
             await self.cancel(thread_id, created.active_run, body.multitask_strategy)
         run["status"] = "pending"
         return run, created, sub
+
+    async def _dispatch(
+        self, request: bytes, thread_id: str, run_id: str, owner: str | None
+    ) -> None:
+        """Send a run that Redis has recorded. The record is the outbox: from
+        here on the run is accepted, and if NATS cannot take it now (after the
+        publish's own retries), the sweeper sends it once its dispatch grace
+        runs out. So a 5xx never answers a run that will run anyway."""
+        try:
+            await self.dispatcher.send(request, thread_id, run_id, owner=owner)
+        except (NatsError, TimeoutError, builtins.TimeoutError) as exc:
+            log.warning(
+                "run %s of thread %s is accepted but NATS did not take it (%r); "
+                "it is dispatched again within RELAYGRAPH_DISPATCH_GRACE",
+                run_id,
+                thread_id,
+                exc,
+            )
 
     async def run_json(self, thread_id: str, run_id: str) -> dict[str, Any]:
         return run_from_row(await self.store.get_run(thread_id, run_id))
@@ -339,9 +360,13 @@ class Gateway:
                 event=END_EVENT,
                 data=msgspec.Raw(encode(RunEnd(status="interrupted", output=msgspec.Raw(output)))),
             )
-            await self.js.publish(self.subjects.event_end(run_id), encode(end))
+            try:
+                await self.js.publish(self.subjects.event_end(run_id), encode(end))
+            except (NatsError, TimeoutError, builtins.TimeoutError) as exc:
+                # Followers read the outcome in Redis at their next heartbeat.
+                log.warning("the end of cancelled run %s was not published: %r", run_id, exc)
             if res.next_request is not None:
-                await self.dispatcher.send(res.next_request, thread_id, res.next_run_id)
+                await self._dispatch(res.next_request, thread_id, res.next_run_id, None)
         return res
 
     async def _thread_result(self, thread_id: str) -> bytes:

@@ -1,0 +1,120 @@
+"""A 5xx means "not accepted": once the gateway has recorded a run in Redis it
+answers as for any accepted run, even when NATS cannot take the run at that
+moment (the record is the outbox: the publish is retried through a stream
+leader election, and the sweeper sends the run later if it still did not
+land). So a client never retries a run that runs anyway, and no accepted run
+is lost or run twice.
+
+Caused for real: one node of a 3-node NATS cluster (R3 streams) killed -9
+under load, and a single nats-server stopped while runs are created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from langgraph_sdk import get_client
+
+from tests.system import System, running_system
+
+pytestmark = pytest.mark.chaos
+ENV = {"RELAYGRAPH_DISPATCH_GRACE": "4", "RELAYGRAPH_SWEEP_INTERVAL": "0.2"}
+
+
+@pytest.fixture
+def three_nodes(tmp_path: Path) -> Iterator[System]:
+    with running_system(tmp_path / "system", executors=2, nats_nodes=3, extra_env=ENV) as s:
+        yield s
+
+
+@pytest.fixture
+def one_node(tmp_path: Path) -> Iterator[System]:
+    with running_system(tmp_path / "system", extra_env=ENV) as system:
+        yield system
+
+
+async def runs_leader(system: System) -> int:
+    """The node leading the run requests' stream (the one to kill)."""
+    assert system.nats_cluster is not None
+    nc = await nats.connect(system.env["NATS_URL"].split(","))
+    try:
+        info = await nc.jetstream().stream_info("RELAYGRAPH_RUNS")
+    finally:
+        await nc.close()
+    assert info.cluster is not None and info.cluster.leader is not None
+    return int(info.cluster.leader.removeprefix("n"))
+
+
+async def every_run_ran_once(system: System, accepted: dict[str, float]) -> None:
+    """Each accepted thread has exactly one run, and it ended with its values."""
+    async with get_client(url=system.url, timeout=60) as c:
+        for thread_id, seconds in accepted.items():
+            runs = await c.runs.list(thread_id)
+            assert len(runs) == 1, (thread_id, runs)
+            out = await asyncio.wait_for(c.runs.join(thread_id, runs[0]["run_id"]), 60)
+            assert out == {"seconds": seconds, "done": True}
+            assert (await c.runs.get(thread_id, runs[0]["run_id"]))["status"] == "success"
+
+
+async def test_a_nats_node_killed_under_load_loses_and_repeats_nothing(
+    three_nodes: System,
+) -> None:
+    system = three_nodes
+    assert system.nats_cluster is not None
+    victim = system.nats_cluster.nodes[await runs_leader(system)]
+    statuses: dict[str, int] = {}
+    accepted: dict[str, float] = {}
+
+    async def client(http: httpx.AsyncClient, n: int) -> None:
+        for i in range(6):
+            thread_id = (await http.post("/threads", json={})).json()["thread_id"]
+            seconds = round(0.05 + 0.01 * i, 2)
+            r = await http.post(
+                f"/threads/{thread_id}/runs",
+                json={"assistant_id": "slow", "input": {"seconds": seconds}},
+            )
+            statuses[thread_id] = r.status_code
+            if r.status_code == 200:
+                accepted[thread_id] = seconds
+            await asyncio.sleep(0.2)
+
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as http:
+        load = asyncio.gather(*(client(http, n) for n in range(8)))
+        await asyncio.sleep(0.5)
+        victim.kill()
+        await load
+    assert set(statuses.values()) == {200}, statuses
+    assert len(accepted) == 48
+    await every_run_ran_once(system, accepted)
+
+
+async def test_runs_created_while_nats_is_down_are_accepted_and_run_once(
+    one_node: System,
+) -> None:
+    system = one_node
+    async with httpx.AsyncClient(base_url=system.url, timeout=60) as http:
+        threads = [(await http.post("/threads", json={})).json()["thread_id"] for _ in range(3)]
+        system.nats.stop()
+        started = time.monotonic()
+        accepted: dict[str, float] = {}
+        for i, thread_id in enumerate(threads):
+            seconds = 0.1 + i / 10
+            r = await http.post(
+                f"/threads/{thread_id}/runs",
+                json={"assistant_id": "slow", "input": {"seconds": seconds}},
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "pending"
+            accepted[thread_id] = seconds
+        assert time.monotonic() - started < 30
+        system.nats.start()
+    await every_run_ran_once(system, accepted)
+    log = (system.data / "gateway.log").read_text()
+    assert "is accepted but NATS did not take it" in log
