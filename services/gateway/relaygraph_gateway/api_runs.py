@@ -19,7 +19,8 @@ from starlette.responses import Response, StreamingResponse
 
 from relaygraph.contracts import END_EVENT, RunStatus
 from relaygraph.errors import Conflict
-from relaygraph_gateway.core import TERMINAL, Gateway, check_id, run_from_row
+from relaygraph_gateway.core import Gateway, check_id, run_from_row
+from relaygraph_gateway.follow import TERMINAL
 from relaygraph_gateway.models import MAX_OFFSET, RunCreate
 from relaygraph_gateway.render import JSON, run_locations
 
@@ -69,7 +70,7 @@ async def sse(
     sub: Subscription | None = None,
 ) -> AsyncIterator[bytes]:
     try:
-        async for event in g.events(thread_id, run_id, sub=sub):
+        async for event in g.follower.events(thread_id, run_id, sub=sub):
             if event is None:
                 yield HEARTBEAT
                 continue
@@ -125,7 +126,8 @@ async def wait_run_response(g: Gateway, thread_id: str, body: RunCreate) -> Resp
     """Also served by :mod:`fast` without FastAPI's layers."""
     run, _, sub = await g.create_run(check_id("thread_id", thread_id), body, follow="end")
     return await waiting_response(
-        g.outcome(thread_id, run["run_id"], sub), run_locations(thread_id, run["run_id"], "join")
+        g.follower.outcome(thread_id, run["run_id"], sub),
+        run_locations(thread_id, run["run_id"], "join"),
     )
 
 
@@ -179,7 +181,7 @@ async def join_run(thread_id: str, run_id: str, request: Request) -> Response:
     g = gw(request)
     await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
     return await waiting_response(
-        g.outcome(thread_id, run_id), run_locations(thread_id, run_id, "join")
+        g.follower.outcome(thread_id, run_id), run_locations(thread_id, run_id, "join")
     )
 
 
@@ -207,7 +209,7 @@ async def cancel_run(
     if not wait:
         return Response(status_code=202)
     return await waiting_response(
-        g.outcome(thread_id, run_id), run_locations(thread_id, run_id, "join")
+        g.follower.outcome(thread_id, run_id), run_locations(thread_id, run_id, "join")
     )
 
 
@@ -229,7 +231,7 @@ async def wait_stateless_response(g: Gateway, body: RunCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
     run, _, sub = await g.create_run(None, body, follow="end")
     return await waiting_response(
-        g.outcome(run["thread_id"], run["run_id"], sub),
+        g.follower.outcome(run["thread_id"], run["run_id"], sub),
         run_locations(run["thread_id"], run["run_id"], "join"),
     )
 
