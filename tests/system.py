@@ -99,8 +99,9 @@ class System:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def executor(self, executor_id: str | None = None) -> Service:
-        env = dict(self.env)
+    def executor(self, executor_id: str | None = None, **overrides: str) -> Service:
+        """Start one more executor; ``overrides``: environment variables of its own."""
+        env = {**self.env, **overrides}
         n = len(self.services)
         env["RELAYGRAPH_EXECUTOR_ID"] = executor_id or f"executor-{n}-{uuid.uuid4().hex[:6]}"
         svc = Service(
@@ -167,12 +168,18 @@ def running_system(
     executors: int = 1,
     extra_env: dict[str, str] | None = None,
     nats_nodes: int = 1,
+    nats_config: list[str] | None = None,
 ) -> Iterator[System]:
     """The whole system; ``nats_nodes`` > 1: a NATS cluster of that many nodes
-    (streams replicated on each, ``NATS_REPLICAS``), every URL in ``NATS_URL``."""
+    (streams replicated on each, ``NATS_REPLICAS``), every URL in ``NATS_URL``.
+    ``nats_config``: more lines of the (single) nats-server's config (auth, TLS)."""
     data.mkdir(parents=True, exist_ok=True)
     cluster = nats_cluster(data / "nats", nats_nodes).start() if nats_nodes > 1 else None
-    nats = cluster.nodes[0] if cluster is not None else nats_server(data / "nats").start()
+    nats = (
+        cluster.nodes[0]
+        if cluster is not None
+        else nats_server(data / "nats", extra=nats_config).start()
+    )
     redis = valkey_server(data / "valkey").start()
     env = {
         **os.environ,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 from typing import Any
 
 from faststream.nats import (
@@ -17,9 +18,16 @@ from faststream.nats import (
     NatsUserPassword,
 )
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 
+from relaygraph.errors import InvalidInput
 from relaygraph.settings import NatsSettings
 from relaygraph.subjects import Subjects
 
@@ -27,6 +35,8 @@ log = logging.getLogger("relaygraph.broker")
 
 
 def _ssl_context(settings: NatsSettings) -> ssl.SSLContext | None:
+    if settings.tls_key and not settings.tls_cert:
+        raise InvalidInput("NATS_TLS_KEY is set without NATS_TLS_CERT: give both for mutual TLS")
     if not (settings.tls_ca or settings.tls_cert):
         return None
     ctx = ssl.create_default_context(cafile=settings.tls_ca)
@@ -36,31 +46,77 @@ def _ssl_context(settings: NatsSettings) -> ssl.SSLContext | None:
 
 
 def security(settings: NatsSettings) -> NatsSecurity | None:
-    """FastStream security object for the configured credentials and TLS."""
+    """FastStream security object for the configured credentials and TLS.
+
+    With TLS settings, the client starts the TLS handshake before anything
+    else (``tls_handshake_first``): nats-py would otherwise upgrade only when
+    the server asks for it, so a plaintext or impersonating server would get
+    the credentials in the clear. The server needs ``handshake_first`` in its
+    ``tls`` block (``deploy/nats.conf``)."""
     ctx = _ssl_context(settings)
+    on = ctx is not None
+    tls: dict[str, Any] = {"ssl_context": ctx, "use_ssl": on, "tls_handshake_first": on}
     if settings.creds:
-        return NatsCredentials.from_file(settings.creds, ssl_context=ctx)
+        return NatsCredentials.from_file(settings.creds, **tls)
     if settings.user:
-        return NatsUserPassword(settings.user, settings.password or "", ssl_context=ctx)
+        return NatsUserPassword(settings.user, settings.password or "", **tls)
     if settings.token:
-        return NatsToken(settings.token, ssl_context=ctx)
-    if ctx is not None:
-        return NatsSecurity(ssl_context=ctx, use_ssl=True)
+        return NatsToken(settings.token, **tls)
+    if on:
+        return NatsSecurity(**tls)
     return None
 
 
+class ConnectFailures:
+    """nats-py's error callback. Until the first connection succeeds, nats-py
+    retries forever and FastStream says nothing (a service started before
+    NATS waits for it, which is what an orchestrator wants); this says why
+    each try failed (a refused TLS handshake, a wrong address), at most once
+    every :data:`EVERY` seconds. Once connected, FastStream logs the errors."""
+
+    EVERY = 10.0
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._logged_at = -self.EVERY
+        self.connected = False
+
+    async def __call__(self, exc: Exception) -> None:
+        if self.connected:
+            return
+        now = time.monotonic()
+        if now - self._logged_at >= self.EVERY:
+            self._logged_at = now
+            log.warning("cannot connect to NATS at %s yet: %r; retrying", self.url, exc)
+
+
+class Broker(NatsBroker):
+    """FastStream's NATS broker, which also says why it cannot connect at start."""
+
+    def __init__(self, *args: Any, connect_failures: ConnectFailures, **kwargs: Any) -> None:
+        super().__init__(*args, error_cb=connect_failures, **kwargs)
+        self.connect_failures = connect_failures
+
+    async def connect(self) -> Any:
+        connection = await super().connect()
+        self.connect_failures.connected = True  # from here on FastStream logs errors
+        return connection
+
+
 def make_broker(settings: NatsSettings, name: str, *, apply_types: bool = True) -> NatsBroker:
-    """A broker that reconnects forever: NATS restarts are survived, not fatal.
+    """A broker that reconnects forever: NATS restarts are survived, not fatal,
+    and a service started before NATS waits for it.
 
     ``apply_types=False``: handlers are called without FastDepends (whose
     context lookups run in a worker thread, one hop per message); give their
     subscribers ``decoder=as_message`` and they receive the message itself."""
-    return NatsBroker(
+    return Broker(
         [u.strip() for u in settings.url.split(",") if u.strip()],
         name=name,
         security=security(settings),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        connect_failures=ConnectFailures(settings.url),
         logger=logging.getLogger("relaygraph.faststream"),
         log_level=logging.DEBUG,
         graceful_timeout=15.0,
@@ -113,20 +169,40 @@ def dead_letter_stream_config(subjects: Subjects, replicas: int = 1) -> StreamCo
     )
 
 
-async def _ensure(js: JetStreamContext, config: StreamConfig) -> None:
-    try:
-        await js.add_stream(config)
-    except BadRequestError:
-        # The stream exists with another config (an older relaygraph, or a
-        # setting changed): bring it to ours.
-        await js.update_stream(config)
-
-
 async def ensure_streams(js: JetStreamContext, subjects: Subjects, settings: NatsSettings) -> None:
     """Declare every stream relaygraph owns; safe to call from every service."""
-    from relaygraph.streams import interrupts_stream_config
+    from relaygraph.streams import ensure_stream, interrupts_stream_config
 
-    await _ensure(js, runs_stream_config(subjects, settings.replicas))
-    await _ensure(js, events_stream_config(subjects, settings.events_max_age, settings.replicas))
-    await _ensure(js, interrupts_stream_config(subjects, settings.replicas))
-    await _ensure(js, dead_letter_stream_config(subjects, settings.replicas))
+    await ensure_stream(js, runs_stream_config(subjects, settings.replicas))
+    await ensure_stream(
+        js, events_stream_config(subjects, settings.events_max_age, settings.replicas)
+    )
+    await ensure_stream(js, interrupts_stream_config(subjects, settings.replicas))
+    await ensure_stream(js, dead_letter_stream_config(subjects, settings.replicas))
+
+
+def run_consumer_configs(subjects: Subjects, ack_wait: float) -> list[ConsumerConfig]:
+    """The executors' two durable pull consumers of run requests (the queue
+    and the priority subject)."""
+    return [
+        ConsumerConfig(
+            durable_name=durable,
+            filter_subject=subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ack_wait,
+            max_ack_pending=-1,
+        )
+        for subject, durable in (
+            (subjects.run_queue, subjects.executors_durable),
+            (subjects.run_priority, subjects.executors_priority_durable),
+        )
+    ]
+
+
+async def ensure_run_consumers(js: JetStreamContext, subjects: Subjects, ack_wait: float) -> None:
+    """Create the executors' consumers, or bring an existing one to the
+    current settings (JetStream updates a durable's editable fields, such as
+    ``ack_wait``, when it is created again): a changed ``RELAYGRAPH_ACK_WAIT``
+    takes effect at the next executor start, not only on a fresh stream."""
+    for config in run_consumer_configs(subjects, ack_wait):
+        await js.add_consumer(subjects.runs_stream, config=config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,3 +96,17 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
     root = cfg_path.parent
     deps = [(root / d).resolve() for d in raw.get("dependencies", []) if isinstance(d, str)]
     return Config(cfg_path, graphs, deps, _read_env(root, raw.get("env")))
+
+
+def apply_config_env(config_path: str | Path | None) -> Config | None:
+    """Put the ``env`` of a ``langgraph.json`` into ``os.environ`` (variables
+    already set win), before a service reads its settings, so that settings
+    given there (``RELAYGRAPH_*``, ``NATS_*``, ``REDIS_*``) take effect like any
+    other variable. ``None``: ``./langgraph.json`` when there is one."""
+    path = Path(config_path) if config_path else Path("langgraph.json")
+    if not config_path and not path.exists():
+        return None
+    config = load_config(path)
+    for key, value in config.env.items():
+        os.environ.setdefault(key, value)
+    return config

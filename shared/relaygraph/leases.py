@@ -142,10 +142,18 @@ class Due:
 
 class Leases:
     def __init__(
-        self, redis: Redis, keys: Keys, *, lease_ttl: float, grace: float, max_attempts: int
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        lease_ttl: float,
+        grace: float,
+        max_attempts: int,
+        owner_timeout: float = 0.5,
     ) -> None:
         self.redis = redis
         self.keys = keys
+        self.owner_timeout = owner_timeout
         self.lease_ms = int(lease_ttl * 1000)
         self.grace_ms = int(grace * 1000)
         self.max_attempts = max_attempts

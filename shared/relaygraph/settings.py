@@ -46,15 +46,40 @@ class RedisSettings(BaseSettings):
         description="Connections per process; a request waits for a free one rather than failing.",
     )
 
-    def client(self) -> Any:
+    def client(self, name: str | None = None) -> Any:
         """A redis.asyncio client whose pool waits (up to 10 s) when all its
-        connections are busy, instead of raising MaxConnectionsError."""
+        connections are busy, instead of raising MaxConnectionsError.
+        ``name``: its connections' ``CLIENT SETNAME`` (seen in ``CLIENT LIST``)."""
         from redis.asyncio import BlockingConnectionPool, Redis
 
         pool = BlockingConnectionPool.from_url(
-            self.url, max_connections=self.max_connections, timeout=10
+            self.url, max_connections=self.max_connections, timeout=10, client_name=name
         )
         return Redis.from_pool(pool)  # closing the client closes the pool
+
+    async def check(self, client: Any) -> None:
+        """At a service's start: credentials Redis refuses are a configuration
+        error, raised at once; Redis not reachable yet is only logged (requests
+        get 503 until it is, as during any Redis outage)."""
+        import logging
+
+        from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
+
+        from relaygraph.errors import InvalidInput
+
+        try:
+            await client.ping()
+        except AuthenticationError as exc:
+            raise InvalidInput(f"Redis refused the credentials in REDIS_URL: {exc}") from exc
+        except ResponseError as exc:
+            if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc) or "NOPERM" in str(exc):
+                raise InvalidInput(f"Redis refused the credentials in REDIS_URL: {exc}") from exc
+            raise
+        except (ConnectionError, OSError) as exc:
+            logging.getLogger("relaygraph.redis").warning(
+                "Redis is not reachable yet (%s); requests that need it answer 503 until it is",
+                exc,
+            )
 
 
 class GatewaySettings(BaseSettings):
@@ -72,9 +97,6 @@ class GatewaySettings(BaseSettings):
         description="Seconds to wait for an executor to answer a state/history query, "
         "including while none is running yet.",
     )
-    owner_timeout: float = Field(
-        0.5, description="Seconds to wait for a thread's owning executor to take a resume."
-    )
 
 
 class RunSettings(BaseSettings):
@@ -91,6 +113,11 @@ class RunSettings(BaseSettings):
         30.0,
         description="Seconds a dispatched run may wait for an executor to claim it before it "
         "is dispatched again.",
+    )
+    owner_timeout: float = Field(
+        0.5,
+        description="Seconds to wait for a thread's owning executor to take a run (a resume, "
+        "or the thread's next queued run) before it goes to the shared queue.",
     )
     max_attempts: int = Field(
         3,

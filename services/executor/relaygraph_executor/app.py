@@ -24,7 +24,7 @@ import msgspec
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 
-from relaygraph.broker import as_message, ensure_streams, make_broker
+from relaygraph.broker import as_message, ensure_run_consumers, ensure_streams, make_broker
 from relaygraph.catalog import Catalog
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import load_config
@@ -103,7 +103,11 @@ async def serve(
     slots = asyncio.Semaphore(settings.max_concurrent_runs)
     renew_every = min(settings.heartbeat_interval, runs.lease_ttl / 3)
 
-    async with redis.client() as rds, contextlib.AsyncExitStack() as stack:
+    async with (
+        redis.client(f"relaygraph-executor-{settings.executor_id}") as rds,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        await redis.check(rds)
         saver = AsyncRedisSaver(rds, key_prefix=redis.key_prefix)
         await saver.asetup()
         registry = GraphRegistry(config, saver)
@@ -119,13 +123,15 @@ async def serve(
             lease_ttl=runs.lease_ttl,
             grace=runs.dispatch_grace,
             max_attempts=runs.max_attempts,
+            owner_timeout=runs.owner_timeout,
         )
         await broker.connect()
         stack.push_async_callback(broker.stop)
         nc = broker.connection
         js = nc.jetstream()
         await ensure_streams(js, subjects, nats)
-        dispatcher = Dispatcher(nc, js, store, subjects)
+        await ensure_run_consumers(js, subjects, settings.ack_wait)
+        dispatcher = Dispatcher(nc, js, store, subjects, runs.owner_timeout)
 
         runner = Runner(
             registry=registry,
@@ -307,6 +313,8 @@ async def drain(
 
 def run(config_path: str | None = None, **kwargs: Any) -> None:
     """Entry point of ``relaygraph executor``: serve until SIGINT/SIGTERM."""
+    from relaygraph.config import apply_config_env
     from relaygraph.process import run_until_signal
 
+    apply_config_env(config_path)
     run_until_signal(lambda stop: serve(config_path, stop=stop, **kwargs))

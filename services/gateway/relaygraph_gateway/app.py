@@ -7,6 +7,7 @@ and asks executors, by NATS request/reply, whatever needs the graph.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from relaygraph import resumes
 from relaygraph.broker import ensure_streams, make_broker
 from relaygraph.checkpoint import AsyncRedisSaver
-from relaygraph.config import Config, load_config
+from relaygraph.config import Config, apply_config_env, load_config
 from relaygraph.contracts import (
     ErrorBody,
     ErrorReply,
@@ -94,7 +95,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with redis.client() as rds:
+        async with redis.client("relaygraph-gateway") as rds:
+            await redis.check(rds)
             await broker.connect()
             try:
                 js = broker.connection.jetstream()
@@ -107,6 +109,7 @@ def create_app(
                         lease_ttl=runs.lease_ttl,
                         grace=runs.dispatch_grace,
                         max_attempts=runs.max_attempts,
+                        owner_timeout=runs.owner_timeout,
                     ),
                     config=cfg,
                     store=Store(rds, Keys(redis.key_prefix)),
@@ -199,19 +202,26 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+async def _check_redis(redis: RedisSettings) -> None:
+    async with redis.client("relaygraph-gateway") as rds:
+        await redis.check(rds)
+
+
 def run(config_path: str | None = None, port: int | None = None, host: str | None = None) -> None:
     """Entry point of ``relaygraph gateway``."""
     import uvicorn
 
     from relaygraph.process import setup_logging
 
+    config = apply_config_env(config_path)
     setup_logging()
     settings = GatewaySettings()
     if port is not None:
         settings.port = port
     if host is not None:
         settings.host = host
-    app = create_app(config_path, settings=settings)
+    app = create_app(config or config_path, settings=settings)
+    asyncio.run(_check_redis(RedisSettings()))  # a clear line, not uvicorn's traceback
     uvicorn.run(
         app,
         host=settings.host,

@@ -93,7 +93,7 @@ class Gateway:
         self.js = js
         self.subjects = subjects
         self.settings = settings
-        self.dispatcher = Dispatcher(nc, js, store, subjects, settings.owner_timeout)
+        self.dispatcher = Dispatcher(nc, js, store, subjects, leases.owner_timeout)
         self.catalog = CatalogCache(Catalog(store.redis, store.keys))
         self.follower = Follower(store, js, subjects)
 
@@ -122,9 +122,10 @@ class Gateway:
                 )
                 break
             except NoRespondersError as exc:
-                if left <= delay:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise self._no_executor(q) from exc
-                await asyncio.sleep(delay)
+                await asyncio.sleep(min(delay, left))
                 delay = min(delay * 2, 0.5)
             except TimeoutError as exc:
                 raise self._no_executor(q) from exc

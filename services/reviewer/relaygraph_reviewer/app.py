@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import nats.errors
@@ -24,10 +22,9 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from redis.asyncio import Redis
 
 from relaygraph.broker import as_message, make_broker
-from relaygraph.config import load_config
+from relaygraph.config import apply_config_env
 from relaygraph.process import run as run_loop
 from relaygraph.process import setup_logging
 from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings
@@ -75,8 +72,10 @@ async def open_reviewer(
     subjects = Subjects(nats_settings.prefix)
     keys = Keys(redis_settings.key_prefix)
     async with contextlib.AsyncExitStack() as stack:
-        redis = await stack.enter_async_context(Redis.from_url(redis_settings.url))
-        await redis.ping()
+        redis = await stack.enter_async_context(
+            redis_settings.client(f"relaygraph-reviewer-{settings.durable}")
+        )
+        await redis_settings.check(redis)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         webhook = (
             WebhookBridge(
@@ -226,10 +225,7 @@ def run(config_path: str | None = None, port: int | None = None) -> None:
     already set win); ``./langgraph.json`` is used when present. ``port``
     overrides ``REVIEWER_PORT``.
     """
-    path = Path(config_path) if config_path else Path("langgraph.json")
-    if config_path or path.exists():
-        for key, value in load_config(path).env.items():
-            os.environ.setdefault(key, value)
+    apply_config_env(config_path)
     setup_logging()
     settings = ReviewerSettings()
     if port is not None:

@@ -1,0 +1,212 @@
+"""Settings do what the README says, proven by their effect on real processes.
+
+The services run with non-default values given through ``env`` of their
+``langgraph.json`` (so that path is proven too: the gateway and the executor
+read their settings after applying it). Which test proves which setting is
+listed in ``tests/unit/test_settings_documented.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from langgraph_sdk import get_client
+from redis.asyncio import Redis
+
+from relaygraph.servers import free_port
+from tests.system import TEST_GRAPHS, Service, System, running_system
+
+pytestmark = pytest.mark.e2e
+
+TUNED = {
+    "NATS_PREFIX": "tuned",
+    "NATS_EVENTS_MAX_AGE": "900",
+    "REDIS_KEY_PREFIX": "tk",
+    "REDIS_MAX_CONNECTIONS": "2",
+    "RELAYGRAPH_QUERY_TIMEOUT": "1.5",
+    "RELAYGRAPH_MAX_CONCURRENT_RUNS": "1",
+    "RELAYGRAPH_HEARTBEAT_INTERVAL": "0.5",
+    "RELAYGRAPH_ACK_WAIT": "2",
+    "RELAYGRAPH_LIVENESS_TTL": "4",
+}
+
+
+def tuned_config(dest: Path) -> Path:
+    """The test graphs' langgraph.json, paths made absolute, with ``env``."""
+    config = json.loads(TEST_GRAPHS.read_text())
+    root = TEST_GRAPHS.parent
+    config["dependencies"] = [str((root / d).resolve()) for d in config["dependencies"]]
+    config["graphs"] = {
+        gid: f"{(root / target.rsplit(':', 1)[0]).resolve()}:{target.rsplit(':', 1)[1]}"
+        for gid, target in config["graphs"].items()
+    }
+    config["env"] = TUNED
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "langgraph.json").write_text(json.dumps(config))
+    return dest / "langgraph.json"
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    data = Path(tmp_path_factory.mktemp("tuned"))
+    with running_system(
+        data,
+        config=tuned_config(data / "project"),
+        extra_env={"RELAYGRAPH_LOG_LEVEL": "DEBUG"},
+    ) as system:
+        yield system
+
+
+@pytest.fixture
+async def c(tuned: System) -> AsyncIterator[Any]:
+    async with get_client(url=tuned.url, timeout=60) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+async def redis(tuned: System) -> AsyncIterator[Redis]:
+    async with Redis.from_url(tuned.redis.url) as r:
+        yield r
+
+
+async def test_prefixes_name_every_stream_subject_and_key(
+    tuned: System, c: Any, redis: Redis
+) -> None:
+    nc = await nats.connect(tuned.nats.url)
+    try:
+        js = nc.jetstream()
+        sub = await js.subscribe("tuned.interrupts.agent.*")
+        tid = (await c.threads.create())["thread_id"]
+        await c.runs.wait(tid, "agent", input={"some_text": "x"})
+        event = json.loads((await sub.next_msg(timeout=10)).data)
+        assert event["thread_id"] == tid
+        names = {s.config.name for s in await js.streams_info()}
+        assert {"TUNED_RUNS", "TUNED_EVENTS", "TUNED_INTERRUPTS", "TUNED_DEADLETTER"} <= names
+        assert not any(n.startswith("RELAYGRAPH_") for n in names)
+        events = await js.stream_info("TUNED_EVENTS")
+        assert events.config.max_age == 900.0
+    finally:
+        await nc.close()
+    keys = [k.decode() async for k in redis.scan_iter(count=1000)]
+    assert keys and all(k.startswith("tk:") for k in keys), keys[:5]
+
+
+async def test_redis_connections_stay_within_the_cap(tuned: System, c: Any, redis: Redis) -> None:
+    async def burst() -> None:
+        tid = (await c.threads.create())["thread_id"]
+        await c.threads.get(tid)
+        await c.threads.search(limit=5)
+
+    await asyncio.gather(*(burst() for _ in range(60)))
+    clients = await redis.client_list()
+    by_name: dict[str, int] = {}
+    for conn in clients:
+        by_name[conn["name"]] = by_name.get(conn["name"], 0) + 1
+    gateway = by_name.get("relaygraph-gateway", 0)
+    executors = {n: k for n, k in by_name.items() if n.startswith("relaygraph-executor-")}
+    assert 1 <= gateway <= 2, by_name
+    assert executors and all(k <= 2 for k in executors.values()), by_name
+
+
+async def test_one_run_at_a_time_per_executor(c: Any) -> None:
+    threads = [(await c.threads.create())["thread_id"] for _ in range(2)]
+    started = time.monotonic()
+    await asyncio.gather(*(c.runs.wait(t, "slow", input={"seconds": 1.0}) for t in threads))
+    assert time.monotonic() - started >= 2.0
+
+
+async def test_heartbeats_keep_a_run_longer_than_ack_wait_from_redelivery(
+    tuned: System, c: Any
+) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    chunks = [
+        chunk
+        async for chunk in c.runs.stream(tid, "slow", input={"seconds": 4.0}, stream_mode="values")
+    ]
+    assert chunks[0].event == "metadata" and chunks[0].data["attempt"] == 1
+    assert chunks[-1].data == {"seconds": 4.0, "done": True}
+    nc = await nats.connect(tuned.nats.url)
+    try:
+        info = await nc.jetstream().consumer_info("TUNED_RUNS", "tuned-executors")
+    finally:
+        await nc.close()
+    assert info.config.ack_wait == 2.0
+    assert info.num_redelivered == 0
+    assert info.num_ack_pending == 0
+
+
+async def test_liveness_key_lives_as_long_as_the_setting(tuned: System, redis: Redis) -> None:
+    executor_id = next(s for s in tuned.services if s.name.startswith("executor")).env[
+        "RELAYGRAPH_EXECUTOR_ID"
+    ]
+    ttl = await redis.pttl(f"tk:executor:{executor_id}")
+    assert 0 < ttl <= 4000
+
+
+def test_debug_log_level(tuned: System) -> None:
+    assert " DEBUG relaygraph." in (tuned.data / "executor-0.log").read_text()
+
+
+async def test_a_changed_ack_wait_updates_the_consumer(tuned: System) -> None:
+    for executor in [s for s in tuned.services if s.name.startswith("executor")]:
+        executor.stop()
+        tuned.services.remove(executor)
+    tuned.executor(RELAYGRAPH_ACK_WAIT="3")
+
+    async def updated() -> float:
+        nc = await nats.connect(tuned.nats.url)
+        try:
+            info = await nc.jetstream().consumer_info("TUNED_RUNS", "tuned-executors")
+        finally:
+            await nc.close()
+        return float(info.config.ack_wait)
+
+    deadline = time.monotonic() + 30
+    while await updated() != 3.0:
+        assert time.monotonic() < deadline, "the consumer kept its old ack_wait"
+        await asyncio.sleep(0.2)
+
+
+async def test_state_reads_wait_for_an_executor_up_to_the_query_timeout(
+    tuned: System, c: Any
+) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    await c.runs.wait(tid, "agent", input={"some_text": "x"})
+    for svc in [s for s in tuned.services if s.name.startswith("executor")]:
+        svc.stop()
+    async with httpx.AsyncClient(base_url=tuned.url, timeout=30) as http:
+        started = time.monotonic()
+        r = await http.get(f"/threads/{tid}/state")
+        took = time.monotonic() - started
+    assert r.status_code == 503
+    assert "within 1.5s" in r.json()["detail"]
+    assert 1.4 <= took < 5
+
+
+def test_host_and_port_from_the_environment(tmp_path: Path, tuned: System) -> None:
+    port = free_port()
+    env = {**tuned.env, "RELAYGRAPH_HOST": "127.0.0.2", "RELAYGRAPH_PORT": str(port)}
+    gateway = Service(
+        "gateway-env", ["gateway", "--config", str(tuned.config)], env, tmp_path / "gw.log"
+    ).start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.2:{port}/ok", timeout=1).json() == {"ok": True}
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, (tmp_path / "gw.log").read_text()
+                time.sleep(0.1)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/ok", timeout=1)
+    finally:
+        gateway.stop()
