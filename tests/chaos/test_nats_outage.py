@@ -117,3 +117,26 @@ async def test_runs_created_while_nats_is_down_are_accepted_and_run_once(
     await every_run_ran_once(system, accepted)
     log = (system.data / "gateway.log").read_text()
     assert "is accepted but NATS did not take it" in log
+
+
+async def test_streams_keep_their_replicas(three_nodes: System) -> None:
+    """NATS_REPLICAS=3 made every stream R3; a service started without it (as
+    a reviewer deployed without the variable would be) does not lower them."""
+    nc = await nats.connect(three_nodes.env["NATS_URL"].split(","))
+    try:
+        js = nc.jetstream()
+        names = ["RELAYGRAPH_RUNS", "RELAYGRAPH_EVENTS", "RELAYGRAPH_INTERRUPTS"]
+        for name in names:
+            assert (await js.stream_info(name)).config.num_replicas == 3
+        three_nodes.executor(NATS_REPLICAS="1")
+        await asyncio.sleep(0)
+        deadline = time.monotonic() + 30
+        log = three_nodes.data / f"executor-{len(three_nodes.services) - 1}.log"
+        while "serving graphs" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        assert "keeping 3" in log.read_text()
+        for name in names:
+            assert (await js.stream_info(name)).config.num_replicas == 3
+    finally:
+        await nc.close()

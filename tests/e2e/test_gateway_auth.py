@@ -47,6 +47,7 @@ async def test_every_route_but_ok_and_docs_wants_the_key(guarded: str) -> None:
     async with httpx.AsyncClient(base_url=guarded, timeout=30) as http:
         assert (await http.get("/ok")).status_code == 200
         assert (await http.get("/docs")).status_code == 200
+        assert (await http.get("/openapi.json")).status_code == 200  # open, as documented
         refused = [
             await http.post("/threads", json={}),
             await http.post("/threads", json={}, headers={"x-api-key": "wrong"}),

@@ -4,6 +4,8 @@ shared queue, where another executor takes them, once it is gone (kill -9)."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,11 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     """A gateway and two executor processes."""
-    with running_system(Path(tmp_path_factory.mktemp("pair")), executors=2) as system:
+    with running_system(
+        Path(tmp_path_factory.mktemp("pair")),
+        executors=2,
+        extra_env={"RELAYGRAPH_OWNER_TIMEOUT": "1.5"},
+    ) as system:
         yield system
 
 
@@ -68,6 +74,27 @@ async def test_resumes_go_to_the_owner_while_it_lives(c: Any, redis: Redis) -> N
         run = await c.runs.create(tid, "agent", command=Command(resume="b"))
         assert (await c.runs.join(tid, run["run_id"])) == {"some_text": "b"}
         assert await run_owner(redis, tid, run["run_id"]) == owner
+
+
+async def test_a_frozen_owner_is_waited_for_owner_timeout_then_bypassed(
+    c: Any, redis: Redis, pair: System
+) -> None:
+    """SIGSTOP: the owner still counts as alive, but does not answer; the
+    resume goes to the shared queue after RELAYGRAPH_OWNER_TIMEOUT (1.5 s)."""
+    threads = await interrupted_threads(c, redis)
+    tid, owner = next(iter(threads.items()))
+    frozen = next(s for s in pair.services if s.env.get("RELAYGRAPH_EXECUTOR_ID") == owner)
+    assert frozen.proc is not None
+    frozen.proc.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        run = await c.runs.create(tid, "agent", command=Command(resume="meanwhile"))
+        took = time.monotonic() - started
+        assert (await c.runs.join(tid, run["run_id"])) == {"some_text": "meanwhile"}
+        assert await run_owner(redis, tid, run["run_id"]) != owner
+    finally:
+        frozen.proc.send_signal(signal.SIGCONT)
+    assert 1.5 <= took < 4
 
 
 async def test_resume_after_the_owner_is_killed(c: Any, redis: Redis, pair: System) -> None:

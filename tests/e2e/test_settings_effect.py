@@ -36,6 +36,7 @@ TUNED = {
     "RELAYGRAPH_HEARTBEAT_INTERVAL": "0.5",
     "RELAYGRAPH_ACK_WAIT": "2",
     "RELAYGRAPH_LIVENESS_TTL": "4",
+    "RELAYGRAPH_DISPATCH_GRACE": "7",
 }
 
 
@@ -149,6 +150,19 @@ async def test_liveness_key_lives_as_long_as_the_setting(tuned: System, redis: R
     ]
     ttl = await redis.pttl(f"tk:executor:{executor_id}")
     assert 0 < ttl <= 4000
+
+
+async def test_dispatch_grace_is_how_long_a_run_may_wait_to_be_claimed(
+    c: Any, redis: Redis
+) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    busy = await c.runs.create(tid, "slow", input={"seconds": 1.0})
+    sent_ms = time.time() * 1000
+    queued = await c.runs.create(tid, "slow", input={"seconds": 0.1})
+    lease_until = int(await redis.hget(f"tk:run:{{{tid}}}:{queued['run_id']}", "lease_until"))
+    assert 6000 <= lease_until - sent_ms <= 8000
+    await c.runs.join(tid, queued["run_id"])
+    await c.runs.join(tid, busy["run_id"])
 
 
 def test_debug_log_level(tuned: System) -> None:

@@ -205,6 +205,7 @@ def start_reviewer(
         api_key: str | None = None,
         resume_timeout: float = 3.0,
         nats_url: str | None = None,
+        redis_max_connections: int = 200,
     ) -> AsyncIterator[RunningReviewer]:
         settings = ReviewerSettings(
             host="127.0.0.1",
@@ -218,7 +219,9 @@ def start_reviewer(
             serve(
                 settings,
                 NatsSettings(url=nats_url or nats_proc.url, prefix=prefix),
-                RedisSettings(url=valkey_proc.url, key_prefix=prefix),
+                RedisSettings(
+                    url=valkey_proc.url, key_prefix=prefix, max_connections=redis_max_connections
+                ),
                 api_key=api_key,
                 stop=stop,
                 resume_timeout=resume_timeout,

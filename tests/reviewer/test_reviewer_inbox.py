@@ -4,6 +4,8 @@ inbox keeps the outcome."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from nats.aio.client import Client
 from nats.js.api import RetentionPolicy, StorageType
@@ -336,3 +338,25 @@ async def test_api_key_guards_the_inbox(start_reviewer, eventually):
             "/api/interrupts", headers={"authorization": "Bearer s3cret"}
         )
         assert bearer.status_code == 200
+
+
+async def test_redis_connections_stay_within_redis_max_connections(
+    start_reviewer, publish, event_factory, eventually, valkey_proc
+):
+    """REDIS_MAX_CONNECTIONS holds for the reviewer too (its connections carry
+    its name in CLIENT LIST)."""
+    from redis.asyncio import Redis
+
+    events = [event_factory(values=[{"n": n}]) for n in range(40)]
+    async with start_reviewer(redis_max_connections=2) as reviewer:
+        await asyncio.gather(*(publish(e) for e in events))
+
+        async def all_recorded():
+            assert len(await reviewer.pending()) >= 40
+
+        await eventually(all_recorded)
+        await asyncio.gather(*(reviewer.pending() for _ in range(20)))
+        async with Redis.from_url(valkey_proc.url) as admin:
+            names = [c["name"] for c in await admin.client_list()]
+        mine = [n for n in names if n.startswith("relaygraph-reviewer-")]
+        assert 1 <= len(mine) <= 2, names

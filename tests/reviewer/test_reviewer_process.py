@@ -26,20 +26,26 @@ async def test_reviewer_process_serves_and_stops_cleanly_on_a_signal(
         REDIS_URL=valkey_proc.url,
         REDIS_KEY_PREFIX=prefix,
         REVIEWER_DURABLE=f"proc-{prefix}",
+        REVIEWER_HOST="127.0.0.3",
+        REVIEWER_PORT=str(port),
+        RELAYGRAPH_API_KEY="proc-key",
     )
     log_path = tmp_path / "reviewer.log"
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
-            f"from relaygraph_reviewer.app import run; run(None, {port})",
+            "from relaygraph_reviewer.app import run; run(None)",
             env=env,
             cwd=tmp_path,
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
         )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        # REVIEWER_HOST and REVIEWER_PORT from the environment.
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.3:{port}", headers={"x-api-key": "proc-key"}
+        ) as http:
 
             async def up():
                 assert proc.returncode is None, log_path.read_text()
@@ -51,12 +57,16 @@ async def test_reviewer_process_serves_and_stops_cleanly_on_a_signal(
                 assert response.json() == []
 
             await eventually(up, within=30.0)
+            # The inbox reads the gateway's key from the environment, as deployed.
+            refused = await http.get("/api/interrupts", headers={"x-api-key": "wrong"})
+            assert refused.status_code == 401
         proc.send_signal(sig)
         code = await asyncio.wait_for(proc.wait(), 30.0)
         output = log_path.read_text()
         assert code == 0, output
         assert "Traceback" not in output
-        assert "reviewer inbox on" in output
+        assert f"reviewer inbox on http://127.0.0.3:{port}/" in output
+        assert f"reviewer proc-{prefix}: consuming" in output  # REVIEWER_DURABLE
     finally:
         if proc.returncode is None:
             proc.kill()

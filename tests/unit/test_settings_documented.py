@@ -29,3 +29,71 @@ def test_every_setting_is_documented(cls: type[BaseSettings]) -> None:
     for name, field in cls.model_fields.items():
         var = f"{prefix}{name}".upper()
         assert f"| `{var}` |" in text, f"{var} ({field.description}) is not in README ## Settings"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+EFFECT = "tests/e2e/test_settings_effect.py"
+SECURITY = "tests/integration/test_transport_security.py"
+FAILOVER = "tests/chaos/test_failover.py"
+OUTAGE = "tests/chaos/test_nats_outage.py"
+REVIEWER = "tests/reviewer"
+
+PROVEN_BY = {
+    "NATS_URL": f"{OUTAGE}::test_a_nats_node_killed_under_load_loses_and_repeats_nothing",
+    "NATS_USER": f"{SECURITY}::test_nats_user_password_and_token",
+    "NATS_PASSWORD": f"{SECURITY}::test_nats_user_password_and_token",
+    "NATS_TOKEN": f"{SECURITY}::test_nats_user_password_and_token",
+    "NATS_CREDS": f"{SECURITY}::test_nats_creds_file",
+    "NATS_TLS_CA": f"{SECURITY}::test_with_tls_settings_a_plaintext_server_never_gets_the_credentials",
+    "NATS_TLS_CERT": f"{SECURITY}::test_nats_mutual_tls",
+    "NATS_TLS_KEY": f"{SECURITY}::test_nats_mutual_tls",
+    "NATS_PREFIX": f"{EFFECT}::test_prefixes_name_every_stream_subject_and_key",
+    "NATS_REPLICAS": f"{OUTAGE}::test_streams_keep_their_replicas",
+    "NATS_EVENTS_MAX_AGE": f"{EFFECT}::test_prefixes_name_every_stream_subject_and_key",
+    "REDIS_URL": f"{SECURITY}::test_redis_over_tls",
+    "REDIS_KEY_PREFIX": f"{EFFECT}::test_prefixes_name_every_stream_subject_and_key",
+    "REDIS_MAX_CONNECTIONS": f"{EFFECT}::test_redis_connections_stay_within_the_cap",
+    "RELAYGRAPH_HOST": f"{EFFECT}::test_host_and_port_from_the_environment",
+    "RELAYGRAPH_PORT": f"{EFFECT}::test_host_and_port_from_the_environment",
+    "RELAYGRAPH_API_KEY": "tests/e2e/test_gateway_auth.py::test_every_route_but_ok_and_docs_wants_the_key",
+    "RELAYGRAPH_QUERY_TIMEOUT": f"{EFFECT}::test_state_reads_wait_for_an_executor_up_to_the_query_timeout",
+    "RELAYGRAPH_LEASE_TTL": f"{FAILOVER}::test_kill_9_mid_run_continues_from_the_last_checkpoint",
+    "RELAYGRAPH_DISPATCH_GRACE": f"{EFFECT}::test_dispatch_grace_is_how_long_a_run_may_wait_to_be_claimed",
+    "RELAYGRAPH_OWNER_TIMEOUT": "tests/e2e/test_ownership.py::test_a_frozen_owner_is_waited_for_owner_timeout_then_bypassed",
+    "RELAYGRAPH_MAX_ATTEMPTS": f"{FAILOVER}::test_a_run_that_crashes_every_executor_ends_in_error_and_dead_letter",
+    "RELAYGRAPH_EXECUTOR_ID": "tests/e2e/test_ownership.py::test_resume_after_the_owner_is_killed",
+    "RELAYGRAPH_MAX_CONCURRENT_RUNS": f"{EFFECT}::test_one_run_at_a_time_per_executor",
+    "RELAYGRAPH_HEARTBEAT_INTERVAL": f"{EFFECT}::test_heartbeats_keep_a_run_longer_than_ack_wait_from_redelivery",
+    "RELAYGRAPH_ACK_WAIT": f"{EFFECT}::test_a_changed_ack_wait_updates_the_consumer",
+    "RELAYGRAPH_LIVENESS_TTL": f"{EFFECT}::test_liveness_key_lives_as_long_as_the_setting",
+    "RELAYGRAPH_SWEEP_INTERVAL": f"{FAILOVER}::test_kill_9_mid_run_continues_from_the_last_checkpoint",
+    "RELAYGRAPH_DRAIN_GRACE": f"{FAILOVER}::test_sigterm_drains_and_hands_the_run_over",
+    "REVIEWER_HOST": f"{REVIEWER}/test_reviewer_process.py::test_reviewer_process_serves_and_stops_cleanly_on_a_signal",
+    "REVIEWER_PORT": f"{REVIEWER}/test_reviewer_process.py::test_reviewer_process_serves_and_stops_cleanly_on_a_signal",
+    "REVIEWER_DURABLE": f"{REVIEWER}/test_reviewer_process.py::test_reviewer_process_serves_and_stops_cleanly_on_a_signal",
+    "REVIEWER_RULES": f"{REVIEWER}/test_reviewer_rules.py::test_matching_interrupt_is_resumed_by_the_rules",
+    "REVIEWER_WEBHOOK_URL": f"{REVIEWER}/test_reviewer_webhook.py::test_each_interrupt_is_posted_to_the_webhook_with_retries",
+    "RELAYGRAPH_LOG_LEVEL": f"{EFFECT}::test_debug_log_level",
+}
+"""Each setting in the README's tables, and the test that proves its effect
+(not only that it parses): a README claim is a test."""
+
+
+def test_every_setting_has_a_test_of_its_effect() -> None:
+    documented = set()
+    for cls in (
+        NatsSettings,
+        RedisSettings,
+        GatewaySettings,
+        ExecutorSettings,
+        RunSettings,
+        ReviewerSettings,
+    ):
+        prefix = cls.model_config.get("env_prefix", "")
+        documented |= {f"{prefix}{name}".upper() for name in cls.model_fields}
+    documented.add("RELAYGRAPH_LOG_LEVEL")
+    assert documented == set(PROVEN_BY), documented ^ set(PROVEN_BY)
+    for var, test in PROVEN_BY.items():
+        path, _, name = test.partition("::")
+        source = (ROOT / path).read_text()
+        assert f"def {name}(" in source, f"{var}: {test} does not exist"
