@@ -264,6 +264,14 @@ class Keys:
         """List of answered interrupts (JSON), newest first, capped."""
         return f"{self.prefix}:reviewer:{{{durable}}}:recent"
 
+    def reviewer_webhook(self, durable: str) -> str:
+        """Hash msg id -> a webhook delivery not taken yet (JSON)."""
+        return f"{self.prefix}:reviewer:{{{durable}}}:webhook"
+
+    def reviewer_webhook_due(self, durable: str) -> str:
+        """Sorted set of webhook deliveries' msg ids, scored by when they are due."""
+        return f"{self.prefix}:reviewer:{{{durable}}}:webhook_due"
+
     def reviewer_seen(self, durable: str) -> str:
         """Sorted set of recorded interrupt msg ids, scored by time (dedupe)."""
         return f"{self.prefix}:reviewer:{{{durable}}}:seen"

@@ -206,6 +206,7 @@ def start_reviewer(
         resume_timeout: float = 3.0,
         nats_url: str | None = None,
         redis_max_connections: int = 200,
+        webhook_give_up_after: float = 3600.0,
     ) -> AsyncIterator[RunningReviewer]:
         settings = ReviewerSettings(
             host="127.0.0.1",
@@ -226,6 +227,7 @@ def start_reviewer(
                 stop=stop,
                 resume_timeout=resume_timeout,
                 webhook_backoff=0.05,
+                webhook_give_up_after=webhook_give_up_after,
                 handle_signals=False,
             )
         )

@@ -1,5 +1,6 @@
-"""Webhook bridge: a real HTTP server receives each interrupt as a JSON POST,
-retried on failure; a webhook that is down never loses the inbox row."""
+"""Webhook: a real HTTP server receives every interrupt as a JSON POST, those
+the rules answer too (marked); deliveries are kept in Redis until taken, so a
+webhook that is down, or a reviewer restart, loses none."""
 
 from __future__ import annotations
 
@@ -85,16 +86,74 @@ async def test_each_interrupt_is_posted_to_the_webhook_with_retries(
         assert [i["thread_id"] for i in await reviewer.pending()] == [event.thread_id]
 
 
-async def test_a_webhook_that_is_down_keeps_the_inbox_row(
+async def test_a_webhook_down_across_a_reviewer_restart_still_gets_the_interrupt(
+    start_reviewer, publish, event_factory, eventually, caplog, valkey_proc
+):
+    from redis.asyncio import Redis
+
+    event = event_factory()
+    await publish(event)
+    with Hook(failures=10**6) as down:
+        async with start_reviewer(webhook_url=down.url) as reviewer:
+
+            async def retried():
+                assert down.attempts >= 3
+                assert any("attempt 2 for thread" in r.message for r in caplog.records)
+
+            await eventually(retried)
+            assert [i["thread_id"] for i in await reviewer.pending()] == [event.thread_id]
+            durable = reviewer.settings.durable
+            keys = reviewer.keys
+    async with Redis.from_url(valkey_proc.url) as admin:  # kept while nobody runs
+        assert await admin.hexists(
+            keys.reviewer_webhook(durable), f"{event.thread_id}:{event.checkpoint_id}"
+        )
+    with Hook() as up:
+        async with start_reviewer(webhook_url=up.url):
+
+            async def delivered():
+                assert [b["thread_id"] for b in up.received] == [event.thread_id]
+
+            await eventually(delivered)
+    async with Redis.from_url(valkey_proc.url) as admin:
+        assert await admin.hlen(keys.reviewer_webhook(durable)) == 0
+
+
+async def test_a_delivery_is_given_up_after_its_time(
     start_reviewer, publish, event_factory, eventually, caplog
 ):
     event = event_factory()
     await publish(event)
     url = f"http://127.0.0.1:{free_port()}/nobody-listens"
-    async with start_reviewer(webhook_url=url) as reviewer:
+    async with start_reviewer(webhook_url=url, webhook_give_up_after=0.5) as reviewer:
 
         async def given_up():
-            assert any("not delivered after 4 attempt(s)" in r.message for r in caplog.records)
+            assert any("given up (it stays in the inbox)" in r.message for r in caplog.records)
 
         await eventually(given_up)
         assert [i["thread_id"] for i in await reviewer.pending()] == [event.thread_id]
+
+
+async def test_interrupts_the_rules_answer_are_posted_marked(
+    tmp_path, start_reviewer, publish, event_factory, gateway, eventually
+):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"graph_id": "*", "match": {"auto": True}, "resume": "ok"}]))
+    automatic = event_factory(values=[{"auto": True}])
+    manual = event_factory(values=[{"auto": False}])
+    with Hook() as hook:
+        async with start_reviewer(rules=rules, webhook_url=hook.url):
+            await publish(automatic)
+            await publish(manual)
+
+            async def both():
+                assert {b["thread_id"] for b in hook.received} == {
+                    automatic.thread_id,
+                    manual.thread_id,
+                }
+
+            await eventually(both)
+    bodies = {b["thread_id"]: b for b in hook.received}
+    assert bodies[automatic.thread_id]["answered_by"] == "rules"
+    assert bodies[automatic.thread_id]["answered_run_id"] == gateway.run_ids[0]
+    assert "answered_by" not in bodies[manual.thread_id]

@@ -31,10 +31,10 @@ from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings
 from relaygraph.streams import ensure_stream, interrupts_stream_config
 from relaygraph.subjects import Keys, Subjects
 from relaygraph_reviewer.inbox import Inbox
+from relaygraph_reviewer.outbox import WebhookOutbox
 from relaygraph_reviewer.rules import load_rules
 from relaygraph_reviewer.service import Reviewer
 from relaygraph_reviewer.web import create_app
-from relaygraph_reviewer.webhook import WebhookBridge
 
 log = logging.getLogger("relaygraph.reviewer")
 
@@ -61,8 +61,8 @@ async def open_reviewer(
     redis_settings: RedisSettings,
     *,
     resume_timeout: float = 10.0,
-    webhook_attempts: int = 4,
     webhook_backoff: float = 0.5,
+    webhook_give_up_after: float = 24 * 3600.0,
 ) -> AsyncIterator[Reviewer]:
     """Every resource of a reviewer, opened in order and closed in reverse.
 
@@ -78,8 +78,14 @@ async def open_reviewer(
         await redis_settings.check(redis)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         webhook = (
-            WebhookBridge(
-                http, settings.webhook_url, attempts=webhook_attempts, backoff=webhook_backoff
+            WebhookOutbox(
+                redis,
+                keys,
+                settings.durable,
+                http,
+                settings.webhook_url,
+                backoff=webhook_backoff,
+                give_up_after=webhook_give_up_after,
             )
             if settings.webhook_url
             else None
@@ -172,6 +178,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     resume_timeout: float = 10.0,
     webhook_backoff: float = 0.5,
+    webhook_give_up_after: float = 24 * 3600.0,
     handle_signals: bool = True,
 ) -> None:
     """Run the reviewer until ``stop`` is set, or SIGTERM/SIGINT arrives.
@@ -196,6 +203,7 @@ async def serve(
             redis_settings,
             resume_timeout=resume_timeout,
             webhook_backoff=webhook_backoff,
+            webhook_give_up_after=webhook_give_up_after,
         ) as reviewer:
             app = create_app(reviewer, api_key=api_key)
             config = uvicorn.Config(

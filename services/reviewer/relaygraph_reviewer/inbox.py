@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from relaygraph.contracts import ErrorBody, InterruptEvent
@@ -98,8 +100,15 @@ class Inbox:
         self._recent = keys.reviewer_recent(durable)
         self._seen = keys.reviewer_seen(durable)
 
-    async def record(self, event: InterruptEvent, msg_id: str) -> Recorded:
-        """Record an interrupt event once per msg id (atomic, retried on races)."""
+    async def record(
+        self,
+        event: InterruptEvent,
+        msg_id: str,
+        also: Callable[[Pipeline], None] | None = None,
+    ) -> Recorded:
+        """Record an interrupt event once per msg id (atomic, retried on races).
+        ``also``: more commands for the same transaction when the event is new
+        (the webhook's delivery)."""
         item = PendingItem(msg_id=msg_id, event=event, received_at=now_iso())
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -119,6 +128,8 @@ class Inbox:
                     pipe.zremrangebyscore(self._seen, "-inf", now - SEEN_HORIZON)
                     if not stale:
                         pipe.hset(self._pending, event.thread_id, _encoder.encode(item))
+                        if also is not None:
+                            also(pipe)
                     await pipe.execute()
                     return Recorded.STALE if stale else Recorded.NEW
                 except WatchError:

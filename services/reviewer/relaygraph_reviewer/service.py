@@ -1,4 +1,4 @@
-"""The reviewer's core: record each interrupt, try the rules, tell the webhook,
+"""The reviewer's core: record each interrupt (and its webhook delivery), try the rules,
 and resume a thread by NATS request when someone (or a rule) answers.
 """
 
@@ -26,8 +26,8 @@ from relaygraph.contracts import (
 from relaygraph.errors import Conflict, InvalidInput, NotFound, RelaygraphError
 from relaygraph.subjects import Subjects, is_token
 from relaygraph_reviewer.inbox import AnsweredItem, Inbox, PendingItem, Recorded, now_iso
+from relaygraph_reviewer.outbox import WebhookOutbox, webhook_body
 from relaygraph_reviewer.rules import Rules
-from relaygraph_reviewer.webhook import WebhookBridge
 
 log = logging.getLogger("relaygraph.reviewer")
 
@@ -62,7 +62,7 @@ class Reviewer:
         subjects: Subjects,
         connection: Callable[[], Client],
         rules: Rules,
-        webhook: WebhookBridge | None = None,
+        webhook: WebhookOutbox | None = None,
         resume_timeout: float = 10.0,
     ) -> None:
         self.inbox = inbox
@@ -85,8 +85,19 @@ class Reviewer:
         msg_id = (raw.headers or {}).get(MSG_ID_HEADER) or (
             f"{event.thread_id}:{event.checkpoint_id}"
         )
+        # The webhook's delivery is recorded with the interrupt (one transaction,
+        # before the ack): a restart or a webhook that is down loses nothing.
+        answers = self.rules.answer(event)
+        also = None
+        if self.webhook is not None:
+            webhook, subject = self.webhook, self.subjects.resume(event.thread_id)
+            body = webhook_body(event, subject, RULES_REVIEWER if answers is not None else None)
+
+            def also(pipe: Any) -> None:
+                webhook.add(pipe, msg_id, body)
+
         try:
-            recorded = await self.inbox.record(event, msg_id)
+            recorded = await self.inbox.record(event, msg_id, also)
         except (RedisError, OSError) as exc:
             log.warning("cannot record interrupt %s yet (%s): redelivery asked", msg_id, exc)
             await msg.nack(delay=REDELIVERY_DELAY)
@@ -94,23 +105,29 @@ class Reviewer:
         await msg.ack()
         if recorded is Recorded.NEW:
             log.info("interrupt %s of graph %s recorded", msg_id, event.graph_id)
-            await self.dispatch(event, msg_id)
+            if answers is not None:
+                await self.answer_by_rules(event, msg_id, answers)
 
-    async def dispatch(self, event: InterruptEvent, msg_id: str) -> None:
-        """A new pending interrupt: the first matching rules answer it, else people do."""
-        answers = self.rules.answer(event)
-        if answers is not None:
-            try:
-                result = await self.answer(
-                    event.thread_id, answers, RULES_REVIEWER, msg_id=msg_id, per_interrupt=True
-                )
-            except (RedisError, OSError, RelaygraphError) as exc:
-                log.warning("rules could not answer interrupt %s: %s", msg_id, exc)
-            else:
-                if isinstance(result, AnsweredItem):
-                    return
+    async def answer_by_rules(
+        self, event: InterruptEvent, msg_id: str, answers: dict[str, Any]
+    ) -> None:
+        """The matching rules answer a new interrupt; if they cannot (the
+        gateway refuses), it is left to people."""
+        run_id = None
+        try:
+            result = await self.answer(
+                event.thread_id, answers, RULES_REVIEWER, msg_id=msg_id, per_interrupt=True
+            )
+        except (RedisError, OSError, RelaygraphError) as exc:
+            log.warning("rules could not answer interrupt %s: %s", msg_id, exc)
+        else:
+            if isinstance(result, AnsweredItem):
+                run_id = result.run_id
         if self.webhook is not None:
-            self.webhook.submit(event, self.subjects.resume(event.thread_id))
+            try:
+                await self.webhook.mark_answered(msg_id, run_id)
+            except (RedisError, OSError) as exc:
+                log.warning("webhook delivery of %s not updated: %s", msg_id, exc)
 
     # -- answers out -----------------------------------------------------------
     async def answer(

@@ -1,0 +1,188 @@
+"""The webhook's deliveries, kept in Redis until the webhook took them.
+
+An interrupt's delivery is written in the same transaction that records the
+interrupt in the inbox, before its JetStream message is acked: from then on a
+reviewer restart or a webhook that is down for hours loses nothing. A loop
+takes the deliveries that are due (a Lua script leases each to one taker, so
+several replicas of a reviewer never post one twice at once), POSTs them, and
+on failure tries again later, the wait doubling up to ``max_backoff``, until
+``give_up_after`` seconds have passed since the interrupt came.
+
+Every interrupt is posted, those the rules answer too, marked with
+``answered_by`` (and the ``answered_run_id`` once the resume went through).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from relaygraph.contracts import InterruptEvent
+from relaygraph.subjects import Keys
+
+log = logging.getLogger("relaygraph.reviewer.webhook")
+
+_RETRYABLE_STATUS = {408, 425, 429}
+
+_TAKE = """
+-- KEYS: due ; ARGV: now, lease_seconds, limit
+-- The deliveries due now, each leased (pushed later) to this taker.
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), id)
+end
+return ids
+"""
+
+
+class Delivery(msgspec.Struct, kw_only=True):
+    body: dict[str, Any]
+    first_at: float
+    attempts: int = 0
+
+
+def webhook_body(
+    event: InterruptEvent, resume_subject: str, answered_by: str | None = None
+) -> dict[str, Any]:
+    """The event plus ``resume_subject``, the NATS subject to answer on; and
+    ``answered_by`` when the reviewer's rules answer it."""
+    body: dict[str, Any] = msgspec.to_builtins(event)
+    body["resume_subject"] = resume_subject
+    if answered_by is not None:
+        body["answered_by"] = answered_by
+    return body
+
+
+class WebhookOutbox:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        durable: str,
+        client: httpx.AsyncClient,
+        url: str,
+        *,
+        backoff: float = 0.5,
+        max_backoff: float = 60.0,
+        give_up_after: float = 24 * 3600.0,
+        settle: float = 0.3,
+        poll: float = 0.2,
+    ) -> None:
+        self._redis = redis
+        self._entries = keys.reviewer_webhook(durable)
+        self._due = keys.reviewer_webhook_due(durable)
+        self._take = redis.register_script(_TAKE)
+        self._client = client
+        self.url = url
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._give_up_after = give_up_after
+        self._settle = settle
+        self._poll = poll
+
+    def add(self, pipe: Pipeline, msg_id: str, body: dict[str, Any]) -> None:
+        """Queue a delivery, inside the inbox's recording transaction. It is
+        due after ``settle`` seconds: the rules' answer is usually in by then."""
+        now = time.time()
+        pipe.hsetnx(self._entries, msg_id, msgspec.json.encode(Delivery(body=body, first_at=now)))
+        pipe.zadd(self._due, {msg_id: now + self._settle}, nx=True)
+
+    async def mark_answered(self, msg_id: str, run_id: str | None) -> None:
+        """What the rules did, for a delivery not sent yet: the run their
+        answer started, or (``None``) that they could not answer after all."""
+        raw = await self._redis.hget(self._entries, msg_id)  # type: ignore[misc]
+        if raw is None:
+            return
+        delivery = msgspec.json.decode(raw, type=Delivery)
+        if run_id is None:
+            delivery.body.pop("answered_by", None)
+        else:
+            delivery.body["answered_run_id"] = run_id
+        await self._redis.hset(self._entries, msg_id, msgspec.json.encode(delivery))  # type: ignore[misc]
+
+    async def waiting(self) -> int:
+        """Deliveries not taken by the webhook yet."""
+        return int(await self._redis.zcard(self._due))
+
+    async def run(self) -> None:
+        """Deliver what is due, forever; ends when cancelled."""
+        while True:
+            try:
+                ids = await self._take(keys=[self._due], args=[time.time(), 60, 16])
+            except Exception as exc:  # Redis away: try again next round
+                log.warning("webhook deliveries cannot be read from Redis: %s", exc)
+                ids = []
+            for raw_id in ids:
+                await self._deliver(raw_id.decode())
+            if not ids:
+                await asyncio.sleep(self._poll)
+
+    async def _deliver(self, msg_id: str) -> None:
+        raw = await self._redis.hget(self._entries, msg_id)  # type: ignore[misc]
+        if raw is None:
+            await self._redis.zrem(self._due, msg_id)
+            return
+        delivery = msgspec.json.decode(raw, type=Delivery)
+        problem = await self._post(delivery.body)
+        if problem is None:
+            await self._forget(msg_id)
+            return
+        delivery.attempts += 1
+        thread_id = delivery.body.get("thread_id")
+        if time.time() - delivery.first_at >= self._give_up_after:
+            log.error(
+                "webhook %s: interrupt of thread %s not delivered after %d attempt(s) in "
+                "%.0f s: %s; given up (it stays in the inbox)",
+                self.url,
+                thread_id,
+                delivery.attempts,
+                self._give_up_after,
+                problem,
+            )
+            await self._forget(msg_id)
+            return
+        delay = min(self._max_backoff, self._backoff * 2 ** (delivery.attempts - 1))
+        log.warning(
+            "webhook %s: attempt %d for thread %s failed (%s), retrying in %.1fs",
+            self.url,
+            delivery.attempts,
+            thread_id,
+            problem,
+            delay,
+        )
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._entries, msg_id, msgspec.json.encode(delivery))
+        pipe.zadd(self._due, {msg_id: time.time() + delay})
+        await pipe.execute()
+
+    async def _post(self, body: dict[str, Any]) -> str | None:
+        """POST once; ``None`` when the webhook took it, else what went wrong.
+        A refusal that retrying cannot change (4xx) counts as taken, logged."""
+        try:
+            response = await self._client.post(self.url, json=body)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if response.is_success:
+            return None
+        if response.status_code >= 500 or response.status_code in _RETRYABLE_STATUS:
+            return f"HTTP {response.status_code}"
+        log.error(
+            "webhook %s refused the interrupt of thread %s: HTTP %d (not sent again)",
+            self.url,
+            body.get("thread_id"),
+            response.status_code,
+        )
+        return None
+
+    async def _forget(self, msg_id: str) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hdel(self._entries, msg_id)
+        pipe.zrem(self._due, msg_id)
+        await pipe.execute()
