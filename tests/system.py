@@ -169,18 +169,22 @@ def running_system(
     extra_env: dict[str, str] | None = None,
     nats_nodes: int = 1,
     nats_config: list[str] | None = None,
+    durable_servers: bool = False,
 ) -> Iterator[System]:
     """The whole system; ``nats_nodes`` > 1: a NATS cluster of that many nodes
     (streams replicated on each, ``NATS_REPLICAS``), every URL in ``NATS_URL``.
-    ``nats_config``: more lines of the (single) nats-server's config (auth, TLS)."""
+    ``nats_config``: more lines of the (single) nats-server's config (auth, TLS).
+    ``durable_servers``: JetStream syncs every write, Valkey ``appendfsync always``
+    (what deploy/ ships)."""
     data.mkdir(parents=True, exist_ok=True)
     cluster = nats_cluster(data / "nats", nats_nodes).start() if nats_nodes > 1 else None
     nats = (
         cluster.nodes[0]
         if cluster is not None
-        else nats_server(data / "nats", extra=nats_config).start()
+        else nats_server(data / "nats", sync_always=durable_servers, extra=nats_config).start()
     )
-    redis = valkey_server(data / "valkey").start()
+    fsync = "always" if durable_servers else "everysec"
+    redis = valkey_server(data / "valkey", fsync=fsync).start()
     env = {
         **os.environ,
         "NATS_URL": cluster.urls if cluster is not None else nats.url,

@@ -237,8 +237,14 @@ def nats_cluster(data_dir: Path, size: int = 3, sync_always: bool = False) -> Na
     return NatsCluster(nodes)
 
 
-def valkey_server(data_dir: Path, port: int | None = None, aof: bool = True) -> ServerProcess:
-    """A valkey-server with its files under ``data_dir`` (AOF on by default)."""
+def valkey_server(
+    data_dir: Path,
+    port: int | None = None,
+    aof: bool = True,
+    fsync: str = "everysec",
+) -> ServerProcess:
+    """A valkey-server with its files under ``data_dir`` (AOF on by default,
+    synced as ``fsync`` says: ``everysec`` or ``always``)."""
     port = port or free_port()
     data_dir = Path(data_dir)
     args = [
@@ -254,7 +260,7 @@ def valkey_server(data_dir: Path, port: int | None = None, aof: bool = True) -> 
         "--appendonly",
         "yes" if aof else "no",
         "--appendfsync",
-        "everysec",
+        fsync,
         "--protected-mode",
         "yes",
     ]
