@@ -43,9 +43,10 @@ ENV = {
     "RELAYGRAPH_HEARTBEAT_INTERVAL": "0.5",
     "RELAYGRAPH_LIVENESS_TTL": "3",
     "RELAYGRAPH_DRAIN_GRACE": "1",
-    "RELAYGRAPH_MAX_ATTEMPTS": "10",
     "RELAYGRAPH_LOG_LEVEL": "WARNING",
 }
+"""Timings shortened so faults come and go quickly; everything else (among it
+RELAYGRAPH_MAX_ATTEMPTS) is the default."""
 LEASE = float(ENV["RELAYGRAPH_LEASE_TTL"])
 
 
@@ -75,6 +76,8 @@ class Report:
     threads: int = 0
     completed: int = 0
     lost: list[str] = field(default_factory=list)
+    errored: list[str] = field(default_factory=list)
+    """Threads whose run ended in ``error``: more faults than its attempts allow."""
     mismatched: list[str] = field(default_factory=list)
     resumes_applied_twice: list[str] = field(default_factory=list)
     missed_interrupts: list[str] = field(default_factory=list)
@@ -98,6 +101,7 @@ class Report:
             ("duplicate resumes sent", str(self.duplicate_resumes_sent)),
             ("completed", str(self.completed)),
             ("lost (no terminal state)", str(len(self.lost))),
+            ("ended in error (attempts exhausted)", str(len(self.errored))),
             ("mismatched final state", str(len(self.mismatched))),
             ("resumes applied twice", str(len(self.resumes_applied_twice))),
             ("interrupts the reviewer missed", str(len(self.missed_interrupts))),
@@ -255,6 +259,15 @@ class Faults:
     async def restart_redis(self, redis: Redis) -> None:
         await asyncio.to_thread(self.system.redis.restart)
 
+    async def kill_nats(self, redis: Redis) -> None:
+        """kill -9, then start again on the same port and data."""
+        await asyncio.to_thread(self.system.nats.kill)
+        await asyncio.to_thread(self.system.nats.start)
+
+    async def kill_redis(self, redis: Redis) -> None:
+        await asyncio.to_thread(self.system.redis.kill)
+        await asyncio.to_thread(self.system.redis.start)
+
 
 async def retrying(make: Any, attempts: int = 100) -> Any:
     """Retry through restarts: connection errors and 5xx answers."""
@@ -327,7 +340,9 @@ async def drive(
                 with contextlib.suppress(httpx.HTTPError, OSError):
                     r = await http.get(f"/threads/{tid}")
                     t = r.json() if r.status_code == 200 else {}
-                    if t.get("status") == "idle" and (t.get("values") or {}).get("answer"):
+                    if t.get("status") == "error" or (
+                        t.get("status") == "idle" and (t.get("values") or {}).get("answer")
+                    ):
                         done.add(tid)
             return done
 
@@ -356,6 +371,8 @@ async def drive(
                     expected_cache[key] = await expected_values(n, delays[tid])
                 if tid not in done:
                     report.lost.append(tid)
+                elif t["status"] == "error":
+                    report.errored.append(tid)
                 elif t["values"] != expected_cache[key]:
                     report.mismatched.append(tid)
                 else:
@@ -383,15 +400,23 @@ def main() -> int:
     parser.add_argument("--fault-interval", type=float, default=3.0)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--data", default=None, help="where the servers keep their data")
+    parser.add_argument(
+        "--hard",
+        action="store_true",
+        help="kill -9 nats-server and Valkey instead of restarting them (both then sync "
+        "every write: JetStream sync_interval always, appendfsync always)",
+    )
     ns = parser.parse_args()
     data = Path(ns.data or f"/tmp/relaygraph-chaos-{uuid.uuid4().hex[:8]}")
     data.mkdir(parents=True, exist_ok=True)
     (data / "effects.txt").touch()
-    kinds = ["kill_executor", "kill_executor", "stop_executor", "restart_nats", "restart_redis"]
+    servers = ["kill_nats", "kill_redis"] if ns.hard else ["restart_nats", "restart_redis"]
+    kinds = ["kill_executor", "kill_executor", "stop_executor", *servers]
     with running_system(
         data,
         executors=ns.executors,
         extra_env={**ENV, "RELAYGRAPH_TEST_EFFECTS": str(data / "effects.txt")},
+        durable_servers=ns.hard,
     ) as system:
         report = asyncio.run(
             drive(system, ns.threads, kinds, ns.fault_interval, ns.executors, ns.timeout)

@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from relaygraph.servers import valkey_server
 from relaygraph.store import Store
 from relaygraph.subjects import Keys
-from relaygraph_executor import runner
-from relaygraph_executor.runner import Liveness, heartbeat
+from relaygraph_executor import liveness as liveness_module
+from relaygraph_executor.liveness import Liveness, heartbeat
 from tests.system import assert_eventually
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 async def test_liveness_is_not_claimed_while_redis_is_away(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "FAILURE_LOG_EVERY", 60.0)
+    monkeypatch.setattr(liveness_module, "FAILURE_LOG_EVERY", 60.0)
     caplog.set_level(logging.INFO, logger="relaygraph.executor")
     server = valkey_server(tmp_path / "valkey").start()
     keys = Keys("hb")

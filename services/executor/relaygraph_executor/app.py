@@ -45,9 +45,11 @@ from relaygraph.process import release_memory
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
+from relaygraph_executor.graph_io import INFRA_ERRORS
 from relaygraph_executor.graphs import GraphRegistry
+from relaygraph_executor.liveness import Liveness, heartbeat
 from relaygraph_executor.queries import Queries
-from relaygraph_executor.runner import INFRA_ERRORS, Liveness, Runner, heartbeat
+from relaygraph_executor.runner import Runner
 
 log = logging.getLogger("relaygraph.executor")
 

@@ -15,8 +15,8 @@ from langgraph.types import StateSnapshot
 from relaygraph.contracts import GraphQuery
 from relaygraph.errors import BadRequest, InvalidInput
 from relaygraph.store import Store
+from relaygraph_executor.graph_io import interrupts_of, thread_interrupts
 from relaygraph_executor.graphs import GraphRegistry
-from relaygraph_executor.runner import interrupts_of, thread_interrupts
 from relaygraph_executor.serde import dumps
 
 

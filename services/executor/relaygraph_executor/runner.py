@@ -12,18 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from langgraph.errors import GraphRecursionError
 from langgraph.pregel import Pregel
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import StateSnapshot
 from nats.aio.client import Client
-from nats.errors import Error as NatsError
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from relaygraph.checkpoint import FENCING_TOKEN
 from relaygraph.contracts import (
@@ -40,103 +37,20 @@ from relaygraph.errors import StaleEpoch
 from relaygraph.leases import Leases, now_ms
 from relaygraph.store import STATELESS_RESULT_TTL, Store, now_iso
 from relaygraph.subjects import Subjects
+from relaygraph_executor.graph_io import (
+    INFRA_ERRORS,
+    MODES,
+    caused_by,
+    graph_input,
+    interrupts_of,
+    run_config,
+    run_context,
+    thread_interrupts,
+)
 from relaygraph_executor.graphs import GraphRegistry
 from relaygraph_executor.serde import dumps
 
 log = logging.getLogger("relaygraph.executor")
-
-# API stream modes -> langgraph stream modes, and the SSE event name they use.
-_MODES = {
-    "values": ("values", "values"),
-    "updates": ("updates", "updates"),
-    "custom": ("custom", "custom"),
-    "debug": ("debug", "debug"),
-    "tasks": ("tasks", "tasks"),
-    "checkpoints": ("checkpoints", "checkpoints"),
-    "messages-tuple": ("messages", "messages"),
-    "messages": ("messages", "messages"),
-}
-
-
-def run_context(req: RunRequest, keys: frozenset[str] | None) -> dict[str, Any]:
-    """What the graph reads as ``Runtime.context``, built as LangGraph Server
-    builds it: the run's ``context``, else its ``config["configurable"]``, with
-    only the keys of the graph's context schema when it declares one. An empty
-    context gives the graph its schema's defaults."""
-    context = dict(req.context or (req.config or {}).get("configurable") or {})
-    if keys is not None:
-        context = {k: v for k, v in context.items() if k in keys}
-    return context
-
-
-def run_config(req: RunRequest, epoch: int | None) -> dict[str, Any]:
-    cfg = dict(req.config or {})
-    # A run's context is also seen in its configurable (LangGraph Server mirrors it).
-    configurable = {**(req.context or {}), **(cfg.get("configurable") or {})}
-    configurable["thread_id"] = req.thread_id
-    configurable.setdefault("checkpoint_ns", "")
-    if req.checkpoint_id:
-        configurable["checkpoint_id"] = req.checkpoint_id
-    elif req.checkpoint and req.checkpoint.get("checkpoint_id"):
-        configurable["checkpoint_id"] = req.checkpoint["checkpoint_id"]
-    if epoch is not None:
-        configurable[FENCING_TOKEN] = epoch
-    cfg["configurable"] = configurable
-    metadata = dict(cfg.get("metadata") or {})
-    metadata.update(req.metadata or {})
-    metadata.update(
-        run_id=req.run_id,
-        thread_id=req.thread_id,
-        graph_id=req.graph_id,
-        assistant_id=req.assistant_id,
-    )
-    cfg["metadata"] = metadata
-    cfg["run_id"] = req.run_id
-    return cfg
-
-
-def graph_input(req: RunRequest) -> Any:
-    if req.command:
-        cmd = req.command
-        return Command(
-            resume=cmd.get("resume"),
-            goto=cmd.get("goto") or (),
-            update=cmd.get("update"),
-        )
-    return req.input
-
-
-def interrupts_of(state: StateSnapshot) -> list[Any]:
-    return [i for task in state.tasks for i in task.interrupts]
-
-
-def thread_interrupts(state: StateSnapshot) -> dict[str, list[Any]]:
-    """The thread's ``interrupts`` field: task id -> interrupts of that task."""
-    return {task.id: list(task.interrupts) for task in state.tasks if task.interrupts}
-
-
-def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, kinds):
-            return True
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return False
-
-
-# Failures of the infrastructure, not of the user's graph: the attempt is
-# abandoned (and retried elsewhere), never recorded as the run's outcome.
-INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    NatsError,
-)
-
-
-class LeaseLost(Exception):
-    """This attempt's lease went to another executor: drop the run, write nothing."""
 
 
 class Runner:
@@ -213,12 +127,41 @@ class Runner:
                 return await self._finish(req, graph, claim.epoch, 0, "interrupted", None)
             if claim.outcome == "exhausted":
                 return await self._exhausted(req, claim.epoch, claim.attempt)
-            return await self._execute(req, claim.epoch, claim.attempt)
+            try:
+                return await self._execute(req, claim.epoch, claim.attempt)
+            except Exception as exc:
+                if caused_by(exc, INFRA_ERRORS):
+                    renew.cancel()
+                    await self._give_back(req, claim.epoch, exc)
+                raise
         finally:
             renew.cancel()
             self.active.pop(req.run_id, None)
             self.cancel_actions.pop(req.run_id, None)
             saver.forget_attempt(req.thread_id, claim.epoch)
+
+    async def _give_back(self, req: RunRequest, epoch: int, cause: BaseException) -> None:
+        """An attempt cut off by NATS or Redis going away is not the run's fault:
+        its lease is released as soon as Redis answers again (within the lease's
+        life), so the attempt does not count towards RELAYGRAPH_MAX_ATTEMPTS and
+        the redelivered request is claimed at once. Past the lease, the sweeper
+        re-dispatches the run (and that attempt counts)."""
+        deadline = time.monotonic() + self.leases.lease_ms / 1000
+        while time.monotonic() < deadline:
+            try:
+                released = await self.leases.release(req.thread_id, req.run_id, epoch)
+            except INFRA_ERRORS:
+                await asyncio.sleep(0.25)
+                continue
+            log.info(
+                "run %s: attempt cut off by %s (%s); %s",
+                req.run_id,
+                type(cause).__name__,
+                cause,
+                "given back, not counted" if released else "already taken over",
+            )
+            return
+        log.warning("run %s: attempt cut off by %r; its lease runs out instead", req.run_id, cause)
 
     async def _renew(self, req: RunRequest, epoch: int, task: asyncio.Task[Any]) -> None:
         """Keep the lease while the run goes on; stop the run if it is lost or a
@@ -263,8 +206,8 @@ class Runner:
         loaded = self.registry.loaded_graph(req.graph_id)
         config = run_config(req, epoch)
         context = run_context(req, loaded.context_keys)
-        modes = list(dict.fromkeys(m for m in req.stream_mode if m in _MODES)) or ["values"]
-        lg_modes = list(dict.fromkeys(_MODES[m][0] for m in modes))
+        modes = list(dict.fromkeys(m for m in req.stream_mode if m in MODES)) or ["values"]
+        lg_modes = list(dict.fromkeys(MODES[m][0] for m in modes))
         run_status, error = "success", None
         graph = self.registry.get(req.graph_id)
         try:
@@ -310,10 +253,10 @@ class Runner:
                 return "handoff"
             run_status = "interrupted"
         except Exception as exc:
-            if _caused_by(exc, (StaleEpoch,)):
+            if caused_by(exc, (StaleEpoch,)):
                 log.warning("run %s lost its lease (epoch %s); dropping it", req.run_id, epoch)
                 return "stale"
-            if _caused_by(exc, INFRA_ERRORS):
+            if caused_by(exc, INFRA_ERRORS) and not caused_by(exc, (MaxPayloadError,)):
                 raise  # not the graph's fault: this attempt is abandoned and retried
             run_status = "error"
             error = {"error": type(exc).__name__, "message": str(exc)}
@@ -506,58 +449,3 @@ class Runner:
         self.cancel_actions[run_id] = action
         task.cancel()
         return True
-
-
-FAILURE_LOG_EVERY = 30.0
-"""Seconds between two log lines of the same failing heartbeat."""
-
-
-async def heartbeat(
-    beat: Callable[[], Awaitable[Any]], interval: float, what: str = "heartbeat"
-) -> None:
-    """Call ``beat`` every ``interval`` seconds until cancelled. A failure does
-    not stop the loop; it is logged, at most once per :data:`FAILURE_LOG_EVERY`
-    seconds, and so is the recovery."""
-    failures, logged_at = 0, -FAILURE_LOG_EVERY
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await beat()
-        except Exception as exc:
-            failures += 1
-            now = time.monotonic()
-            if now - logged_at >= FAILURE_LOG_EVERY:
-                logged_at = now
-                log.warning(
-                    "%s failed (%d time(s) in a row): %s: %s",
-                    what,
-                    failures,
-                    type(exc).__name__,
-                    exc,
-                )
-            continue
-        if failures:
-            log.info("%s works again after %d failure(s)", what, failures)
-            failures = 0
-
-
-class Liveness:
-    """This executor's liveness key, which resume routing trusts: refreshed
-    every heartbeat; while it cannot be refreshed the executor no longer
-    counts itself alive (and refuses runs routed to it as an owner)."""
-
-    def __init__(self, store: Store, executor_id: str, ttl: float) -> None:
-        self.store = store
-        self.executor_id = executor_id
-        self.ttl = ttl
-        self._fresh_until = 0.0
-
-    async def refresh(self) -> None:
-        started = time.monotonic()
-        await self.store.heartbeat_executor(self.executor_id, self.ttl)
-        self._fresh_until = started + self.ttl
-
-    @property
-    def alive(self) -> bool:
-        """Whether the key in Redis is surely still there."""
-        return time.monotonic() < self._fresh_until
