@@ -141,7 +141,12 @@ class Reviewer:
         self.duplicates = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        async def quiet(exc: Exception) -> None:  # NATS restarts are the point here
+            pass
+
+        nc = await nats.connect(
+            self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet
+        )
         try:
             js = nc.jetstream()
             durable = f"chaos-{uuid.uuid4().hex[:8]}"
