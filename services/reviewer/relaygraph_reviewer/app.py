@@ -130,7 +130,8 @@ async def open_reviewer(
             try:
                 yield reviewer
             finally:
-                if delivering is not None:
+                if delivering is not None and webhook is not None:
+                    webhook.stop()
                     delivering.cancel()
 
 

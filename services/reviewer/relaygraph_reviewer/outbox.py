@@ -86,6 +86,7 @@ class WebhookOutbox:
         self._give_up_after = give_up_after
         self._settle = settle
         self._poll = poll
+        self._stopping = False
 
     def add(self, pipe: Pipeline, msg_id: str, body: dict[str, Any]) -> None:
         """Queue a delivery, inside the inbox's recording transaction. It is
@@ -111,9 +112,15 @@ class WebhookOutbox:
         """Deliveries not taken by the webhook yet."""
         return int(await self._redis.zcard(self._due))
 
+    def stop(self) -> None:
+        """End :meth:`run` at its next turn (as well as cancelling it: a
+        cancellation swallowed inside a client library must not keep it going)."""
+        self._stopping = True
+
     async def run(self) -> None:
-        """Deliver what is due, forever; ends when cancelled."""
-        while True:
+        """Deliver what is due until :meth:`stop` (or cancelled)."""
+        self._stopping = False
+        while not self._stopping:
             try:
                 ids = await self._take(keys=[self._due], args=[time.time(), 60, 16])
             except Exception as exc:  # Redis away: try again next round
