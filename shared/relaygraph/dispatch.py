@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from relaygraph.contracts import InterruptEvent, OwnerReply, decode
-from relaygraph.store import Store
+from relaygraph.owners import Owners
 from relaygraph.subjects import Subjects
 
 log = logging.getLogger("relaygraph.dispatch")
@@ -40,13 +40,13 @@ class Dispatcher:
         self,
         nc: Client,
         js: JetStreamContext,
-        store: Store,
+        owners: Owners,
         subjects: Subjects,
         owner_timeout: float = 0.5,
     ) -> None:
         self.nc = nc
         self.js = js
-        self.store = store
+        self.owners = owners
         self.subjects = subjects
         self.owner_timeout = owner_timeout
         self._alive_seen: dict[str, tuple[float, bool]] = {}
@@ -97,7 +97,7 @@ class Dispatcher:
         seen = self._alive_seen.get(executor_id)
         if seen is not None and now - seen[0] < ALIVE_CACHE:
             return seen[1]
-        alive = await self.store.executor_alive(executor_id)
+        alive = await self.owners.alive(executor_id)
         if len(self._alive_seen) > 4096:
             self._alive_seen.clear()
         self._alive_seen[executor_id] = (now, alive)
@@ -113,7 +113,7 @@ class Dispatcher:
         """Returns where the run went: the owner's id, or ``queue``. ``owner``:
         the thread's owner ("" for none), when the caller read it already."""
         if owner is None:
-            owner = await self.store.thread_owner(thread_id)
+            owner = await self.owners.of_thread(thread_id)
         if owner and not await self._alive(owner):
             # Its owner is gone: whoever takes it next must not wait behind the backlog.
             await self.to_queue(request, run_id, priority=True)

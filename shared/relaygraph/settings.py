@@ -125,6 +125,19 @@ class RunSettings(BaseSettings):
         "`error` and goes to the dead-letter subject.",
     )
 
+    def lifecycle(self, redis: Any, keys: Any) -> Any:
+        """The run transitions (``relaygraph.runs.Runs``) with these settings."""
+        from relaygraph.runs import Runs
+
+        return Runs(
+            redis,
+            keys,
+            lease_ttl=self.lease_ttl,
+            grace=self.dispatch_grace,
+            max_attempts=self.max_attempts,
+            owner_timeout=self.owner_timeout,
+        )
+
 
 def _default_executor_id() -> str:
     return f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:8]}".replace(".", "-")

@@ -145,6 +145,11 @@ class Keys:
         """Run ids waiting for the thread's active run to end (``enqueue``)."""
         return f"{self.prefix}:thread:{{{thread_id}}}:queue"
 
+    def thread_queued(self, thread_id: str) -> str:
+        """Hash run id -> request of each queued run: what the thread's next
+        run is sent with when it is handed on (read inside one script)."""
+        return f"{self.prefix}:thread:{{{thread_id}}}:queued"
+
     def thread_runs(self, thread_id: str) -> str:
         """Sorted set of the thread's run ids, scored by creation time."""
         return f"{self.prefix}:thread:{{{thread_id}}}:runs"
@@ -155,6 +160,11 @@ class Keys:
 
     def run(self, thread_id: str, run_id: str) -> str:
         return f"{self.prefix}:run:{{{thread_id}}}:{run_id}"
+
+    @property
+    def layout(self) -> str:
+        """The version of the records' layout (``relaygraph.layout``)."""
+        return f"{self.prefix}:layout"
 
     @property
     def threads_index(self) -> str:

@@ -29,9 +29,9 @@ async def test_short_chaos_run(tmp_path: Path) -> None:
         durable_servers=True,
     ) as system:
         report = await drive(
-            system, threads=80, faults=faults, fault_interval=1.0, executors=3, timeout=180
+            system, threads=100, faults=faults, fault_interval=0.5, executors=3, timeout=180
         )
     print("\n" + report.table())
     assert sum(report.faults.values()) >= 3, report.table()
     assert report.ok, report.table()
-    assert report.completed + len(report.errored) == 80
+    assert report.completed + len(report.errored) == 100

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from relaygraph.owners import Owners
 from relaygraph.servers import valkey_server
-from relaygraph.store import Store
 from relaygraph.subjects import Keys
 from relaygraph_executor import liveness as liveness_module
 from relaygraph_executor.liveness import Liveness, heartbeat
@@ -29,7 +29,7 @@ async def test_liveness_is_not_claimed_while_redis_is_away(
     server = valkey_server(tmp_path / "valkey").start()
     keys = Keys("hb")
     async with Redis.from_url(server.url, socket_connect_timeout=0.2) as rds:
-        liveness = Liveness(Store(rds, keys), "executor-1", ttl=0.5)
+        liveness = Liveness(Owners(rds, keys), "executor-1", ttl=0.5)
         await liveness.refresh()
         assert liveness.alive and await rds.exists(keys.executor("executor-1"))
         beats = asyncio.create_task(heartbeat(liveness.refresh, 0.05, "liveness refresh"))

@@ -1,4 +1,4 @@
-"""One round trip for several commands and a script (``store.batch`` and the
+"""One round trip for several commands and a script (``pipelining.batch`` and the
 saver's put with its run index): the server runs them in order, and a script
 it forgot (a restart, SCRIPT FLUSH) is loaded and run, never lost. Against a
 real valkey-server."""
@@ -17,9 +17,9 @@ from langgraph.checkpoint.base import empty_checkpoint
 
 from relaygraph import pipelining
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
-from relaygraph.leases import UNWATCH_DELAY, Leases
+from relaygraph.pipelining import batch
+from relaygraph.runs.watch import UNWATCH_DELAY, WatchIndex
 from relaygraph.servers import ServerProcess, valkey_server
-from relaygraph.store import batch
 from relaygraph.subjects import Keys
 
 
@@ -105,13 +105,13 @@ def test_sync_saver_put_with_run_index_after_script_flush(valkey: ServerProcess)
 
 async def test_ended_runs_are_unwatched_together(rds: redis.asyncio.Redis) -> None:
     keys = Keys(f"p{uuid4().hex[:6]}")
-    leases = Leases(rds, keys, lease_ttl=10, grace=30, max_attempts=3)
+    watching = WatchIndex(rds, keys)
     runs = [(f"t{i}", f"r{i}") for i in range(3)]
     for tid, rid in runs:
-        await leases.watch(tid, rid)
+        await watching.watch(tid, rid, 0)
         await rds.hset(keys.run(tid, rid), mapping={"status": "success", "outbox": "event"})
     for tid, rid in runs:
-        leases.unwatch_soon(tid, rid, outbox_sent=(rid != "r2"))
+        watching.unwatch_soon(tid, rid, outbox_sent=(rid != "r2"))
     assert await rds.zcard(keys.leases) == 3  # not yet: batched
     await asyncio.sleep(UNWATCH_DELAY * 5)
     assert await rds.zcard(keys.leases) == 0

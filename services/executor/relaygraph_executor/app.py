@@ -24,6 +24,7 @@ import msgspec
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 
+from relaygraph import layout
 from relaygraph.broker import as_message, ensure_run_consumers, ensure_streams, make_broker
 from relaygraph.catalog import Catalog
 from relaygraph.checkpoint import AsyncRedisSaver
@@ -40,30 +41,31 @@ from relaygraph.contracts import (
 )
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import RelaygraphError
-from relaygraph.leases import Leases
+from relaygraph.owners import Owners
 from relaygraph.process import release_memory
+from relaygraph.runs import Runs, SweepOutcome
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
-from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
+from relaygraph.threads import Threads
 from relaygraph_executor.graph_io import INFRA_ERRORS
 from relaygraph_executor.graphs import GraphRegistry
 from relaygraph_executor.liveness import Liveness, heartbeat
 from relaygraph_executor.queries import Queries
-from relaygraph_executor.runner import Runner
+from relaygraph_executor.runner import Attempt, Runner
 
 log = logging.getLogger("relaygraph.executor")
 
 
-async def sweep(leases: Leases, dispatcher: Dispatcher, interval: float) -> None:
+async def sweep(runs: Runs, dispatcher: Dispatcher, interval: float) -> None:
     """Re-dispatch runs whose lease (or dispatch grace) ran out, and publish the
     interrupt events of runs whose executor died before it could, forever."""
     while True:
         await asyncio.sleep(interval)
         try:
-            for due in await leases.due():
+            for due in await runs.sweep():
                 if due.request is None:
                     continue
-                if due.outcome == "redispatch":
+                if due.outcome is SweepOutcome.REDISPATCH:
                     log.warning(
                         "run %s of thread %s: lease ran out; dispatching it again",
                         due.run_id,
@@ -72,12 +74,12 @@ async def sweep(leases: Leases, dispatcher: Dispatcher, interval: float) -> None
                     await dispatcher.to_queue(
                         due.request, due.run_id, dedupe=f"s{due.until}", priority=True
                     )
-                elif due.outcome == "publish":
+                elif due.outcome is SweepOutcome.PUBLISH:
                     log.warning(
                         "run %s: publishing its interrupt event left unpublished", due.run_id
                     )
                     await dispatcher.publish_interrupt(due.request)
-                    await leases.unwatch(due.thread_id, due.run_id, outbox_sent=True)
+                    await runs.watching.unwatch(due.thread_id, due.run_id, outbox_sent=True)
         except INFRA_ERRORS as exc:
             log.warning("sweep skipped: %s", exc)
 
@@ -110,6 +112,7 @@ async def serve(
         contextlib.AsyncExitStack() as stack,
     ):
         await redis.check(rds)
+        await layout.setup(rds, keys)
         saver = AsyncRedisSaver(rds, key_prefix=redis.key_prefix)
         await saver.asetup()
         registry = GraphRegistry(config, saver)
@@ -117,28 +120,22 @@ async def serve(
         # Gateways check runs' input against what is published here, with no
         # executor needed to answer at that moment.
         await Catalog(rds, keys).publish(registry.entries(settings.executor_id, time.time()))
-        store = Store(rds, keys)
-        liveness = Liveness(store, settings.executor_id, settings.liveness_ttl)
-        leases = Leases(
-            rds,
-            keys,
-            lease_ttl=runs.lease_ttl,
-            grace=runs.dispatch_grace,
-            max_attempts=runs.max_attempts,
-            owner_timeout=runs.owner_timeout,
-        )
+        owners = Owners(rds, keys)
+        liveness = Liveness(owners, settings.executor_id, settings.liveness_ttl)
+        lifecycle = runs.lifecycle(rds, keys)
+        threads = Threads(rds, keys, lifecycle)
         await broker.connect()
         stack.push_async_callback(broker.stop)
         nc = broker.connection
         js = nc.jetstream()
         await ensure_streams(js, subjects, nats)
         await ensure_run_consumers(js, subjects, settings.ack_wait)
-        dispatcher = Dispatcher(nc, js, store, subjects, runs.owner_timeout)
+        dispatcher = Dispatcher(nc, js, owners, subjects, runs.owner_timeout)
 
         runner = Runner(
             registry=registry,
-            store=store,
-            leases=leases,
+            runs=lifecycle,
+            threads=threads,
             nc=nc,
             js=js,
             subjects=subjects,
@@ -146,7 +143,7 @@ async def serve(
             dispatcher=dispatcher,
             renew_interval=renew_every,
         )
-        queries = Queries(registry, store)
+        queries = Queries(registry, threads)
         in_flight: set[asyncio.Task[Any]] = set()
 
         async with asyncio.TaskGroup() as tg:
@@ -163,7 +160,7 @@ async def serve(
                     )
                 try:
                     outcome = await runner.execute(req)
-                    if outcome == "handoff":
+                    if outcome is Attempt.HANDED_BACK:
                         if msg is not None:
                             await msg.nack()  # redelivered to another executor at once
                         else:
@@ -275,18 +272,18 @@ async def serve(
                 tg.create_task(
                     heartbeat(liveness.refresh, settings.heartbeat_interval, "liveness refresh")
                 ),
-                tg.create_task(sweep(leases, dispatcher, settings.sweep_interval)),
+                tg.create_task(sweep(lifecycle, dispatcher, settings.sweep_interval)),
             ]
             release_memory()
             if ready is not None:
                 ready.set()
             await stop.wait()
-            await drain(broker, store, runner, in_flight, background, settings)
+            await drain(broker, owners, runner, in_flight, background, settings)
 
 
 async def drain(
     broker: Any,
-    store: Store,
+    owners: Owners,
     runner: Runner,
     in_flight: set[asyncio.Task[Any]],
     background: list[asyncio.Task[Any]],
@@ -299,7 +296,7 @@ async def drain(
         with contextlib.suppress(Exception):
             await sub.stop()
     with contextlib.suppress(Exception):
-        await store.forget_executor(settings.executor_id)  # resumes now go to the queue
+        await owners.forget(settings.executor_id)  # resumes now go to the queue
     for task in background:
         task.cancel()
     if in_flight:
@@ -309,7 +306,7 @@ async def drain(
         log.info("handing %d run(s) to other executors", len(handed))
     if in_flight:
         await asyncio.wait(set(in_flight), timeout=10)
-    await runner.leases.flush()
+    await runner.runs.watching.flush()
     log.info("executor %s stopped", settings.executor_id)
 
 

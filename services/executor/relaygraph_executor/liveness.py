@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from relaygraph.store import Store
+from relaygraph.owners import Owners
 
 log = logging.getLogger("relaygraph.executor")
 
@@ -51,15 +51,15 @@ class Liveness:
     every heartbeat; while it cannot be refreshed the executor no longer
     counts itself alive (and refuses runs routed to it as an owner)."""
 
-    def __init__(self, store: Store, executor_id: str, ttl: float) -> None:
-        self.store = store
+    def __init__(self, owners: Owners, executor_id: str, ttl: float) -> None:
+        self.owners = owners
         self.executor_id = executor_id
         self.ttl = ttl
         self._fresh_until = 0.0
 
     async def refresh(self) -> None:
         started = time.monotonic()
-        await self.store.heartbeat_executor(self.executor_id, self.ttl)
+        await self.owners.heartbeat(self.executor_id, self.ttl)
         self._fresh_until = started + self.ttl
 
     @property

@@ -14,7 +14,7 @@ from langgraph.types import StateSnapshot
 
 from relaygraph.contracts import GraphQuery
 from relaygraph.errors import BadRequest, InvalidInput
-from relaygraph.store import Store
+from relaygraph.threads import Threads
 from relaygraph_executor.graph_io import interrupts_of, thread_interrupts
 from relaygraph_executor.graphs import GraphRegistry
 from relaygraph_executor.serde import dumps
@@ -63,9 +63,9 @@ def state_json(state: StateSnapshot) -> dict[str, Any]:
 
 
 class Queries:
-    def __init__(self, registry: GraphRegistry, store: Store) -> None:
+    def __init__(self, registry: GraphRegistry, threads: Threads) -> None:
         self.registry = registry
-        self.store = store
+        self.threads = threads
 
     def _config(self, q: GraphQuery) -> RunnableConfig:
         configurable: dict[str, Any] = dict((q.config or {}).get("configurable") or {})
@@ -112,7 +112,7 @@ class Queries:
             raise InvalidInput(f"update_state refused: {exc}") from exc
         state = await graph.aget_state({"configurable": {"thread_id": q.thread_id}})
         status = "interrupted" if (state.next or interrupts_of(state)) else "idle"
-        await self.store.set_thread_values(
+        await self.threads.set_values(
             q.thread_id,
             dumps(state.values),
             status,

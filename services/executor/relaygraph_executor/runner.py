@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -34,9 +35,9 @@ from relaygraph.contracts import (
 )
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import StaleEpoch
-from relaygraph.leases import Leases, now_ms
-from relaygraph.store import STATELESS_RESULT_TTL, Store, now_iso
+from relaygraph.runs import ClaimOutcome, FinishOutcome, ReleaseOutcome, RenewOutcome, Runs, now_iso
 from relaygraph.subjects import Subjects
+from relaygraph.threads import STATELESS_RESULT_TTL, Threads
 from relaygraph_executor.graph_io import (
     INFRA_ERRORS,
     MODES,
@@ -53,13 +54,26 @@ from relaygraph_executor.serde import dumps
 log = logging.getLogger("relaygraph.executor")
 
 
+class Attempt(StrEnum):
+    """What one attempt at a run came to (:meth:`Runner.execute`)."""
+
+    DONE = "done"
+    """Its outcome (or pause) is recorded."""
+    SKIPPED = "skipped"
+    """Not this attempt's to run (ended, held by another, not the active run)."""
+    STALE = "stale"
+    """It lost its lease: nothing of it was written."""
+    HANDED_BACK = "handed_back"
+    """Given back on a graceful stop, to run elsewhere at once."""
+
+
 class Runner:
     def __init__(
         self,
         *,
         registry: GraphRegistry,
-        store: Store,
-        leases: Leases,
+        runs: Runs,
+        threads: Threads,
         nc: Client,
         js: JetStreamContext,
         subjects: Subjects,
@@ -68,8 +82,8 @@ class Runner:
         renew_interval: float,
     ) -> None:
         self.registry = registry
-        self.store = store
-        self.leases = leases
+        self.runs = runs
+        self.threads = threads
         self.nc = nc
         self.js = js
         self.subjects = subjects
@@ -88,30 +102,30 @@ class Runner:
             # a round trip each (the run's outcome never depends on them).
             await self.nc.publish(self.subjects.event_chunk(req.run_id), body)
 
-    async def execute(self, req: RunRequest) -> str:
-        """Run ``req`` to a terminal status or an interrupt. Returns what happened:
-        ``done`` (recorded), ``skipped`` (not ours to run), ``stale`` (lost the
-        lease: nothing written), ``handoff`` (given back on a graceful stop)."""
+    async def execute(self, req: RunRequest) -> Attempt:
+        """Run ``req`` to a terminal status or an interrupt; what happened."""
         saver: Any = self.registry.checkpointer
         # The thread's latest checkpoint comes back with the claim: the graph's
         # first read of it is then answered by the saver without a round trip.
-        claim = await self.leases.claim(
+        claim = await self.runs.claim(
             req.thread_id, req.run_id, self.executor_id, then=saver.latest_step(req.thread_id)
         )
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
-            return "skipped"
+            return Attempt.SKIPPED
         saver.seed_attempt(req.thread_id, claim.epoch, claim.then)
         # One INFO line per run (its outcome); the start is worth one only on a retry.
         log.log(
-            logging.INFO if claim.attempt > 1 or claim.outcome != "ok" else logging.DEBUG,
+            logging.INFO
+            if claim.attempt > 1 or claim.outcome is not ClaimOutcome.OK
+            else logging.DEBUG,
             "run %s of thread %s (graph %s): attempt %d, epoch %d%s",
             req.run_id,
             req.thread_id,
             req.graph_id,
             claim.attempt,
             claim.epoch,
-            "" if claim.outcome == "ok" else f" ({claim.outcome})",
+            "" if claim.outcome is ClaimOutcome.OK else f" ({claim.outcome})",
         )
         task = asyncio.current_task()
         assert task is not None
@@ -121,11 +135,11 @@ class Runner:
             loaded = self.registry.loaded.get(req.graph_id)
             if loaded is None or loaded.error is not None:
                 return await self._unrunnable(req, claim.epoch, loaded)
-            if claim.outcome == "cancelled":
+            if claim.outcome is ClaimOutcome.CANCELLED:
                 self.cancel_actions[req.run_id] = claim.detail
                 graph = self.registry.get(req.graph_id)
                 return await self._finish(req, graph, claim.epoch, 0, "interrupted", None)
-            if claim.outcome == "exhausted":
+            if claim.outcome is ClaimOutcome.EXHAUSTED:
                 return await self._exhausted(req, claim.epoch, claim.attempt)
             try:
                 return await self._execute(req, claim.epoch, claim.attempt)
@@ -146,10 +160,10 @@ class Runner:
         life), so the attempt does not count towards RELAYGRAPH_MAX_ATTEMPTS and
         the redelivered request is claimed at once. Past the lease, the sweeper
         re-dispatches the run (and that attempt counts)."""
-        deadline = time.monotonic() + self.leases.lease_ms / 1000
+        deadline = time.monotonic() + self.runs.lease_ms / 1000
         while time.monotonic() < deadline:
             try:
-                released = await self.leases.release(req.thread_id, req.run_id, epoch)
+                released = await self.runs.release(req.thread_id, req.run_id, epoch)
             except INFRA_ERRORS:
                 await asyncio.sleep(0.25)
                 continue
@@ -158,7 +172,9 @@ class Runner:
                 req.run_id,
                 type(cause).__name__,
                 cause,
-                "given back, not counted" if released else "already taken over",
+                "given back, not counted"
+                if released is ReleaseOutcome.RELEASED
+                else "already taken over",
             )
             return
         log.warning("run %s: attempt cut off by %r; its lease runs out instead", req.run_id, cause)
@@ -169,11 +185,11 @@ class Runner:
         while True:
             await asyncio.sleep(self.renew_interval)
             try:
-                ours, cancel = await self.leases.renew(req.thread_id, req.run_id, epoch)
+                renewed, cancel = await self.runs.renew(req.thread_id, req.run_id, epoch)
             except INFRA_ERRORS as exc:
                 log.warning("run %s: lease renewal failed: %s", req.run_id, exc)
                 continue
-            if not ours:
+            if renewed is RenewOutcome.LOST:
                 log.warning("run %s lost its lease (epoch %s)", req.run_id, epoch)
                 self.cancel(req.run_id, "lost")
                 return
@@ -200,7 +216,7 @@ class Runner:
             return None, False  # paused at a breakpoint
         return None, True
 
-    async def _execute(self, req: RunRequest, epoch: int, attempt: int) -> str:
+    async def _execute(self, req: RunRequest, epoch: int, attempt: int) -> Attempt:
         seq = 0
         await self._event(req, seq, "metadata", dumps({"run_id": req.run_id, "attempt": attempt}))
         loaded = self.registry.loaded_graph(req.graph_id)
@@ -247,15 +263,15 @@ class Runner:
             if current is not None:
                 current.uncancel()
             if action == "lost":
-                return "stale"
+                return Attempt.STALE
             if action == "handoff":
-                await self.leases.release(req.thread_id, req.run_id, epoch)
-                return "handoff"
+                await self.runs.release(req.thread_id, req.run_id, epoch)
+                return Attempt.HANDED_BACK
             run_status = "interrupted"
         except Exception as exc:
             if caused_by(exc, (StaleEpoch,)):
                 log.warning("run %s lost its lease (epoch %s); dropping it", req.run_id, epoch)
-                return "stale"
+                return Attempt.STALE
             if caused_by(exc, INFRA_ERRORS) and not caused_by(exc, (MaxPayloadError,)):
                 raise  # not the graph's fault: this attempt is abandoned and retried
             run_status = "error"
@@ -267,7 +283,7 @@ class Runner:
             await self._event(req, seq, "error", dumps(error))
         return await self._finish(req, graph, epoch, seq, run_status, error)
 
-    async def _unrunnable(self, req: RunRequest, epoch: int, loaded: Any) -> str:
+    async def _unrunnable(self, req: RunRequest, epoch: int, loaded: Any) -> Attempt:
         """A run of a graph this executor could not load ends in ``error`` saying
         why; the thread keeps its state and status (nothing ran)."""
         message = (
@@ -283,7 +299,7 @@ class Runner:
             req, epoch, 1, "error", "", b"", b"", dumps({"__error__": error}), b""
         )
 
-    async def _exhausted(self, req: RunRequest, epoch: int, attempt: int) -> str:
+    async def _exhausted(self, req: RunRequest, epoch: int, attempt: int) -> Attempt:
         error = {
             "error": "MaxAttemptsExceeded",
             "message": f"run {req.run_id} was attempted {attempt - 1} times without ending "
@@ -307,7 +323,7 @@ class Runner:
         seq: int,
         run_status: str,
         error: dict[str, str] | None,
-    ) -> str:
+    ) -> Attempt:
         rollback = run_status == "interrupted" and self.cancel_actions.get(req.run_id) == "rollback"
         if rollback:  # the run never happened: its checkpoints and writes go too
             await self._roll_back(req, graph, epoch)
@@ -356,13 +372,13 @@ class Runner:
         output: bytes,
         event: bytes,
         pause_checkpoint: str = "",
-    ) -> str:
+    ) -> Attempt:
         """Record the outcome, announce the end (and the interrupt), hand the
         thread on. ``thread_status`` '': back to what it was before the run;
         ``values`` / ``interrupts`` empty: left as they are."""
-        # A queued run is watched by the sweeper from its creation until its turn
-        # (see leases._SWEEP), so the thread is handed on in the same script.
-        outcome, next_request, next_run = await self.store.finish_run(
+        # A queued run is watched by the sweeper from its creation until its turn,
+        # so the thread is handed on in the same script.
+        finished = await self.runs.finish(
             thread_id=req.thread_id,
             run_id=req.run_id,
             epoch=epoch,
@@ -371,13 +387,12 @@ class Runner:
             values=values,
             interrupts=interrupts,
             result=output,
-            next_lease_until_ms=now_ms() + self.leases.grace_ms,
             outbox=event,
             pause_checkpoint=pause_checkpoint,
         )
-        if outcome == "stale":
+        if finished.outcome is FinishOutcome.STALE:
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
-            return "stale"
+            return Attempt.STALE
         log.info(
             "run %s: %s; thread %s %s",
             req.run_id,
@@ -386,11 +401,11 @@ class Runner:
             thread_status or "as it was",
         )
         if self.cancel_actions.get(req.run_id) == "rollback" and run_status == "interrupted":
-            await self.store.delete_run(req.thread_id, req.run_id)
+            await self.runs.delete(req.thread_id, req.run_id)
         if req.temporary:
             # The thread goes; the run's record stays a while, for a waiter
             # whose closing event is lost (the gateway then reads it).
-            await self.store.delete_thread(
+            await self.threads.delete(
                 req.thread_id, keep_run=req.run_id, keep_for=STATELESS_RESULT_TTL
             )
             await self.registry.checkpointer.adelete_thread(req.thread_id)
@@ -407,10 +422,11 @@ class Runner:
             await asyncio.gather(self.dispatcher.publish_interrupt(event), end)
         else:
             await end
-        self.leases.unwatch_soon(req.thread_id, req.run_id, outbox_sent=bool(event))
-        if next_request is not None:
-            await self.dispatcher.send(next_request, req.thread_id, next_run)
-        return "done"
+        self.runs.watching.unwatch_soon(req.thread_id, req.run_id, outbox_sent=bool(event))
+        if finished.next_run is not None:
+            nxt = finished.next_run
+            await self.dispatcher.send(nxt.request, req.thread_id, nxt.run_id)
+        return Attempt.DONE
 
     async def _roll_back(self, req: RunRequest, graph: Pregel, epoch: int) -> None:
         """Remove what the run wrote: its checkpoints, and the pending writes it

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from relaygraph.contracts import GraphQuery
-from relaygraph.store import now_iso
+from relaygraph.runs import now_iso
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.models import AssistantSearch
 from relaygraph_gateway.render import JSON, matches

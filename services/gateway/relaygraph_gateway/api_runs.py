@@ -154,8 +154,8 @@ async def list_runs(
     status: RunStatus | None = None,
 ) -> Response:
     g = gw(request)
-    await g.store.get_thread(check_id("thread_id", thread_id))
-    runs = [run_from_row(row) for row in await g.store.list_runs(thread_id, offset, limit)]
+    await g.threads.get(check_id("thread_id", thread_id))
+    runs = [run_from_row(row) for row in await g.runs.list(thread_id, offset, limit)]
     return JSON([r for r in runs if status is None or r["status"] == status])
 
 
@@ -172,14 +172,14 @@ async def delete_run(thread_id: str, run_id: str, request: Request) -> Response:
     run = await g.run_json(check_id("thread_id", thread_id), check_id("run_id", run_id))
     if run["status"] not in TERMINAL:
         raise Conflict(f"Run {run_id} is {run['status']}; cancel it before deleting it")
-    await g.store.delete_run(thread_id, run_id)
+    await g.runs.delete(thread_id, run_id)
     return Response(status_code=204)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
 async def join_run(thread_id: str, run_id: str, request: Request) -> Response:
     g = gw(request)
-    await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    await g.runs.get(check_id("thread_id", thread_id), check_id("run_id", run_id))
     return await waiting_response(
         g.follower.outcome(thread_id, run_id), run_locations(thread_id, run_id, "join")
     )
@@ -190,7 +190,7 @@ async def join_stream(
     thread_id: str, run_id: str, request: Request, last_event_id: str | None = Header(None)
 ) -> Response:
     g = gw(request)
-    await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    await g.runs.get(check_id("thread_id", thread_id), check_id("run_id", run_id))
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
     return _stream_response(g, thread_id, run_id, after)
 
@@ -204,7 +204,7 @@ async def cancel_run(
     action: Literal["interrupt", "rollback"] = "interrupt",
 ) -> Response:
     g = gw(request)
-    await g.store.get_run(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    await g.runs.get(check_id("thread_id", thread_id), check_id("run_id", run_id))
     await g.cancel(thread_id, run_id, action)
     if not wait:
         return Response(status_code=202)

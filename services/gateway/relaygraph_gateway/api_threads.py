@@ -52,31 +52,31 @@ async def create_thread(body: ThreadCreate, request: Request) -> Response:
 async def create_thread_response(g: Gateway, body: ThreadCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
     thread_id = check_id("thread_id", body.thread_id or str(uuid.uuid4()))
-    row = await g.store.create_thread(thread_id, body.metadata, body.if_exists)
+    row = await g.threads.create(thread_id, body.metadata, body.if_exists)
     return JSON(thread_json(row))
 
 
 @router.get("/threads/{thread_id}")
 async def get_thread(thread_id: str, request: Request) -> Response:
-    return JSON(thread_json(await gw(request).store.get_thread(check_id("thread_id", thread_id))))
+    return JSON(thread_json(await gw(request).threads.get(check_id("thread_id", thread_id))))
 
 
 @router.patch("/threads/{thread_id}")
 async def patch_thread(thread_id: str, body: ThreadPatch, request: Request) -> Response:
-    store = gw(request).store
-    await store.update_thread_metadata(check_id("thread_id", thread_id), body.metadata)
-    return JSON(thread_json(await store.get_thread(thread_id)))
+    threads = gw(request).threads
+    await threads.update_metadata(check_id("thread_id", thread_id), body.metadata)
+    return JSON(thread_json(await threads.get(thread_id)))
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
 async def delete_thread(thread_id: str, request: Request) -> Response:
     g = gw(request)
-    row = await g.store.get_thread(check_id("thread_id", thread_id))
+    row = await g.threads.get(check_id("thread_id", thread_id))
     if row.get("status") == b"busy":
         active = row.get("active_run", b"").decode()
         if active:
             await g.cancel(thread_id, active)
-    await g.store.delete_thread(thread_id)
+    await g.threads.delete(thread_id)
     await g.saver.adelete_thread(thread_id)
     return Response(status_code=204)
 
@@ -90,7 +90,7 @@ async def _search(
     ids = getattr(body, "ids", None)
     values = getattr(body, "values", None)
     while len(out) < limit:
-        rows = await g.store.search_threads(cursor, page)
+        rows = await g.threads.search(cursor, page)
         if not rows:
             break
         cursor += page
@@ -122,7 +122,7 @@ async def search_threads(body: ThreadSearch, request: Request) -> Response:
 async def count_threads(body: ThreadCount, request: Request) -> Response:
     g = gw(request)
     if body.status is None and not body.metadata:
-        return JSON(await g.store.count_threads())
+        return JSON(await g.threads.count())
     return JSON(len(await _search(g, body, 10**9, 0)))
 
 
@@ -174,7 +174,7 @@ async def post_state_at(thread_id: str, body: StateAt, request: Request) -> Resp
 @router.post("/threads/{thread_id}/state")
 async def update_state(thread_id: str, body: StateUpdate, request: Request) -> Response:
     g = gw(request)
-    row = await g.store.get_thread(check_id("thread_id", thread_id))
+    row = await g.threads.get(check_id("thread_id", thread_id))
     if row.get("status") == b"busy":
         raise Conflict(f"Thread {thread_id} is busy with a run; update its state after it ends")
     graph = row.get("graph_id")

@@ -22,7 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
-from relaygraph import resumes
+from relaygraph import layout, resumes
 from relaygraph.broker import ensure_streams, make_broker
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import Config, apply_config_env, load_config
@@ -35,11 +35,11 @@ from relaygraph.contracts import (
     encode,
 )
 from relaygraph.errors import NotFound, RelaygraphError
-from relaygraph.leases import Leases
+from relaygraph.owners import Owners
 from relaygraph.process import release_memory
 from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
-from relaygraph.store import Store
 from relaygraph.subjects import Keys, Subjects
+from relaygraph.threads import Threads
 from relaygraph_gateway import api_assistants, api_runs, api_threads
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.fast import ApiKeyAuth, FastRoutes
@@ -53,7 +53,7 @@ async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> byt
     """``relaygraph.resume.<thread_id>``: resume the thread's pending interrupt(s)."""
     try:
         req = decode(body, ResumeRequest)
-        thread = await gateway.store.get_thread(thread_id)
+        thread = await gateway.threads.get(thread_id)
         assistant = thread.get("assistant_id")
         if assistant is None:
             raise NotFound(f"Thread {thread_id} has never run a graph")
@@ -97,22 +97,19 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with redis.client("relaygraph-gateway") as rds:
             await redis.check(rds)
+            with contextlib.suppress(RedisConnectionError):  # Redis away: the executors do it
+                await layout.setup(rds, Keys(redis.key_prefix))
             await broker.connect()
             try:
                 js = broker.connection.jetstream()
                 await ensure_streams(js, subjects, nats)
-                runs = RunSettings()
+                keys = Keys(redis.key_prefix)
+                runs = RunSettings().lifecycle(rds, keys)
                 gateway = Gateway(
-                    leases=Leases(
-                        rds,
-                        Keys(redis.key_prefix),
-                        lease_ttl=runs.lease_ttl,
-                        grace=runs.dispatch_grace,
-                        max_attempts=runs.max_attempts,
-                        owner_timeout=runs.owner_timeout,
-                    ),
+                    runs=runs,
+                    threads=Threads(rds, keys, runs),
+                    owners=Owners(rds, keys),
                     config=cfg,
-                    store=Store(rds, Keys(redis.key_prefix)),
                     saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix),
                     nc=broker.connection,
                     js=js,

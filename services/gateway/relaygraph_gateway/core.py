@@ -46,11 +46,12 @@ from relaygraph.errors import (
     Unavailable,
     from_code,
 )
-from relaygraph.leases import Leases, now_ms
+from relaygraph.owners import Owners
 from relaygraph.resumes import ResumePlan
+from relaygraph.runs import Cancelled, CancelOutcome, Created, Decision, Runs, now_iso
 from relaygraph.settings import GatewaySettings
-from relaygraph.store import Cancelled, Created, Store, now_iso
 from relaygraph.subjects import Subjects, is_token
+from relaygraph.threads import Threads
 from relaygraph_gateway.follow import Follower
 from relaygraph_gateway.models import RunCreate
 
@@ -76,9 +77,10 @@ class Gateway:
     def __init__(
         self,
         *,
-        leases: Leases,
+        runs: Runs,
+        threads: Threads,
+        owners: Owners,
         config: Config,
-        store: Store,
         saver: BaseCheckpointSaver[Any],
         nc: Client,
         js: JetStreamContext,
@@ -86,16 +88,16 @@ class Gateway:
         settings: GatewaySettings,
     ) -> None:
         self.config = config
-        self.leases = leases
+        self.runs = runs
+        self.threads = threads
         self.saver = saver
-        self.store = store
         self.nc = nc
         self.js = js
         self.subjects = subjects
         self.settings = settings
-        self.dispatcher = Dispatcher(nc, js, store, subjects, leases.owner_timeout)
-        self.catalog = CatalogCache(Catalog(store.redis, store.keys))
-        self.follower = Follower(store, js, subjects)
+        self.dispatcher = Dispatcher(nc, js, owners, subjects, runs.owner_timeout)
+        self.catalog = CatalogCache(Catalog(runs.redis, runs.keys))
+        self.follower = Follower(runs, threads, js, subjects)
 
     # -- assistants ----------------------------------------------------------
     def graph_of(self, assistant_id: str) -> tuple[str, str]:
@@ -262,10 +264,7 @@ class Gateway:
             },
         }
         request = encode(req)
-        # The sweeper watches the run before it exists (first in the same round
-        # trip), so no crash can strand it.
-        deadline = now_ms() + self.leases.grace_ms
-        created = await self.store.create_run(
+        created = await self.runs.create(
             thread_id=thread_id,
             run_id=run_id,
             run_json=msgspec.json.encode(run),
@@ -275,13 +274,11 @@ class Gateway:
             graph_id=graph_id,
             assistant_id=assistant_id,
             thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
-            lease_until_ms=deadline,
-            before=[self.leases.watch_step(thread_id, run_id, deadline)],
             resume=(resume or resumes.over_http(body.command.resume))
             if is_resume and body.command
             else None,
         )
-        if created.decision == "duplicate":
+        if created.decision is Decision.DUPLICATE:
             return await self.run_json(thread_id, created.run_id), created, None
         sub = None
         if follow is not None:
@@ -290,7 +287,7 @@ class Gateway:
                 if follow == "all"
                 else self.subjects.event_end(run_id)
             )
-        if created.decision == "dispatch":
+        if created.decision is Decision.DISPATCH:
             await self._dispatch(request, thread_id, run_id, created.owner)
         elif body.multitask_strategy in ("interrupt", "rollback") and created.active_run:
             await self.cancel(thread_id, created.active_run, body.multitask_strategy)
@@ -316,14 +313,12 @@ class Gateway:
             )
 
     async def run_json(self, thread_id: str, run_id: str) -> dict[str, Any]:
-        return run_from_row(await self.store.get_run(thread_id, run_id))
+        return run_from_row(await self.runs.get(thread_id, run_id))
 
     async def cancel(self, thread_id: str, run_id: str, action: str = "interrupt") -> Cancelled:
         action = "rollback" if action == "rollback" else "interrupt"
-        res = await self.store.request_cancel(
-            thread_id, run_id, action, now_ms() + self.leases.grace_ms
-        )
-        if res.outcome == "flagged":
+        res = await self.runs.cancel(thread_id, run_id, action)
+        if res.outcome is CancelOutcome.FLAGGED:
             await self.nc.publish(
                 self.subjects.cancel,
                 encode(
@@ -334,7 +329,7 @@ class Gateway:
                     )
                 ),
             )
-        elif res.ended_here:
+        elif res.outcome.ended_here:
             # No executor ran it, so none will announce its end: whoever
             # follows the run (wait, join, stream) hears it from here.
             output = await self.follower.thread_result(thread_id)
@@ -348,11 +343,11 @@ class Gateway:
             except (NatsError, TimeoutError, builtins.TimeoutError) as exc:
                 # Followers read the outcome in Redis at their next heartbeat.
                 log.warning("the end of cancelled run %s was not published: %r", run_id, exc)
-            if res.next_request is not None:
-                await self._dispatch(res.next_request, thread_id, res.next_run_id, None)
+            if res.next_run is not None:
+                await self._dispatch(res.next_run.request, thread_id, res.next_run.run_id, None)
         return res
 
     async def thread_graph(self, thread_id: str) -> str | None:
-        thread = await self.store.get_thread(thread_id)
+        thread = await self.threads.get(thread_id)
         graph = thread.get("graph_id")
         return graph.decode() if graph else None

@@ -22,8 +22,9 @@ from nats.js.errors import NotFoundError as JsNotFound
 
 from relaygraph.contracts import END_EVENT, RunEnd, RunEvent, decode, encode
 from relaygraph.errors import NotFound, Unavailable
-from relaygraph.store import Store
+from relaygraph.runs import Runs
 from relaygraph.subjects import Subjects
+from relaygraph.threads import Threads
 
 TERMINAL = {"success", "error", "timeout", "interrupted"}
 
@@ -45,14 +46,17 @@ def thread_result(row: dict[str, bytes]) -> bytes:
 
 
 class Follower:
-    def __init__(self, store: Store, js: JetStreamContext, subjects: Subjects) -> None:
-        self.store = store
+    def __init__(
+        self, runs: Runs, threads: Threads, js: JetStreamContext, subjects: Subjects
+    ) -> None:
+        self.runs = runs
+        self.threads = threads
         self.js = js
         self.subjects = subjects
 
     async def thread_result(self, thread_id: str) -> bytes:
         try:
-            return thread_result(await self.store.get_thread(thread_id))
+            return thread_result(await self.threads.get(thread_id))
         except NotFound:
             return b"{}"
 
@@ -103,7 +107,7 @@ class Follower:
         would wait forever); otherwise always (the subscription missed it).
         ``None`` while the run goes on."""
         try:
-            rec = await self.store.get_run(thread_id, run_id)
+            rec = await self.runs.get(thread_id, run_id)
         except NotFound:
             rec = None
         if rec is not None and rec["status"].decode() not in TERMINAL:
@@ -137,7 +141,7 @@ class Follower:
         ran gives the thread's values, as LangGraph Server does."""
         if sub is None:
             try:
-                rec = await self.store.get_run(thread_id, run_id)
+                rec = await self.runs.get(thread_id, run_id)
             except NotFound:
                 rec = None
             if rec is not None and rec["status"].decode() in TERMINAL:

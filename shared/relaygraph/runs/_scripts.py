@@ -1,0 +1,346 @@
+"""The transitions of a run, one Lua script each, on one thread's keys.
+
+Keys (all carry the hash tag ``{<thread_id>}``, see ``relaygraph.subjects.Keys``):
+
+    THREAD   hash   the thread: status, rest_status, active_run, active_since,
+                    owner, values, interrupts, pause_checkpoint, last_resume ...
+    QUEUE    list   run ids waiting for the active run to end
+    QUEUED   hash   run id -> request of each queued run (what ``hand_on`` sends)
+    RUNS     zset   the thread's run ids, scored by creation time
+    RUN      hash   one run: run (JSON), request, status, attempt, epoch, owner,
+                    lease_until, claimed_ms, cancel, result, outbox ...
+    RESUMES  hash   interrupt id (and ``cp:<checkpoint_id>``) -> the run that answered it
+    EPOCH    string the thread's fencing epoch
+
+Each script returns a list whose first item is its outcome (one of the enums
+in ``relaygraph.runs.outcomes``) and whose other items are documented at the
+script. The lease index (``Keys.leases``, one key outside the threads' slots)
+is kept by separate commands in the same round trip (``lifecycle``).
+"""
+
+from __future__ import annotations
+
+from relaygraph.runs._lua import Lua
+
+# release_resumes: a run that did not apply its resume (cancelled, or its graph
+# did not load) leaves the interrupts it answered answerable again.
+# hand_on: the thread goes to its next queued run (made active, its request
+# returned for dispatch), or is left with no active run. A queued run of an
+# older layout has no QUEUED entry: its id comes back with an empty request and
+# the caller reads the request from the run itself.
+_END = r"""
+local function release_resumes(run_id)
+  local resumed = redis.call('HGETALL', RESUMES)
+  for i = 1, #resumed, 2 do
+    if resumed[i + 1] == run_id then redis.call('HDEL', RESUMES, resumed[i]) end
+  end
+  if redis.call('HGET', THREAD, 'last_resume') == run_id then
+    redis.call('HDEL', THREAD, 'last_resume')
+  end
+end
+local function hand_on(now_ms)
+  local nxt = redis.call('LPOP', QUEUE)
+  if not nxt then
+    redis.call('HDEL', THREAD, 'active_run', 'active_since')
+    return {'recorded', '', ''}
+  end
+  local request = redis.call('HGET', QUEUED, nxt) or ''
+  redis.call('HDEL', QUEUED, nxt)
+  redis.call('HSET', THREAD, 'rest_status', redis.call('HGET', THREAD, 'status') or 'idle')
+  redis.call('HSET', THREAD, 'active_run', nxt, 'active_since', now_ms, 'status', 'busy')
+  return {'handed_on', request, nxt}
+end
+"""
+
+CREATE = Lua(
+    "create",
+    keys=("THREAD", "QUEUE", "QUEUED", "RUNS", "RUN", "RESUMES"),
+    args=(
+        "thread_id",
+        "run_id",
+        "run_json",
+        "request",
+        "strategy",
+        "now",
+        "now_ms",
+        "score",
+        "resume_ids",
+        "create_thread",
+        "thread_metadata",
+        "graph_id",
+        "assistant_id",
+        "lease_until",
+        "resume_mode",
+        "resume_checkpoint",
+    ),
+    body=r"""
+-- Replies {decision, detail, owner}: dispatch | queued (detail: the active
+-- run), duplicate (detail: the run that already answered), or a refusal:
+-- not_found, not_interrupted (detail: status), busy (detail: active run),
+-- other_pause (detail: the pause's checkpoint), unnamed, unknown_ids (detail,
+-- owner: unknown and pending ids as JSON), many_pending (detail: pending ids).
+local mode = resume_mode
+if redis.call('EXISTS', THREAD) == 0 then
+  if create_thread ~= '1' or mode ~= '' then return {'not_found', '', ''} end
+  redis.call('HSET', THREAD, 'thread_id', thread_id, 'created_at', now, 'updated_at', now,
+    'metadata', thread_metadata, 'status', 'idle', 'values', 'null', 'interrupts', '{}')
+end
+local ids = cjson.decode(resume_ids)
+for _, id in ipairs(ids) do
+  local prev = redis.call('HGET', RESUMES, id)
+  if prev then return {'duplicate', prev, ''} end
+end
+if mode == 'checkpoint' then
+  local prev = redis.call('HGET', RESUMES, 'cp:' .. resume_checkpoint)
+  if prev then return {'duplicate', prev, ''} end
+end
+local pause = ''
+if mode ~= '' then
+  -- A resume answers the thread's pending interrupts (decided here, with the
+  -- run's creation, so two resumes racing cannot both answer them).
+  local status = redis.call('HGET', THREAD, 'status') or ''
+  if status ~= 'interrupted' then
+    local last = redis.call('HGET', THREAD, 'last_resume')
+    if (mode == 'pending' or mode == 'first_pause') and last then
+      local newest = redis.call('ZREVRANGE', RUNS, 0, 0)[1]
+      if newest == last then return {'duplicate', last, ''} end  -- a retried plain resume
+    end
+    return {'not_interrupted', status, ''}
+  end
+  pause = redis.call('HGET', THREAD, 'pause_checkpoint') or ''
+  if mode == 'checkpoint' and pause ~= resume_checkpoint then return {'other_pause', pause, ''} end
+  if mode == 'first_pause' and redis.call('HLEN', RESUMES) > 0 then
+    return {'unnamed', pause, ''}
+  end
+  local pending, known = {}, {}
+  for _, items in pairs(cjson.decode(redis.call('HGET', THREAD, 'interrupts') or '{}')) do
+    for _, item in ipairs(items) do
+      if type(item) == 'table' and type(item['id']) == 'string' then
+        pending[#pending + 1] = item['id']
+        known[item['id']] = true
+      end
+    end
+  end
+  table.sort(pending)
+  if mode == 'map' then
+    local unknown = {}
+    for _, id in ipairs(ids) do if not known[id] then unknown[#unknown + 1] = id end end
+    if #unknown > 0 then
+      table.sort(unknown)
+      return {'unknown_ids', cjson.encode(unknown), cjson.encode(pending)}
+    end
+  elseif #pending > 1 then
+    return {'many_pending', cjson.encode(pending), ''}
+  else
+    ids = pending
+  end
+end
+local active = redis.call('HGET', THREAD, 'active_run')
+local decision = 'dispatch'
+if active and active ~= '' then
+  if strategy == 'reject' then return {'busy', active, ''} end
+  decision = 'queued'
+else
+  active = ''
+end
+redis.call('HSET', RUN, 'run', run_json, 'request', request, 'status', 'pending',
+  'updated_at', now, 'attempt', '0', 'lease_until', lease_until)
+redis.call('ZADD', RUNS, score, run_id)
+redis.call('HSET', THREAD, 'graph_id', graph_id, 'assistant_id', assistant_id)
+for _, id in ipairs(ids) do redis.call('HSET', RESUMES, id, run_id) end
+if mode ~= '' then
+  redis.call('HSET', THREAD, 'last_resume', run_id)
+  if pause ~= '' then redis.call('HSET', RESUMES, 'cp:' .. pause, run_id) end
+end
+if decision == 'dispatch' then
+  redis.call('HSET', THREAD, 'rest_status', redis.call('HGET', THREAD, 'status') or 'idle')
+  redis.call('HSET', THREAD, 'active_run', run_id, 'active_since', now_ms, 'status', 'busy',
+    'updated_at', now)
+else
+  redis.call('HSET', QUEUED, run_id, request)
+  if strategy == 'enqueue' then
+    redis.call('RPUSH', QUEUE, run_id)
+  else
+    redis.call('LPUSH', QUEUE, run_id)
+  end
+end
+return {decision, active, redis.call('HGET', THREAD, 'owner') or ''}
+""",
+)
+
+CLAIM = Lua(
+    "claim",
+    keys=("THREAD", "RUN", "EPOCH"),
+    args=("run_id", "executor_id", "now", "now_ms", "lease_ms", "max_attempts"),
+    body=r"""
+-- Replies {outcome, epoch, attempt, cancel}: ok | cancelled (a cancel came
+-- first: record it, run nothing) | exhausted (too many attempts) | held
+-- (another live attempt) | done (status in detail) | gone | not_active.
+local st = redis.call('HGET', RUN, 'status')
+if not st then return {'gone', '0', '0', ''} end
+if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st} end
+if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'not_active', '0', '0', ''} end
+if st == 'running' then
+  local lu = tonumber(redis.call('HGET', RUN, 'lease_until') or '0')
+  if lu > tonumber(now_ms) then return {'held', '0', '0', ''} end
+end
+local epoch = redis.call('INCR', EPOCH)
+local attempt = redis.call('HINCRBY', RUN, 'attempt', 1)
+local deadline = tonumber(now_ms) + tonumber(lease_ms)
+redis.call('HSET', RUN, 'status', 'running', 'owner', executor_id, 'epoch', epoch,
+  'lease_until', deadline, 'claimed_ms', now_ms, 'updated_at', now)
+redis.call('HSET', THREAD, 'status', 'busy', 'owner', executor_id, 'updated_at', now)
+local outcome = 'ok'
+local cancel = redis.call('HGET', RUN, 'cancel')
+if cancel and cancel ~= '' then outcome = 'cancelled'
+elseif attempt > tonumber(max_attempts) then outcome = 'exhausted' end
+return {outcome, tostring(epoch), tostring(attempt), cancel or ''}
+""",
+)
+
+RENEW = Lua(
+    "renew",
+    keys=("RUN", "EPOCH"),
+    args=("epoch", "now_ms", "lease_ms"),
+    body=r"""
+-- Replies {outcome, cancel}: renewed | lost.
+if redis.call('GET', EPOCH) ~= epoch or redis.call('HGET', RUN, 'status') ~= 'running' then
+  return {'lost', ''}
+end
+redis.call('HSET', RUN, 'lease_until', tonumber(now_ms) + tonumber(lease_ms))
+return {'renewed', redis.call('HGET', RUN, 'cancel') or ''}
+""",
+)
+
+RELEASE = Lua(
+    "release",
+    keys=("RUN", "EPOCH"),
+    args=("epoch", "now"),
+    body=r"""
+-- A hand-back: the attempt does not count, the run is free at once.
+-- Replies {outcome}: released | not_held.
+if redis.call('GET', EPOCH) ~= epoch or redis.call('HGET', RUN, 'status') ~= 'running' then
+  return {'not_held'}
+end
+redis.call('HSET', RUN, 'status', 'pending', 'lease_until', '0', 'updated_at', now)
+redis.call('HINCRBY', RUN, 'attempt', -1)
+return {'released'}
+""",
+)
+
+FINISH = Lua(
+    "finish",
+    keys=("THREAD", "RUN", "QUEUE", "QUEUED", "EPOCH", "RESUMES"),
+    args=(
+        "run_id",
+        "epoch",
+        "run_status",
+        "thread_status",
+        "values",
+        "interrupts",
+        "result",
+        "now",
+        "now_ms",
+        "outbox",
+        "pause_checkpoint",
+    ),
+    functions=_END,
+    body=r"""
+-- thread_status '': the thread goes back to the status it had before the run
+-- (the run changed nothing); values / interrupts '': left as they are.
+-- outbox: the interrupt event to publish (kept until it is published, so the
+-- sweeper publishes it if this executor dies first).
+-- Replies {outcome, next_request, next_run_id}: recorded | handed_on | stale.
+if redis.call('GET', EPOCH) ~= epoch then return {'stale', '', ''} end
+redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now)
+if outbox ~= '' then redis.call('HSET', RUN, 'outbox', outbox) end
+local status = thread_status
+if status == '' then status = redis.call('HGET', THREAD, 'rest_status') or 'idle' end
+redis.call('HSET', THREAD, 'status', status, 'updated_at', now)
+if thread_status == 'interrupted' then
+  redis.call('HSET', THREAD, 'pause_checkpoint', pause_checkpoint)
+end
+if interrupts ~= '' then redis.call('HSET', THREAD, 'interrupts', interrupts) end
+if values ~= '' then redis.call('HSET', THREAD, 'values', values) end
+if run_status == 'interrupted' or thread_status == '' then release_resumes(run_id) end
+if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'recorded', '', ''} end
+return hand_on(now_ms)
+""",
+)
+
+CANCEL = Lua(
+    "cancel",
+    keys=("THREAD", "RUN", "QUEUE", "QUEUED", "RESUMES"),
+    args=("run_id", "now", "now_ms", "action"),
+    functions=_END,
+    body=r"""
+-- Replies {outcome, next_request, next_run_id}: dequeued (was queued behind
+-- another run) | cancelled (dispatched but never claimed: ended here, the
+-- thread handed on) | flagged (its executor stops it) | done | gone.
+local st = redis.call('HGET', RUN, 'status')
+if not st then return {'gone', '', ''} end
+if st ~= 'pending' and st ~= 'running' then return {'done', '', ''} end
+if st == 'pending' and redis.call('LREM', QUEUE, 0, run_id) > 0 then
+  redis.call('HDEL', QUEUED, run_id)
+  redis.call('HSET', RUN, 'status', 'interrupted', 'updated_at', now)
+  release_resumes(run_id)
+  return {'dequeued', '', ''}
+end
+if st == 'pending' and redis.call('HEXISTS', RUN, 'claimed_ms') == 0
+    and redis.call('HGET', THREAD, 'active_run') == run_id then
+  -- No executor ever claimed it (none may be running): nothing ran, so it
+  -- ends now, and a later claim finds it ended.
+  redis.call('HSET', RUN, 'status', 'interrupted', 'updated_at', now)
+  redis.call('HSET', THREAD, 'status', redis.call('HGET', THREAD, 'rest_status') or 'idle',
+    'updated_at', now)
+  release_resumes(run_id)
+  local handed = hand_on(now_ms)
+  local outcome = 'cancelled'
+  return {outcome, handed[2], handed[3]}
+end
+-- Claimed, or running: whoever claims or renews it next sees the flag.
+redis.call('HSET', RUN, 'cancel', action)
+return {'flagged', '', ''}
+""",
+)
+
+SWEEP = Lua(
+    "sweep",
+    keys=("THREAD", "RUN", "QUEUE"),
+    args=("run_id", "now_ms", "grace_ms"),
+    body=r"""
+-- One watched run whose deadline passed. Replies {outcome, request, until}:
+-- drop (nothing to watch) | later (watch again until ``until``) | redispatch
+-- (send ``request`` again) | publish (ended, its interrupt event ``request``
+-- never published).
+local now, grace = tonumber(now_ms), tonumber(grace_ms)
+local st = redis.call('HGET', RUN, 'status')
+if not st then return {'drop', '', '0'} end
+if st ~= 'pending' and st ~= 'running' then
+  local outbox = redis.call('HGET', RUN, 'outbox')
+  if outbox then return {'publish', outbox, tostring(now + grace)} end
+  return {'drop', '', '0'}
+end
+if redis.call('HGET', THREAD, 'active_run') ~= run_id then
+  -- Queued behind the active run: watched until its turn comes, so the
+  -- executor that hands the thread on needs no watch of its own.
+  if st == 'pending' and redis.call('LPOS', QUEUE, run_id) then
+    return {'later', '', tostring(now + grace)}
+  end
+  return {'drop', '', '0'}
+end
+local lu = tonumber(redis.call('HGET', RUN, 'lease_until') or '0')
+if st == 'pending' then
+  -- A run handed on (or dispatched) gets the grace from when it became active.
+  local since = tonumber(redis.call('HGET', THREAD, 'active_since') or '0')
+  lu = math.max(lu, since + grace)
+end
+if lu > now then return {'later', '', tostring(lu)} end
+-- Free for the next claim (a lost attempt's renewals now fail), and give that
+-- claim the grace before the run is swept again.
+redis.call('HSET', RUN, 'status', 'pending', 'lease_until', now + grace)
+return {'redispatch', redis.call('HGET', RUN, 'request'), tostring(now + grace)}
+""",
+)
+
+ALL = (CREATE, CLAIM, RENEW, RELEASE, FINISH, CANCEL, SWEEP)

@@ -1,0 +1,361 @@
+"""A run's life, as typed transitions: the only code that writes a run's
+record, a thread's queue, the lease of an attempt, or the outbox of an
+interrupt event (``docs/architecture.md`` draws the states).
+
+- **create** (gateway): record the run and decide, atomically with the
+  thread's other runs, whether it is dispatched, queued or refused.
+- **claim** (executor): an attempt takes the run with a lease and a fencing
+  epoch; **renew** keeps the lease; **release** hands it back uncounted.
+- **finish** (executor): record the outcome (and the interrupt event to
+  publish), then hand the thread to its next queued run.
+- **cancel** (gateway): a queued or never-claimed run ends at once; a claimed
+  one is flagged for its executor.
+- **sweep** (every executor): runs whose lease or dispatch grace ran out are
+  sent again; interrupt events never published are published.
+
+Every transition is one Lua script on one thread's keys (``_scripts``); the
+watch index (``watch``) is updated in the same round trip, before it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from relaygraph.errors import BadRequest, Conflict, NotFound
+from relaygraph.pipelining import Step, batch
+from relaygraph.resumes import ResumePlan
+from relaygraph.runs import _scripts as lua
+from relaygraph.runs._lua import Script
+from relaygraph.runs.outcomes import (
+    Cancelled,
+    CancelOutcome,
+    Claim,
+    ClaimOutcome,
+    Created,
+    Decision,
+    Due,
+    Finished,
+    FinishOutcome,
+    NextRun,
+    Refusal,
+    ReleaseOutcome,
+    RenewOutcome,
+    SweepOutcome,
+)
+from relaygraph.runs.watch import WatchIndex
+from relaygraph.subjects import Keys
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Runs:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        lease_ttl: float = 10.0,
+        grace: float = 30.0,
+        max_attempts: int = 3,
+        owner_timeout: float = 0.5,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.lease_ms = int(lease_ttl * 1000)
+        self.grace_ms = int(grace * 1000)
+        self.max_attempts = max_attempts
+        self.owner_timeout = owner_timeout
+        self.watching = WatchIndex(redis, keys)
+        self._scripts = {s.name: Script(redis, s) for s in lua.ALL}
+
+    def _thread_keys(self, thread_id: str) -> dict[str, str]:
+        k = self.keys
+        return {
+            "THREAD": k.thread(thread_id),
+            "QUEUE": k.thread_queue(thread_id),
+            "QUEUED": k.thread_queued(thread_id),
+            "RUNS": k.thread_runs(thread_id),
+            "RESUMES": k.thread_resumes(thread_id),
+            "EPOCH": k.thread_epoch(thread_id),
+        }
+
+    def _step(self, name: str, thread: str, run: str, /, **args: Any) -> Step:
+        """Script ``name`` on the keys of ``thread`` and ``run``, with ``args``."""
+        script = self._scripts[name]
+        keys = {**self._thread_keys(thread), "RUN": self.keys.run(thread, run)}
+        return script.step(**{k: keys[k] for k in script.lua.keys}, **args)
+
+    # -- create ------------------------------------------------------------------
+    async def create(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        run_json: bytes,
+        request: bytes,
+        strategy: str,
+        create_thread: bool,
+        graph_id: str,
+        assistant_id: str,
+        thread_metadata: dict[str, Any] | None = None,
+        resume: ResumePlan | None = None,
+    ) -> Created:
+        """Decide and record a run in one round trip, watched from the start
+        (so no crash can strand it). ``resume``: which pause a resume answers
+        (:mod:`relaygraph.resumes`). A repeat of a resume returns the run that
+        answered it (``DUPLICATE``); a refusal raises the 4xx it means."""
+        now = now_ms()
+        steps: list[Step] = [
+            self.watching.watch_step(thread_id, run_id, now + self.grace_ms),
+            self._step(
+                "create",
+                thread_id,
+                run_id,
+                thread_id=thread_id,
+                run_id=run_id,
+                run_json=run_json,
+                request=request,
+                strategy=strategy,
+                now=now_iso(),
+                now_ms=now,
+                score=time.time(),
+                resume_ids=msgspec.json.encode(list(resume.ids) if resume else []),
+                create_thread=create_thread,
+                thread_metadata=msgspec.json.encode(thread_metadata or {}),
+                graph_id=graph_id,
+                assistant_id=assistant_id,
+                lease_until=now + self.grace_ms,
+                resume_mode=str(resume.mode) if resume else "",
+                resume_checkpoint=resume.checkpoint_id if resume else "",
+            ),
+        ]
+        if create_thread and resume is None:  # the search index (outside the slot)
+            steps.append(("ZADD", self.keys.threads_index, "NX", time.time(), thread_id))
+        reply = (await batch(self.redis, steps))[1]
+        word, detail, extra = (x.decode() for x in reply)
+        if word in Decision._value2member_map_:
+            decision = Decision(word)
+            if decision is Decision.DUPLICATE:
+                return Created(decision, detail)
+            return Created(decision, run_id, detail, extra)
+        raise _refused(Refusal(word), thread_id, detail, extra)
+
+    # -- an attempt ----------------------------------------------------------------
+    async def claim(
+        self, thread_id: str, run_id: str, executor_id: str, then: Step | None = None
+    ) -> Claim:
+        """``then``: a step sent right after the claim in the same round trip
+        (the read of the thread's latest checkpoint); its reply is ``Claim.then``."""
+        now = now_ms()
+        steps = [
+            self.watching.watch_step(thread_id, run_id, now + self.lease_ms),
+            self._step(
+                "claim",
+                thread_id,
+                run_id,
+                run_id=run_id,
+                executor_id=executor_id,
+                now=now_iso(),
+                now_ms=now,
+                lease_ms=self.lease_ms,
+                max_attempts=self.max_attempts,
+            ),
+        ]
+        if then is not None:
+            steps.append(then)
+        replies = await batch(self.redis, steps)
+        outcome, epoch, attempt, detail = replies[1]
+        return Claim(
+            ClaimOutcome(outcome.decode()),
+            int(epoch),
+            int(attempt),
+            detail.decode(),
+            replies[2] if then is not None else None,
+        )
+
+    async def renew(self, thread_id: str, run_id: str, epoch: int) -> tuple[RenewOutcome, str]:
+        """The lease goes on while the epoch is ours; and the cancel action
+        asked for, if any."""
+        deadline = now_ms() + self.lease_ms
+        steps = [
+            self.watching.watch_step(thread_id, run_id, deadline),
+            self._step(
+                "renew", thread_id, run_id, epoch=epoch, now_ms=now_ms(), lease_ms=self.lease_ms
+            ),
+        ]
+        outcome, cancel = (await batch(self.redis, steps))[1]
+        return RenewOutcome(outcome.decode()), cancel.decode()
+
+    async def release(self, thread_id: str, run_id: str, epoch: int) -> ReleaseOutcome:
+        """Give the run back at once, the attempt uncounted (a graceful stop, or
+        an attempt cut off by NATS or Redis)."""
+        steps = [
+            self.watching.watch_step(thread_id, run_id, now_ms()),
+            self._step("release", thread_id, run_id, epoch=epoch, now=now_iso()),
+        ]
+        (outcome,) = (await batch(self.redis, steps))[1]
+        return ReleaseOutcome(outcome.decode())
+
+    async def finish(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        epoch: int,
+        run_status: str,
+        thread_status: str,
+        values: bytes,
+        interrupts: bytes,
+        result: bytes,
+        outbox: bytes = b"",
+        pause_checkpoint: str = "",
+    ) -> Finished:
+        """Record a run's outcome and hand the thread to its next queued run.
+        ``thread_status`` '': back to what it was before the run; ``values`` /
+        ``interrupts`` empty: left as they are. ``outbox``: the interrupt event,
+        kept until :meth:`WatchIndex.unwatch` says it was published."""
+        step = self._step(
+            "finish",
+            thread_id,
+            run_id,
+            run_id=run_id,
+            epoch=epoch,
+            run_status=run_status,
+            thread_status=thread_status,
+            values=values,
+            interrupts=interrupts,
+            result=result,
+            now=now_iso(),
+            now_ms=now_ms(),
+            outbox=outbox,
+            pause_checkpoint=pause_checkpoint,
+        )
+        word, request, next_id = (await batch(self.redis, [step]))[0]
+        outcome = FinishOutcome(word.decode())
+        if outcome is not FinishOutcome.HANDED_ON:
+            return Finished(outcome)
+        return Finished(outcome, await self._next(thread_id, next_id.decode(), request))
+
+    async def _next(self, thread_id: str, run_id: str, request: bytes) -> NextRun:
+        if not request:  # queued by an older layout: its request is on the run
+            request = await self.redis.hget(self.keys.run(thread_id, run_id), "request") or b""  # type: ignore[misc]
+        return NextRun(run_id, request)
+
+    # -- cancel --------------------------------------------------------------------
+    async def cancel(self, thread_id: str, run_id: str, action: str) -> Cancelled:
+        step = self._step(
+            "cancel",
+            thread_id,
+            run_id,
+            run_id=run_id,
+            now=now_iso(),
+            now_ms=now_ms(),
+            action=action,
+        )
+        word, request, next_id = (await batch(self.redis, [step]))[0]
+        outcome = CancelOutcome(word.decode())
+        if not next_id:
+            return Cancelled(outcome)
+        return Cancelled(outcome, await self._next(thread_id, next_id.decode(), request))
+
+    # -- the sweeper -----------------------------------------------------------------
+    async def sweep(self, limit: int = 100) -> list[Due]:
+        """Take the watched runs whose time came and decide each atomically."""
+        out: list[Due] = []
+        for thread_id, run_id in await self.watching.due(now_ms(), limit):
+            step = self._step(
+                "sweep", thread_id, run_id, run_id=run_id, now_ms=now_ms(), grace_ms=self.grace_ms
+            )
+            word, request, until = (await batch(self.redis, [step]))[0]
+            outcome = SweepOutcome(word.decode())
+            keep = None if outcome is SweepOutcome.DROP else int(until)
+            await self.watching.keep(thread_id, run_id, keep)
+            carries = outcome in (SweepOutcome.REDISPATCH, SweepOutcome.PUBLISH)
+            out.append(Due(thread_id, run_id, outcome, request if carries else None, int(until)))
+        return out
+
+    # -- records ---------------------------------------------------------------------
+    async def get(self, thread_id: str, run_id: str) -> dict[str, bytes]:
+        raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.run(thread_id, run_id))  # type: ignore[misc]
+        if not raw:
+            raise NotFound(f"Run {run_id} not found")
+        return {k.decode(): v for k, v in raw.items()}
+
+    async def list(self, thread_id: str, offset: int, limit: int) -> list[dict[str, bytes]]:
+        ids = await self.redis.zrevrange(
+            self.keys.thread_runs(thread_id), offset, offset + limit - 1
+        )
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for rid in ids:
+            pipe.hgetall(self.keys.run(thread_id, rid.decode()))
+        rows = await pipe.execute()
+        return [{k.decode(): v for k, v in row.items()} for row in rows if row]
+
+    async def delete(self, thread_id: str, run_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.keys.run(thread_id, run_id))
+        pipe.zrem(self.keys.thread_runs(thread_id), run_id)
+        await pipe.execute()
+
+    async def keys_of_thread(self, thread_id: str, keep_run: str | None = None) -> list[str]:
+        """Every key a thread's runs live in (for deleting the thread), but
+        ``keep_run``'s record."""
+        k = self.keys
+        run_ids = [r.decode() for r in await self.redis.zrange(k.thread_runs(thread_id), 0, -1)]
+        return [
+            k.thread_queue(thread_id),
+            k.thread_queued(thread_id),
+            k.thread_runs(thread_id),
+            k.thread_resumes(thread_id),
+            k.thread_epoch(thread_id),
+            *[k.run(thread_id, r) for r in run_ids if r != keep_run],
+        ]
+
+
+def _refused(refusal: Refusal, thread_id: str, detail: str, extra: str) -> Exception:
+    """The 4xx a refusal of ``create`` means."""
+    if refusal is Refusal.NOT_FOUND:
+        return NotFound(f"Thread {thread_id} not found")
+    if refusal is Refusal.NOT_INTERRUPTED:
+        if detail == "busy":
+            return Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
+        return BadRequest(f"Thread {thread_id} is {detail}, not interrupted: nothing to resume")
+    if refusal is Refusal.UNKNOWN_IDS:
+        return BadRequest(
+            f"interrupt id(s) {msgspec.json.decode(detail)} are not pending on thread "
+            f"{thread_id}; pending: {msgspec.json.decode(extra)}"
+        )
+    if refusal is Refusal.OTHER_PAUSE:
+        return Conflict(
+            f"Thread {thread_id} is paused at checkpoint {detail or '(none)'}, not at the "
+            "checkpoint this resume names: answer the newer interrupt event"
+        )
+    if refusal is Refusal.UNNAMED:
+        return BadRequest(
+            f"Thread {thread_id} was resumed before: a plain resume over NATS could be a "
+            "retry meant for an earlier pause. Name the pause: send the event's "
+            "`interrupt_id` or `checkpoint_id` with the value"
+        )
+    if refusal is Refusal.MANY_PENDING:
+        pending = msgspec.json.decode(detail)
+        return BadRequest(
+            f"{len(pending)} interrupts are pending on thread {thread_id}: resume with a map "
+            f"{{interrupt_id: value}} naming each of {pending}"
+        )
+    return Conflict(
+        f"Thread {thread_id} is busy with run {detail}; "
+        "multitask_strategy 'reject' refuses a second run"
+    )

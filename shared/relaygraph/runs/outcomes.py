@@ -1,0 +1,154 @@
+"""What each transition of a run decided: enums, one per transition, and the
+results that carry them. The enum values are the words the Lua scripts reply
+with (``relaygraph.runs._scripts``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def ended(self) -> bool:
+        return self not in (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+class Decision(StrEnum):
+    """``create``: what happens to the new run."""
+
+    DISPATCH = "dispatch"
+    """The thread was free: send it now."""
+    QUEUED = "queued"
+    """Behind the active run; sent when the thread is handed on to it."""
+    DUPLICATE = "duplicate"
+    """A resume of a pause already answered: nothing created, the run that
+    answered it is returned."""
+
+
+class Refusal(StrEnum):
+    """``create``: why no run was created (each is a 4xx)."""
+
+    NOT_FOUND = "not_found"
+    NOT_INTERRUPTED = "not_interrupted"
+    BUSY = "busy"
+    OTHER_PAUSE = "other_pause"
+    UNNAMED = "unnamed"
+    UNKNOWN_IDS = "unknown_ids"
+    MANY_PENDING = "many_pending"
+
+
+class ClaimOutcome(StrEnum):
+    OK = "ok"
+    CANCELLED = "cancelled"
+    """A cancel came first: record it, run nothing."""
+    EXHAUSTED = "exhausted"
+    """Attempted ``max_attempts`` times already: it ends in error."""
+    HELD = "held"
+    DONE = "done"
+    GONE = "gone"
+    NOT_ACTIVE = "not_active"
+
+    @property
+    def claimed(self) -> bool:
+        return self in (ClaimOutcome.OK, ClaimOutcome.CANCELLED, ClaimOutcome.EXHAUSTED)
+
+
+class RenewOutcome(StrEnum):
+    RENEWED = "renewed"
+    LOST = "lost"
+
+
+class ReleaseOutcome(StrEnum):
+    RELEASED = "released"
+    NOT_HELD = "not_held"
+
+
+class FinishOutcome(StrEnum):
+    RECORDED = "recorded"
+    HANDED_ON = "handed_on"
+    """Recorded, and the thread went to its next queued run (to dispatch)."""
+    STALE = "stale"
+    """The attempt lost its lease: nothing was written."""
+
+
+class CancelOutcome(StrEnum):
+    DEQUEUED = "dequeued"
+    CANCELLED = "cancelled"
+    """Dispatched but never claimed: ended in Redis, the thread handed on."""
+    FLAGGED = "flagged"
+    DONE = "done"
+    GONE = "gone"
+
+    @property
+    def ended_here(self) -> bool:
+        """The run ended in Redis: no executor will announce its end."""
+        return self in (CancelOutcome.DEQUEUED, CancelOutcome.CANCELLED)
+
+
+class SweepOutcome(StrEnum):
+    DROP = "drop"
+    LATER = "later"
+    REDISPATCH = "redispatch"
+    PUBLISH = "publish"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    decision: Decision
+    run_id: str
+    active_run: str = ""
+    owner: str = ""
+    """The executor that last ran the thread (resumes go to it while it lives)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: ClaimOutcome
+    epoch: int = 0
+    attempt: int = 0
+    detail: str = ""
+    """The cancel action (``cancelled``), or the status (``done``)."""
+    then: Any = None
+    """The reply to ``claim(then=...)``."""
+
+    @property
+    def claimed(self) -> bool:
+        return self.outcome.claimed
+
+
+@dataclass(frozen=True, slots=True)
+class NextRun:
+    """The run a thread was handed on to: send it."""
+
+    run_id: str
+    request: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    outcome: FinishOutcome
+    next_run: NextRun | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    outcome: CancelOutcome
+    next_run: NextRun | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    thread_id: str
+    run_id: str
+    outcome: SweepOutcome
+    request: bytes | None = None
+    until: int = 0

@@ -1,0 +1,93 @@
+"""The watch index: every run that must still end, scored by the time (ms) the
+sweeper should look at it (``Keys.leases``).
+
+It is one key outside the threads' hash slots, so it is written by separate
+commands that go in the same round trip as the transition they guard, and
+always before it (an entry too many is dropped by the sweeper; one too few
+could strand a run). A run is watched from its creation until it ends; ended
+runs are unwatched in batches soon after their end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+
+from relaygraph.pipelining import Step, batch
+from relaygraph.subjects import Keys
+
+log = logging.getLogger("relaygraph.runs")
+UNWATCH_DELAY = 0.01
+"""Seconds ended runs wait to be unwatched together, in one round trip."""
+
+
+def member(thread_id: str, run_id: str) -> str:
+    return f"{thread_id}/{run_id}"
+
+
+class WatchIndex:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._ended: list[Step] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def watch_step(self, thread_id: str, run_id: str, deadline_ms: int) -> Step:
+        """Make the sweeper look at this run by ``deadline_ms``, as a step."""
+        return ("ZADD", self.keys.leases, deadline_ms, member(thread_id, run_id))
+
+    async def watch(self, thread_id: str, run_id: str, deadline_ms: int) -> None:
+        await batch(self.redis, [self.watch_step(thread_id, run_id, deadline_ms)])
+
+    def _unwatch_steps(self, thread_id: str, run_id: str, outbox_sent: bool) -> list[Step]:
+        steps: list[Step] = []
+        if outbox_sent:  # its interrupt event is out: the sweeper's copy goes too
+            steps.append(("HDEL", self.keys.run(thread_id, run_id), "outbox"))
+        steps.append(("ZREM", self.keys.leases, member(thread_id, run_id)))
+        return steps
+
+    async def unwatch(self, thread_id: str, run_id: str, outbox_sent: bool = False) -> None:
+        await batch(self.redis, self._unwatch_steps(thread_id, run_id, outbox_sent))
+
+    def unwatch_soon(self, thread_id: str, run_id: str, outbox_sent: bool = False) -> None:
+        """:meth:`unwatch`, batched with the other runs that end within
+        :data:`UNWATCH_DELAY`: one round trip for all, none on the run's path.
+        Nothing depends on it being prompt: until it is done the sweeper drops
+        the ended run itself (or publishes its interrupt event again, which
+        JetStream drops as a duplicate)."""
+        self._ended.extend(self._unwatch_steps(thread_id, run_id, outbox_sent))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(UNWATCH_DELAY)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send what :meth:`unwatch_soon` collected (also on a graceful stop)."""
+        steps, self._ended = self._ended, []
+        if not steps:
+            return
+        try:
+            await batch(self.redis, steps)
+        except Exception as exc:  # Redis away: the sweeper drops them later
+            log.warning("unwatching %d ended run(s) failed: %s", len(steps), exc)
+
+    async def due(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
+        """(thread id, run id) of the runs whose time came."""
+        raw = await self.redis.zrangebyscore(self.keys.leases, "-inf", now_ms, start=0, num=limit)
+        out = []
+        for item in raw:
+            thread_id, _, run_id = item.decode().partition("/")
+            out.append((thread_id, run_id))
+        return out
+
+    async def keep(self, thread_id: str, run_id: str, until_ms: int | None) -> None:
+        """Look again at ``until_ms``, or (``None``) stop watching."""
+        name = member(thread_id, run_id)
+        if until_ms is None:
+            await self.redis.zrem(self.keys.leases, name)
+        else:
+            await self.redis.zadd(self.keys.leases, {name: until_ms})
