@@ -27,9 +27,10 @@ test: install  ## the test suite, against real nats-server and valkey-server pro
 chaos: install  ## 1000 threads while executors are killed and NATS and Redis restart
 	$(VENV)/bin/python -m tests.chaos.workload --threads 1000
 
-lint: install
+lint: install  ## ruff (lint and format) and mypy --strict on shared/ and services/
 	$(VENV)/bin/ruff check shared services tests examples
 	$(VENV)/bin/ruff format --check shared services tests examples
+	$(VENV)/bin/mypy
 
 bench: install  ## relaygraph vs the official LangGraph dev server (~20 min): bench/results/server.md
 	$(VENV)/bin/python bench/run.py

@@ -84,15 +84,15 @@ class Catalog:
             )
             stale.append((entry.graph_id, by_age[: len(versions) - KEEP_VERSIONS]))
         for graph_id, fields in stale:
-            await self.redis.hdel(self.keys.graph_catalog(graph_id), *fields)  # type: ignore[misc]
+            await self.redis.hdel(self.keys.graph_catalog(graph_id), *fields)
 
     async def current(self, graph_id: str) -> GraphEntry | None:
         """The graph's most recently published entry, or ``None``."""
         key = self.keys.graph_catalog(graph_id)
-        version = await self.redis.hget(key, _CURRENT)  # type: ignore[misc]
+        version = await self.redis.hget(key, _CURRENT)
         if version is None:
             return None
-        raw = await self.redis.hget(key, version)  # type: ignore[misc]
+        raw = await self.redis.hget(key, version)
         return None if raw is None else msgspec.json.decode(raw, type=GraphEntry)
 
     async def current_many(self, graph_ids: list[str]) -> dict[str, GraphEntry]:
@@ -114,7 +114,7 @@ def load_errors(redis: SyncRedis, keys: Keys, graph_ids: list[str]) -> dict[str,
         version = redis.hget(key, _CURRENT)
         raw = redis.hget(key, version) if version else None
         if raw:
-            entry = msgspec.json.decode(raw, type=GraphEntry)  # type: ignore[arg-type]
+            entry = msgspec.json.decode(raw, type=GraphEntry)
             if entry.error:
                 errors[graph_id] = entry.error
     return errors

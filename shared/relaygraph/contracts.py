@@ -26,7 +26,7 @@ class Wire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 # -- run requests: gateway -> executors (JetStream work queue, or an owner) ---
 
 
-class RunRequest(Wire):
+class RunRequest(Wire, frozen=True, kw_only=True, omit_defaults=True):
     run_id: str
     thread_id: str
     assistant_id: str
@@ -48,7 +48,7 @@ class RunRequest(Wire):
     created_at: str = ""
 
 
-class OwnerReply(Wire):
+class OwnerReply(Wire, frozen=True, kw_only=True, omit_defaults=True):
     """An owning executor's answer to a routed run: it took it, or not."""
 
     accepted: bool
@@ -57,7 +57,7 @@ class OwnerReply(Wire):
 # -- run events: executor -> gateway (JetStream, replayable) ------------------
 
 
-class RunEvent(Wire):
+class RunEvent(Wire, frozen=True, kw_only=True, omit_defaults=True):
     """One stream chunk. ``event`` is the SSE event name (``values``,
     ``updates|ns``, ``metadata``, ``error``...); ``END`` closes the run."""
 
@@ -69,7 +69,7 @@ class RunEvent(Wire):
 END_EVENT = "__end__"
 
 
-class RunEnd(Wire):
+class RunEnd(Wire, frozen=True, kw_only=True, omit_defaults=True):
     """Data of the closing ``__end__`` event."""
 
     status: RunStatus
@@ -80,7 +80,7 @@ class RunEnd(Wire):
 # -- interrupts: executor -> reviewers (public JetStream stream) -------------
 
 
-class InterruptItem(Wire):
+class InterruptItem(Wire, frozen=True, kw_only=True, omit_defaults=True):
     id: str
     value: Any = None
 
@@ -98,7 +98,7 @@ class InterruptEvent(msgspec.Struct, frozen=True, kw_only=True):
 # -- resume over NATS: reviewers -> gateway (public request/reply) -----------
 
 
-class ResumeRequest(Wire):
+class ResumeRequest(Wire, frozen=True, kw_only=True, omit_defaults=True):
     """``resume`` answers the pause named by ``interrupt_id`` or
     ``checkpoint_id`` (from the interrupt event), or by its own keys when it
     is a map ``{interrupt_id: value}``; see :mod:`relaygraph.resumes`."""
@@ -129,7 +129,7 @@ class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):
 GraphOp = Literal["get_state", "update_state", "history", "schemas", "graph", "subgraphs"]
 
 
-class GraphQuery(Wire):
+class GraphQuery(Wire, frozen=True, kw_only=True, omit_defaults=True):
     op: GraphOp
     graph_id: str
     thread_id: str | None = None
@@ -145,7 +145,7 @@ class GraphQuery(Wire):
     xray: bool | int = False
 
 
-class GraphReply(Wire):
+class GraphReply(Wire, frozen=True, kw_only=True, omit_defaults=True):
     result: msgspec.Raw = NULL
     error: ErrorBody | None = None
 
@@ -153,7 +153,7 @@ class GraphReply(Wire):
 # -- cancels: gateway -> every executor (broadcast) --------------------------
 
 
-class CancelRequest(Wire):
+class CancelRequest(Wire, frozen=True, kw_only=True, omit_defaults=True):
     thread_id: str
     run_id: str
     action: Literal["interrupt", "rollback"] = "interrupt"

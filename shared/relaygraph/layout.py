@@ -30,11 +30,11 @@ async def _queued_requests(redis: Redis, keys: Keys) -> int:
     async for raw in redis.scan_iter(match=keys.thread_queue("*"), count=500):
         queue_key = raw.decode()
         thread_id = queue_key.split("{", 1)[1].rsplit("}", 1)[0]
-        for run_id in await redis.lrange(queue_key, 0, -1):  # type: ignore[misc]
+        for run_id in await redis.lrange(queue_key, 0, -1):
             rid = run_id.decode()
-            request = await redis.hget(keys.run(thread_id, rid), "request")  # type: ignore[misc]
+            request = await redis.hget(keys.run(thread_id, rid), "request")
             if request is not None:
-                changed += await redis.hsetnx(keys.thread_queued(thread_id), rid, request)  # type: ignore[misc]
+                changed += await redis.hsetnx(keys.thread_queued(thread_id), rid, request)
     return changed
 
 

@@ -23,5 +23,5 @@ class Owners:
         await self.redis.delete(self.keys.executor(executor_id))
 
     async def of_thread(self, thread_id: str) -> str | None:
-        owner = await self.redis.hget(self.keys.thread(thread_id), "owner")  # type: ignore[misc]
+        owner = await self.redis.hget(self.keys.thread(thread_id), "owner")
         return owner.decode() if owner else None

@@ -46,6 +46,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamInf
     try:
         return await js.add_stream(config)
     except BadRequestError:
+        assert config.name is not None
         current = (await js.stream_info(config.name)).config.num_replicas or 1
         if (config.num_replicas or 1) < current:
             log.warning(

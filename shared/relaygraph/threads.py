@@ -9,7 +9,7 @@ package's (``relaygraph.runs``).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from redis.asyncio import Redis
@@ -68,7 +68,7 @@ class Threads:
         return {k.decode(): v for k, v in raw.items()}
 
     async def get(self, thread_id: str) -> dict[str, bytes]:
-        raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.thread(thread_id))  # type: ignore[misc]
+        raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.keys.thread(thread_id)))
         if not raw:
             raise NotFound(f"Thread {thread_id} not found")
         return {k.decode(): v for k, v in raw.items()}
@@ -78,7 +78,7 @@ class Threads:
         merged = {**msgspec.json.decode(current.get("metadata", b"{}")), **metadata}
         await self.redis.hset(
             self.keys.thread(thread_id),
-            mapping={  # type: ignore[misc]
+            mapping={
                 "metadata": msgspec.json.encode(merged),
                 "updated_at": now_iso(),
             },
@@ -100,7 +100,7 @@ class Threads:
             mapping["pause_checkpoint"] = pause_checkpoint
         if interrupts is not None:
             mapping["interrupts"] = interrupts
-        await self.redis.hset(self.keys.thread(thread_id), mapping=mapping)  # type: ignore[arg-type,misc]
+        await self.redis.hset(self.keys.thread(thread_id), mapping=mapping)  # type: ignore[arg-type]
 
     async def search(self, offset: int, limit: int) -> list[dict[str, bytes]]:
         """Threads newest first; filters are applied by the caller."""

@@ -45,6 +45,9 @@ from relaygraph_executor.schemas import context_keys, graph_schemas
 
 log = logging.getLogger("relaygraph.executor")
 
+Graph = Pregel[Any, Any, Any, Any]
+"""A compiled LangGraph graph, whatever its state, context, input and output."""
+
 FactoryArgs = Callable[[RunnableConfig, Any], dict[str, Any]]
 
 
@@ -151,7 +154,7 @@ async def _entered(value: Any) -> AsyncIterator[Any]:
         yield value
 
 
-def _compiled(obj: Any) -> Pregel:
+def _compiled(obj: Any) -> Graph:
     if isinstance(obj, StateGraph):
         obj = obj.compile()
     if not isinstance(obj, Pregel):
@@ -167,7 +170,7 @@ class LoadedGraph:
     """One graph of the config, as loaded (or not) at start."""
 
     graph_id: str
-    graph: Pregel | None = None
+    graph: Graph | None = None
     """Built at start: answers state reads, schemas and drawings, and runs
     every run unless the graph is a factory."""
     factory: Callable[..., Any] | None = None
@@ -199,7 +202,7 @@ class GraphRegistry:
         self.loaded: dict[str, LoadedGraph] = {}
 
     @property
-    def graphs(self) -> dict[str, Pregel]:
+    def graphs(self) -> dict[str, Graph]:
         """The graphs that loaded."""
         return {gid: g.graph for gid, g in self.loaded.items() if g.graph is not None}
 
@@ -223,7 +226,10 @@ class GraphRegistry:
         loaded = LoadedGraph(graph_id)
         if callable(obj) and not isinstance(obj, (Pregel, StateGraph)):
             loaded.factory, loaded.factory_args = obj, factory_args(obj)
-            runtime = _ReadRuntime(access_context="assistants.read", store=None)  # type: ignore[arg-type]
+            runtime: _ReadRuntime[Any] = _ReadRuntime(
+                access_context="assistants.read",
+                store=None,  # type: ignore[arg-type]
+            )
             made = obj(**loaded.factory_args({"configurable": {}}, runtime))
             async with _entered(made) as value:
                 graph = _compiled(value)
@@ -250,7 +256,7 @@ class GraphRegistry:
             raise GraphUnavailable(loaded.error)
         return loaded
 
-    def get(self, graph_id: str) -> Pregel:
+    def get(self, graph_id: str) -> Graph:
         """The graph built at start (state reads, schemas, drawings)."""
         graph = self.loaded_graph(graph_id).graph
         assert graph is not None
@@ -259,7 +265,7 @@ class GraphRegistry:
     @contextlib.asynccontextmanager
     async def for_run(
         self, graph_id: str, config: RunnableConfig, context: Any
-    ) -> AsyncIterator[Pregel]:
+    ) -> AsyncIterator[Graph]:
         """The graph that steps one run: a factory is called with the run's
         config and context (and what it yields is closed after the run)."""
         loaded = self.loaded_graph(graph_id)

@@ -82,12 +82,14 @@ class Queries:
             state = await graph.aget_state(self._config(q), subgraphs=q.subgraphs)
             return dumps(state_json(state))
         if q.op == "history":
-            before = {"configurable": {"checkpoint_id": q.before}} if q.before else None
+            before: RunnableConfig | None = (
+                {"configurable": {"checkpoint_id": q.before}} if q.before else None
+            )
             items = [
                 state_json(s)
                 async for s in graph.aget_state_history(
                     self._config(q), limit=q.limit, before=before, filter=q.filter
-                )  # type: ignore[arg-type]
+                )
             ]
             return dumps(items)
         if q.op == "update_state":

@@ -17,7 +17,6 @@ from typing import Any
 
 import msgspec
 from langgraph.errors import GraphRecursionError
-from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 from nats.aio.client import Client
 from nats.errors import MaxPayloadError
@@ -48,7 +47,7 @@ from relaygraph_executor.graph_io import (
     run_context,
     thread_interrupts,
 )
-from relaygraph_executor.graphs import GraphRegistry
+from relaygraph_executor.graphs import Graph, GraphRegistry
 from relaygraph_executor.serde import dumps
 
 log = logging.getLogger("relaygraph.executor")
@@ -196,7 +195,7 @@ class Runner:
             if cancel and req.run_id not in self.cancel_actions:
                 self.cancel(req.run_id, cancel)
 
-    async def _start_input(self, req: RunRequest, graph: Pregel, attempt: int) -> tuple[Any, bool]:
+    async def _start_input(self, req: RunRequest, graph: Graph, attempt: int) -> tuple[Any, bool]:
         """What to give the graph, and whether there is anything left to run.
 
         A later attempt continues from the checkpoints the earlier one wrote: a
@@ -211,7 +210,7 @@ class Runner:
         # ``next`` lists the tasks without saved writes: none means the step ran
         # but its successor checkpoint was not written; langgraph applies the
         # saved writes and goes on.
-        stops = req.interrupt_before or getattr(graph, "interrupt_before_nodes", ())
+        stops = req.interrupt_before or getattr(graph, "interrupt_before_nodes", None)
         if state.next and (stops == "*" or (stops and set(state.next) <= set(stops))):
             return None, False  # paused at a breakpoint
         return None, True
@@ -236,15 +235,15 @@ class Runner:
                         "steps left" if anything_left else "nothing left to run",
                     )
                 if anything_left:
-                    async for part in graph.astream(
+                    async for part in graph.astream(  # type: ignore[call-overload]
                         first_input,
-                        config,  # type: ignore[arg-type]
+                        config,
                         context=context,
                         stream_mode=lg_modes,
                         subgraphs=req.stream_subgraphs,
                         interrupt_before=req.interrupt_before,
                         interrupt_after=req.interrupt_after,
-                        durability=req.durability,  # type: ignore[arg-type]
+                        durability=req.durability,
                     ):
                         if req.stream_subgraphs:
                             ns, mode, chunk = part
@@ -318,7 +317,7 @@ class Runner:
     async def _finish(
         self,
         req: RunRequest,
-        graph: Pregel,
+        graph: Graph,
         epoch: int,
         seq: int,
         run_status: str,
@@ -428,7 +427,7 @@ class Runner:
             await self.dispatcher.send(nxt.request, req.thread_id, nxt.run_id)
         return Attempt.DONE
 
-    async def _roll_back(self, req: RunRequest, graph: Pregel, epoch: int) -> None:
+    async def _roll_back(self, req: RunRequest, graph: Graph, epoch: int) -> None:
         """Remove what the run wrote: its checkpoints, and the pending writes it
         added to the checkpoint it started from (known from the attempt's first
         read, kept by the saver)."""

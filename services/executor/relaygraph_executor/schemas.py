@@ -6,8 +6,6 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from langgraph.pregel import Pregel
-
 _JSON_TYPES = {
     str: "string",
     int: "integer",
@@ -45,7 +43,8 @@ def _safe(fn: Any) -> Any:
         return None
 
 
-def graph_schemas(graph_id: str, graph: Pregel) -> dict[str, Any]:
+def graph_schemas(graph_id: str, graph: Any) -> dict[str, Any]:
+    """``graph``: a compiled graph (``relaygraph_executor.graphs.Graph``)."""
     return {
         "graph_id": graph_id,
         "input_schema": _safe(graph.get_input_jsonschema) or hinted_schema(graph),

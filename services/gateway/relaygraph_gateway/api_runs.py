@@ -155,7 +155,7 @@ async def list_runs(
 ) -> Response:
     g = gw(request)
     await g.threads.get(check_id("thread_id", thread_id))
-    runs = [run_from_row(row) for row in await g.runs.list(thread_id, offset, limit)]
+    runs = [run_from_row(row) for row in await g.runs.page(thread_id, offset, limit)]
     return JSON([r for r in runs if status is None or r["status"] == status])
 
 

@@ -30,7 +30,7 @@ def gw(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-EMPTY_STATE = {
+EMPTY_STATE: dict[str, Any] = {
     "values": {},
     "next": [],
     "tasks": [],

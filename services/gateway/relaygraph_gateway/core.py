@@ -180,7 +180,12 @@ class Gateway:
             )
         # Scalars only: reducers (add_messages...) accept more shapes than a
         # schema's array/object says, and LangGraph itself does not check them.
-        types = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
+        types: dict[str, type | tuple[type, ...]] = {
+            "string": str,
+            "integer": int,
+            "number": (int, float),
+            "boolean": bool,
+        }
         for key, item in value.items():
             expected = props[key].get("type") if isinstance(props[key], dict) else None
             py = types.get(expected) if isinstance(expected, str) else None

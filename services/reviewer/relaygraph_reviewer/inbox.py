@@ -115,7 +115,7 @@ class Inbox:
                 try:
                     await pipe.watch(self._seen, self._pending)
                     if await pipe.zscore(self._seen, msg_id) is not None:
-                        await pipe.reset()
+                        await pipe.reset()  # type: ignore[no-untyped-call]
                         return Recorded.DUPLICATE
                     raw = await pipe.hget(self._pending, event.thread_id)
                     current = _pending_decoder.decode(raw) if raw else None
@@ -123,7 +123,7 @@ class Inbox:
                         current.event.created_at, event.created_at
                     )
                     now = time.time()
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.zadd(self._seen, {msg_id: now})
                     pipe.zremrangebyscore(self._seen, "-inf", now - SEEN_HORIZON)
                     if not stale:
@@ -163,7 +163,7 @@ class Inbox:
                     await pipe.watch(self._pending)
                     raw = await pipe.hget(self._pending, thread_id)
                     current = _pending_decoder.decode(raw) if raw else None
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     if current is not None and current.msg_id == answer.msg_id:
                         pipe.hdel(self._pending, thread_id)
                     pipe.lpush(self._recent, _encoder.encode(answer))
@@ -182,10 +182,10 @@ class Inbox:
                     raw = await pipe.hget(self._pending, thread_id)
                     current = _pending_decoder.decode(raw) if raw else None
                     if current is None or current.msg_id != msg_id:
-                        await pipe.reset()
+                        await pipe.reset()  # type: ignore[no-untyped-call]
                         return
                     current.last_error = error
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(self._pending, thread_id, _encoder.encode(current))
                     await pipe.execute()
                     return

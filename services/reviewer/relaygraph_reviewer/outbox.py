@@ -98,7 +98,7 @@ class WebhookOutbox:
     async def mark_answered(self, msg_id: str, run_id: str | None) -> None:
         """What the rules did, for a delivery not sent yet: the run their
         answer started, or (``None``) that they could not answer after all."""
-        raw = await self._redis.hget(self._entries, msg_id)  # type: ignore[misc]
+        raw = await self._redis.hget(self._entries, msg_id)
         if raw is None:
             return
         delivery = msgspec.json.decode(raw, type=Delivery)
@@ -106,7 +106,7 @@ class WebhookOutbox:
             delivery.body.pop("answered_by", None)
         else:
             delivery.body["answered_run_id"] = run_id
-        await self._redis.hset(self._entries, msg_id, msgspec.json.encode(delivery))  # type: ignore[misc]
+        await self._redis.hset(self._entries, msg_id, msgspec.json.encode(delivery))
 
     async def waiting(self) -> int:
         """Deliveries not taken by the webhook yet."""
@@ -132,7 +132,7 @@ class WebhookOutbox:
                 await asyncio.sleep(self._poll)
 
     async def _deliver(self, msg_id: str) -> None:
-        raw = await self._redis.hget(self._entries, msg_id)  # type: ignore[misc]
+        raw = await self._redis.hget(self._entries, msg_id)
         if raw is None:
             await self._redis.zrem(self._due, msg_id)
             return

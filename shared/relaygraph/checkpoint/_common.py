@@ -285,7 +285,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
                 f"thread's current epoch ({current})"
             )
 
-    def _metadata(self, config: RunnableConfig, metadata: CheckpointMetadata) -> dict:
+    def _metadata(self, config: RunnableConfig, metadata: CheckpointMetadata) -> dict[str, Any]:
         conf = config.get("configurable") or {}
         if FENCING_TOKEN in conf:
             rest = {k: v for k, v in conf.items() if k != FENCING_TOKEN}
@@ -343,7 +343,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
 
         return CheckpointTuple(
             config=conf(cid),
-            checkpoint={**checkpoint, "channel_values": values},  # type: ignore[typeddict-item]
+            checkpoint={**checkpoint, "channel_values": values},
             metadata=self._loads(_pack_typed((md_tag, md_data))),
             parent_config=conf(parent) if parent else None,
             pending_writes=[

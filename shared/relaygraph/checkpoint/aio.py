@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -155,7 +155,7 @@ class AsyncRedisSaver(AdminOps):
 
     # -- async API ---------------------------------------------------------------
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._run(self._op_get_tuple(config))
+        return cast(CheckpointTuple | None, await self._run(self._op_get_tuple(config)))
 
     async def alist(
         self,
@@ -175,7 +175,10 @@ class AsyncRedisSaver(AdminOps):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await self._run(self._op_put(config, checkpoint, metadata, new_versions))
+        return cast(
+            RunnableConfig,
+            await self._run(self._op_put(config, checkpoint, metadata, new_versions)),
+        )
 
     async def aput_writes(
         self,
@@ -196,7 +199,7 @@ class AsyncRedisSaver(AdminOps):
         prefix = f"{conf.get('checkpoint_ns', '')}\x00{conf['checkpoint_id']}\x00".encode()
         ids = self.keys.checkpoint_write_ids(str(conf["thread_id"]))
         found = await self.client.zrangebylex(ids, b"[" + prefix, b"[" + prefix + b"\xff")
-        return set(found)
+        return {f if isinstance(f, bytes) else f.encode() for f in found}
 
     async def adelete_pending_writes(self, config: RunnableConfig, keys: set[bytes]) -> None:
         """Forget pending writes of a checkpoint (a rolled-back run's), by key."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -107,7 +107,7 @@ class RedisSaver(AdminOps):
                 return script(keys=req.then.keys, args=req.then.args)
             pipe = self.client.pipeline(transaction=False)
             for cmd in req.cmds:
-                pipe.execute_command(*cmd)
+                pipe.execute_command(*cmd)  # type: ignore[no-untyped-call]
             pipe.evalsha(script.sha, len(req.then.keys), *req.then.keys, *req.then.args)
             replies = pipe.execute(raise_on_error=False)
             for reply in replies[:-1]:
@@ -120,7 +120,7 @@ class RedisSaver(AdminOps):
             return replies[-1]
         if isinstance(req, Cmds):
             if len(req.cmds) == 1:
-                return [self.client.execute_command(*req.cmds[0])]
+                return [self.client.execute_command(*req.cmds[0])]  # type: ignore[no-untyped-call]
             pipe = self.client.pipeline(transaction=False)
             for cmd in req.cmds:
                 pipe.execute_command(*cmd)
@@ -160,7 +160,7 @@ class RedisSaver(AdminOps):
 
     # -- sync API ----------------------------------------------------------------
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._run(self._op_get_tuple(config))
+        return cast(CheckpointTuple | None, self._run(self._op_get_tuple(config)))
 
     def list(
         self,
@@ -179,7 +179,9 @@ class RedisSaver(AdminOps):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self._run(self._op_put(config, checkpoint, metadata, new_versions))
+        return cast(
+            RunnableConfig, self._run(self._op_put(config, checkpoint, metadata, new_versions))
+        )
 
     def put_writes(
         self,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from redis.asyncio import Redis
@@ -249,7 +249,8 @@ class Runs:
 
     async def _next(self, thread_id: str, run_id: str, request: bytes) -> NextRun:
         if not request:  # queued by an older layout: its request is on the run
-            request = await self.redis.hget(self.keys.run(thread_id, run_id), "request") or b""  # type: ignore[misc]
+            stored = await self.redis.hget(self.keys.run(thread_id, run_id), "request")
+            request = cast(bytes, stored or b"")
         return NextRun(run_id, request)
 
     # -- cancel --------------------------------------------------------------------
@@ -287,12 +288,13 @@ class Runs:
 
     # -- records ---------------------------------------------------------------------
     async def get(self, thread_id: str, run_id: str) -> dict[str, bytes]:
-        raw: dict[bytes, bytes] = await self.redis.hgetall(self.keys.run(thread_id, run_id))  # type: ignore[misc]
+        raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.keys.run(thread_id, run_id)))
         if not raw:
             raise NotFound(f"Run {run_id} not found")
         return {k.decode(): v for k, v in raw.items()}
 
-    async def list(self, thread_id: str, offset: int, limit: int) -> list[dict[str, bytes]]:
+    async def page(self, thread_id: str, offset: int, limit: int) -> list[dict[str, bytes]]:
+        """The thread's runs, newest first."""
         ids = await self.redis.zrevrange(
             self.keys.thread_runs(thread_id), offset, offset + limit - 1
         )
