@@ -1,26 +1,29 @@
-"""Auto-pipelining: the Redis requests a process makes in one turn of its event
-loop go out together, as one pipeline (one write, one read), whichever run,
-route or component made them.
+"""How Redis requests go out: each on its own (:class:`Direct`), or, with an
+:class:`AutoPipeline`, every request made in one turn of the event loop
+together, as one pipeline (one write, one read), whichever run, route or
+component made it.
 
-An executor stepping many runs at once, or a gateway serving many requests,
-would otherwise pay a socket write and a connection checkout per command; on
-the interrupt cycle at 32 clients those were the executor's largest costs
-after LangGraph itself. A request is a list of steps (:data:`Step`) that run
-in order, back to back; requests run in the order they were made. Nothing is
-atomic across steps or requests (it is a pipeline, not MULTI).
+A service creates one :class:`AutoPipeline` in its lifespan and hands it to
+each component that talks to Redis (the runs, the threads, the checkpointer),
+so what goes out together is decided where the service is put together, not
+by a process-wide side effect. An executor stepping many runs at once, or a
+gateway serving many requests, would otherwise pay a socket write and a
+connection checkout per command; on the interrupt cycle at 32 clients those
+were the executor's largest costs after LangGraph itself.
 
-Scripts go by SHA, without the SCRIPT EXISTS round trip redis-py's pipelines
-send first. A script the server does not know (after a restart or SCRIPT
-FLUSH) is loaded and run again, after the rest of that pipeline: so a request
-must not depend on the order of its own steps, except that what precedes a
-script runs before it.
+A request is a list of steps (:data:`Step`) that run in order, back to back;
+requests run in the order they were made. Nothing is atomic across steps or
+requests (it is a pipeline, not MULTI). Scripts go by SHA, without the SCRIPT
+EXISTS round trip redis-py's pipelines send first. A script the server does
+not know (after a restart or SCRIPT FLUSH) is loaded and run again, after the
+rest of that pipeline: so a request must not depend on the order of its own
+steps, except that what precedes a script runs before it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -33,12 +36,37 @@ Step = tuple[Any, ...]
 MAX_STEPS = 512  # per pipeline; more requests wait for the next one
 
 
+class RoundTrips(Protocol):
+    """Where a component sends its Redis requests."""
+
+    async def run(self, steps: list[Step]) -> list[Any]:
+        """The steps' replies, in order; the first failed step's error raised."""
+        ...
+
+
+class Direct:
+    """Each request is one round trip of its own (its steps as one pipeline)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def run(self, steps: list[Step]) -> list[Any]:
+        replies = await _execute(self.redis, steps)
+        error = next((r for r in replies if isinstance(r, Exception)), None)
+        if error is not None:
+            raise error
+        return replies
+
+
 class AutoPipeline:
+    """The requests of one turn of the event loop, as one pipeline."""
+
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._pending: list[tuple[list[Step], asyncio.Future[list[Any]]]] = []
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def run(self, steps: list[Step]) -> list[Any]:
         """The steps' replies, in order; the first failed step's error raised."""
@@ -64,8 +92,8 @@ class AutoPipeline:
                     size += len(steps)
             if taken:
                 task = asyncio.get_running_loop().create_task(self._send(taken))
-                _in_flight.add(task)
-                task.add_done_callback(_in_flight.discard)
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
 
     async def _send(self, taken: list[tuple[list[Step], asyncio.Future[list[Any]]]]) -> None:
         flat = [step for steps, _ in taken for step in steps]
@@ -108,21 +136,3 @@ async def _execute(redis: Redis, steps: list[Step]) -> list[Any]:
             except Exception as exc:
                 results[i] = exc
     return results
-
-
-_in_flight: set[asyncio.Task[None]] = set()
-_pipelines: weakref.WeakKeyDictionary[Redis, AutoPipeline] = weakref.WeakKeyDictionary()
-
-
-def auto_pipeline(redis: Redis) -> AutoPipeline:
-    """The process's auto-pipeline on this client."""
-    pipe = _pipelines.get(redis)
-    if pipe is None:
-        pipe = _pipelines[redis] = AutoPipeline(redis)
-    return pipe
-
-
-async def batch(redis: Redis, steps: list[Step]) -> list[Any]:
-    """Run ``steps`` in order, back to back, in the next pipeline this process
-    sends on ``redis``; their replies. Raises the first failed step's error."""
-    return await auto_pipeline(redis).run(steps)

@@ -125,7 +125,7 @@ class RunSettings(BaseSettings):
         "`error` and goes to the dead-letter subject.",
     )
 
-    def lifecycle(self, redis: Any, keys: Any) -> Any:
+    def lifecycle(self, redis: Any, keys: Any, trips: Any = None) -> Any:
         """The run transitions (``relaygraph.runs.Runs``) with these settings."""
         from relaygraph.runs import Runs
 
@@ -136,6 +136,7 @@ class RunSettings(BaseSettings):
             grace=self.dispatch_grace,
             max_attempts=self.max_attempts,
             owner_timeout=self.owner_timeout,
+            trips=trips,
         )
 
 

@@ -15,7 +15,6 @@ import msgspec
 from redis.asyncio import Redis
 
 from relaygraph.errors import Conflict, NotFound
-from relaygraph.pipelining import batch
 from relaygraph.runs import Runs, now_iso
 from relaygraph.subjects import Keys
 
@@ -49,8 +48,7 @@ class Threads:
         key = self.keys.thread(thread_id)
         # One round trip: the script, the search index (one key outside the
         # thread's slot; NX keeps an existing thread's place), and the row.
-        res, _, raw = await batch(
-            self.redis,
+        res, _, raw = await self.runs.trips.run(
             [
                 (
                     self._create,

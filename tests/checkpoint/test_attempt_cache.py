@@ -1,4 +1,4 @@
-"""The saver's attempt cache: reads of the latest checkpoint that carry the
+"""The executor's saver (``AttemptSaver``) and its memory of an attempt: reads of the latest checkpoint that carry the
 attempt's fencing token are answered from what the attempt read and wrote.
 Whatever the graph does (interrupts, subgraphs, parallel branches, writes that
 reach Redis before their checkpoint), the cached answer must be the one Redis
@@ -17,6 +17,7 @@ from langgraph.types import Command, Send, interrupt
 
 from relaygraph.checkpoint import FENCING_TOKEN, AsyncRedisSaver
 from relaygraph.subjects import Keys
+from relaygraph_executor.attempts import AttemptSaver
 from tests.checkpoint.test_graph import build as build_nested
 
 
@@ -66,7 +67,7 @@ def _same(cached: Any, stored: Any) -> None:
 
 
 async def _attempt(
-    saver: AsyncRedisSaver,
+    saver: AttemptSaver,
     aclient: redis.asyncio.Redis,
     graph: Any,
     thread: str,
@@ -81,7 +82,7 @@ async def _attempt(
     async for _ in graph.astream(value, config, durability=durability):
         pass
     # The base: what the attempt started from.
-    base = saver.attempt_base(thread, token)
+    base = saver.base(thread, token)
     assert base is not None
     if base_before is None:
         assert base == (None, set())
@@ -89,7 +90,7 @@ async def _attempt(
         assert base == (base_before.config, writes_before)
     cached_state = await graph.aget_state(config)
     cached = await saver.aget_tuple(config)
-    saver.forget_attempt(thread, token)
+    saver.forget(thread, token)
     plain = {"configurable": {"thread_id": thread}}
     _same(cached, await saver.aget_tuple(plain))
     stored_state = await graph.aget_state(plain)
@@ -104,7 +105,7 @@ async def _attempt(
 async def test_cache_answers_as_redis_does(
     aclient: redis.asyncio.Redis, prefix: str, durability: str
 ) -> None:
-    saver = AsyncRedisSaver(aclient, key_prefix=prefix)
+    saver = AttemptSaver(aclient, key_prefix=prefix)
     nested = build_nested(saver)
     thread = f"nested-{uuid4().hex[:8]}"
     for value in ({"items": ["start"]}, Command(resume="blue"), Command(resume="yes")):
@@ -123,14 +124,14 @@ async def test_cache_answers_as_redis_does(
 async def test_cache_is_not_used_without_the_token_or_after_a_failure(
     aclient: redis.asyncio.Redis, prefix: str
 ) -> None:
-    saver = AsyncRedisSaver(aclient, key_prefix=prefix)
+    saver = AttemptSaver(aclient, key_prefix=prefix)
     graph = build_nested(saver)
     thread = f"guard-{uuid4().hex[:8]}"
     epoch = Keys(prefix).thread_epoch(thread)
     token = await aclient.incr(epoch)
     config = {"configurable": {"thread_id": thread, FENCING_TOKEN: token}}
     await graph.ainvoke({"items": ["start"]}, config)
-    assert saver.attempt_base(thread, token) == (None, set())
+    assert saver.base(thread, token) == (None, set())
     # Someone else changes the thread without a token (an update_state):
     # reads without the token see it, the attempt's reads do not look.
     await graph.aupdate_state({"configurable": {"thread_id": thread}}, {"items": ["edit"]})
@@ -140,7 +141,7 @@ async def test_cache_is_not_used_without_the_token_or_after_a_failure(
     await aclient.incr(epoch)
     with pytest.raises(Exception, match="fencing token"):
         await graph.ainvoke(Command(resume="blue"), config)
-    assert saver.attempt_base(thread, token) is None
+    assert saver.base(thread, token) is None
     again = await graph.aget_state(config)
     assert again.values == plain.values
 
@@ -149,9 +150,9 @@ async def test_a_seeded_attempt_reads_nothing_more(
     aclient: redis.asyncio.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The executor sends the latest-checkpoint read with its claim
-    (``seed_attempt``): the run itself then reads nothing more of the root
+    (``AttemptSaver.seed``): the run itself then reads nothing more of the root
     namespace from Redis."""
-    saver = AsyncRedisSaver(aclient, key_prefix=prefix)
+    saver = AttemptSaver(aclient, key_prefix=prefix)
     graph = build_nested(saver)
     thread = f"seeded-{uuid4().hex[:8]}"
     gets: list[object] = []
@@ -165,12 +166,12 @@ async def test_a_seeded_attempt_reads_nothing_more(
     monkeypatch.setattr(saver, "_exec", counting)
     for value in ({"items": ["start"]}, Command(resume="blue")):
         token = await aclient.incr(Keys(prefix).thread_epoch(thread))
-        saver.seed_attempt(thread, token, await real_exec(saver.latest_request(thread)))
+        saver.seed(thread, token, await real_exec(saver.latest_call(thread)))
         config = {"configurable": {"thread_id": thread, FENCING_TOKEN: token}}
         async for _ in graph.astream(value, config):
             pass
         await graph.aget_state(config)
         assert gets == []
-        saver.forget_attempt(thread, token)
+        saver.forget(thread, token)
     state = await graph.aget_state({"configurable": {"thread_id": thread}})
     assert gets and state.interrupts[0].value == {"question": "approve?", "detail": "blue"}

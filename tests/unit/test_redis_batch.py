@@ -1,4 +1,4 @@
-"""One round trip for several commands and a script (``pipelining.batch`` and the
+"""One round trip for several commands and a script (``AutoPipeline`` and the
 saver's put with its run index): the server runs them in order, and a script
 it forgot (a restart, SCRIPT FLUSH) is loaded and run, never lost. Against a
 real valkey-server."""
@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 
 from relaygraph import pipelining
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
-from relaygraph.pipelining import batch
+from relaygraph.pipelining import AutoPipeline, Direct
 from relaygraph.runs.watch import UNWATCH_DELAY, WatchIndex
 from relaygraph.servers import ServerProcess, valkey_server
 from relaygraph.subjects import Keys
@@ -45,12 +45,13 @@ async def test_commands_then_script_in_order(rds: redis.asyncio.Redis) -> None:
     key = f"k:{uuid4().hex}"
     script = rds.register_script("return redis.call('GET', KEYS[1])")
     await rds.script_flush()  # the server does not know the script yet
-    results = await batch(rds, [("SET", key, "before"), (script, [key], []), ("SET", key, "after")])
+    trips = AutoPipeline(rds)
+    results = await trips.run([("SET", key, "before"), (script, [key], []), ("SET", key, "after")])
     # Loaded and run again alone, so it ran after the command that followed it.
     assert results[0] is True and results[2] is True
     assert results[1] == b"after"
     # Known now: run in its place.
-    results = await batch(rds, [("SET", key, "one"), (script, [key], []), ("SET", key, "two")])
+    results = await trips.run([("SET", key, "one"), (script, [key], []), ("SET", key, "two")])
     assert results[1] == b"one"
     assert await rds.get(key) == b"two"
 
@@ -58,8 +59,9 @@ async def test_commands_then_script_in_order(rds: redis.asyncio.Redis) -> None:
 async def test_a_failed_command_raises(rds: redis.asyncio.Redis) -> None:
     key = f"k:{uuid4().hex}"
     await rds.set(key, "text")
-    with pytest.raises(redis.exceptions.ResponseError):
-        await batch(rds, [("INCR", key)])
+    for trips in (AutoPipeline(rds), Direct(rds)):
+        with pytest.raises(redis.exceptions.ResponseError):
+            await trips.run([("INCR", key)])
 
 
 def _put_args(run_id: str) -> tuple[dict, dict, dict, dict]:
@@ -105,7 +107,7 @@ def test_sync_saver_put_with_run_index_after_script_flush(valkey: ServerProcess)
 
 async def test_ended_runs_are_unwatched_together(rds: redis.asyncio.Redis) -> None:
     keys = Keys(f"p{uuid4().hex[:6]}")
-    watching = WatchIndex(rds, keys)
+    watching = WatchIndex(rds, keys, AutoPipeline(rds))
     runs = [(f"t{i}", f"r{i}") for i in range(3)]
     for tid, rid in runs:
         await watching.watch(tid, rid, 0)
@@ -133,11 +135,13 @@ async def test_concurrent_requests_share_a_pipeline_and_keep_their_errors(
     base = f"k:{uuid4().hex}"
     await rds.set(f"{base}:text", "not a number")
 
+    trips = AutoPipeline(rds)
+
     async def one(i: int) -> list:
-        return await batch(rds, [("INCR", f"{base}:n"), ("SET", f"{base}:{i}", i)])
+        return await trips.run([("INCR", f"{base}:n"), ("SET", f"{base}:{i}", i)])
 
     async def failing() -> list:
-        return await batch(rds, [("INCR", f"{base}:text")])
+        return await trips.run([("INCR", f"{base}:text")])
 
     results = await asyncio.gather(*(one(i) for i in range(50)), failing(), return_exceptions=True)
     assert sent == [101]  # 51 requests, 101 steps, one round trip

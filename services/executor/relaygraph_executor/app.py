@@ -27,7 +27,6 @@ from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 from relaygraph import layout
 from relaygraph.broker import as_message, ensure_run_consumers, ensure_streams, make_broker
 from relaygraph.catalog import Catalog
-from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import load_config
 from relaygraph.contracts import (
     CancelRequest,
@@ -42,11 +41,13 @@ from relaygraph.contracts import (
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import RelaygraphError
 from relaygraph.owners import Owners
+from relaygraph.pipelining import AutoPipeline
 from relaygraph.process import release_memory
 from relaygraph.runs import Runs, SweepOutcome
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.subjects import Keys, Subjects
 from relaygraph.threads import Threads
+from relaygraph_executor.attempts import AttemptSaver
 from relaygraph_executor.graph_io import INFRA_ERRORS
 from relaygraph_executor.graphs import GraphRegistry
 from relaygraph_executor.liveness import Liveness, heartbeat
@@ -113,7 +114,10 @@ async def serve(
     ):
         await redis.check(rds)
         await layout.setup(rds, keys)
-        saver = AsyncRedisSaver(rds, key_prefix=redis.key_prefix)
+        # One pipeline for the whole process: what the runs, their checkpoints
+        # and the sweeper ask in one turn of the event loop goes out together.
+        trips = AutoPipeline(rds)
+        saver = AttemptSaver(rds, key_prefix=redis.key_prefix, pipeline=trips)
         await saver.asetup()
         registry = GraphRegistry(config, saver)
         await registry.load()
@@ -122,7 +126,7 @@ async def serve(
         await Catalog(rds, keys).publish(registry.entries(settings.executor_id, time.time()))
         owners = Owners(rds, keys)
         liveness = Liveness(owners, settings.executor_id, settings.liveness_ttl)
-        lifecycle = runs.lifecycle(rds, keys)
+        lifecycle = runs.lifecycle(rds, keys, trips)
         threads = Threads(rds, keys, lifecycle)
         await broker.connect()
         stack.push_async_callback(broker.stop)

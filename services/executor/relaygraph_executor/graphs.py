@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 from langgraph_sdk.runtime import ServerRuntime, _ExecutionRuntime, _ReadRuntime
@@ -41,6 +40,7 @@ from relaygraph.catalog import GraphEntry, graph_version
 from relaygraph.checkpoint import graph_allowlist
 from relaygraph.config import Config, GraphSpec
 from relaygraph.errors import GraphUnavailable, NotFound
+from relaygraph_executor.attempts import AttemptSaver
 from relaygraph_executor.schemas import context_keys, graph_schemas
 
 log = logging.getLogger("relaygraph.executor")
@@ -175,7 +175,7 @@ class LoadedGraph:
     every run unless the graph is a factory."""
     factory: Callable[..., Any] | None = None
     factory_args: FactoryArgs | None = None
-    saver: BaseCheckpointSaver[Any] | None = None
+    saver: AttemptSaver | None = None
     schemas: dict[str, Any] | None = None
     context_keys: frozenset[str] | None = None
     error: str | None = None
@@ -196,7 +196,7 @@ class LoadedGraph:
 class GraphRegistry:
     """Every graph of the config, compiled with the shared checkpointer."""
 
-    def __init__(self, config: Config, checkpointer: BaseCheckpointSaver[Any]) -> None:
+    def __init__(self, config: Config, checkpointer: AttemptSaver) -> None:
         self.config = config
         self.checkpointer = checkpointer
         self.loaded: dict[str, LoadedGraph] = {}

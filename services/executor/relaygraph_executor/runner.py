@@ -103,7 +103,7 @@ class Runner:
 
     async def execute(self, req: RunRequest) -> Attempt:
         """Run ``req`` to a terminal status or an interrupt; what happened."""
-        saver: Any = self.registry.checkpointer
+        saver = self.registry.checkpointer
         # The thread's latest checkpoint comes back with the claim: the graph's
         # first read of it is then answered by the saver without a round trip.
         claim = await self.runs.claim(
@@ -112,7 +112,7 @@ class Runner:
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return Attempt.SKIPPED
-        saver.seed_attempt(req.thread_id, claim.epoch, claim.then)
+        saver.seed(req.thread_id, claim.epoch, claim.then)
         # One INFO line per run (its outcome); the start is worth one only on a retry.
         log.log(
             logging.INFO
@@ -151,7 +151,7 @@ class Runner:
             renew.cancel()
             self.active.pop(req.run_id, None)
             self.cancel_actions.pop(req.run_id, None)
-            saver.forget_attempt(req.thread_id, claim.epoch)
+            saver.forget(req.thread_id, claim.epoch)
 
     async def _give_back(self, req: RunRequest, epoch: int, cause: BaseException) -> None:
         """An attempt cut off by NATS or Redis going away is not the run's fault:
@@ -431,11 +431,11 @@ class Runner:
         """Remove what the run wrote: its checkpoints, and the pending writes it
         added to the checkpoint it started from (known from the attempt's first
         read, kept by the saver)."""
-        saver: Any = self.registry.checkpointer
-        base = saver.attempt_base(req.thread_id, epoch)
+        saver = self.registry.checkpointer
+        base = saver.base(req.thread_id, epoch)
         await saver.adelete_for_runs([req.run_id])
-        if base is not None and base[0] is not None:
-            config, before = base
+        config, before = base if base is not None else (None, set())
+        if config is not None:
             added = await saver.apending_write_keys(config) - before
             await saver.adelete_pending_writes(config, added)
 

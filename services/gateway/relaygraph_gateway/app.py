@@ -36,6 +36,7 @@ from relaygraph.contracts import (
 )
 from relaygraph.errors import NotFound, RelaygraphError
 from relaygraph.owners import Owners
+from relaygraph.pipelining import AutoPipeline
 from relaygraph.process import release_memory
 from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.subjects import Keys, Subjects
@@ -104,13 +105,14 @@ def create_app(
                 js = broker.connection.jetstream()
                 await ensure_streams(js, subjects, nats)
                 keys = Keys(redis.key_prefix)
-                runs = RunSettings().lifecycle(rds, keys)
+                trips = AutoPipeline(rds)  # one pipeline for every request of the gateway
+                runs = RunSettings().lifecycle(rds, keys, trips)
                 gateway = Gateway(
                     runs=runs,
                     threads=Threads(rds, keys, runs),
                     owners=Owners(rds, keys),
                     config=cfg,
-                    saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix),
+                    saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix, pipeline=trips),
                     nc=broker.connection,
                     js=js,
                     subjects=subjects,

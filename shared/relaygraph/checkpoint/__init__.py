@@ -22,20 +22,14 @@ Fencing: when ``config["configurable"]["fencing_token"]`` is set, ``put`` and
 (``Keys.thread_epoch``) holds that number, else nothing is written and
 :class:`relaygraph.errors.StaleEpoch` is raised.
 
-Attempt cache: while a token is current only its holder can write the thread,
-so the saver keeps the latest root checkpoint as that token read and wrote it
-(the bytes Redis holds) and answers reads of the latest root checkpoint that
-carry the same token from it, without a round trip. A write that fails, or
-that is cut off, drops it; ``seed_attempt`` starts it from a read sent
-elsewhere (the executor sends it with its claim), ``attempt_base`` is what the
-attempt started from (for a rollback), ``forget_attempt`` ends it. Reads
-without a token, by checkpoint id, or of a subgraph's namespace go to Redis.
-Writes without a token (``update_state``) are not seen by a running attempt's
-cached reads: as before, such a write races with the run either way.
+A subclass may remember what a fencing token read and wrote, through the
+core's ``_cached_latest`` / ``_seen_*`` / ``_unsure`` hooks: the executor's
+``AttemptSaver`` (``relaygraph_executor.attempts``) does, to answer a run
+attempt's reads of its latest checkpoint without a round trip.
 
-Requests of ``AsyncRedisSaver`` on a plain client join the process's
-auto-pipeline (``relaygraph.pipelining``): what concurrent runs ask in one turn
-of the event loop goes out as one pipeline.
+Requests of ``AsyncRedisSaver`` on a plain client go out on their own, or,
+given ``pipeline=AutoPipeline(client)`` (``relaygraph.pipelining``), together
+with what the rest of the service asks in the same turn of the event loop.
 
 TTL: with ``ttl=<seconds>`` every write re-arms the expiry of all seven keys of
 the thread together (the epoch key belongs to the executor and is left alone).

@@ -24,7 +24,7 @@ class AdminOps(RedisSaverCore):
 
     def _op_delete_thread(self, thread_id: str) -> Op:
         thread_id = self._thread({"thread_id": thread_id})
-        self.forget_attempt(thread_id)
+        self._unsure(thread_id)
         runs = yield Call("delete_thread", self._tkeys(thread_id), [])
         if (forget := self._forget_runs(runs, thread_id)) is not None:
             yield forget
@@ -39,7 +39,7 @@ class AdminOps(RedisSaverCore):
             for thread in threads:
                 by_thread[_s(thread)].append(run_id)
         for thread_id, thread_runs in sorted(by_thread.items()):
-            self.forget_attempt(thread_id)  # its checkpoints change: the cache would not be exact
+            self._unsure(thread_id)  # its checkpoints change: the cache would not be exact
             yield Call("delete_runs", self._tkeys(thread_id), thread_runs)
         with self._indexed_lock:
             for key in [(r, t) for r in runs for t in by_thread]:
@@ -54,7 +54,7 @@ class AdminOps(RedisSaverCore):
         target = self._thread({"thread_id": target_thread_id})
         if source == target:
             return
-        self.forget_attempt(target)
+        self._unsure(target)
         snapshot = yield Call("snapshot", self._tkeys(source), [])
         if not snapshot[0]:
             return
@@ -77,5 +77,5 @@ class AdminOps(RedisSaverCore):
                 yield from self._op_delete_thread(thread_id)
             else:
                 thread_id = self._thread({"thread_id": thread_id})
-                self.forget_attempt(thread_id)
+                self._unsure(thread_id)
                 yield Call("prune", self._tkeys(thread_id), [keep])

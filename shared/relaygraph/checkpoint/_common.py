@@ -97,41 +97,12 @@ def _unpack_typed(raw: bytes) -> tuple[str, bytes]:
     return tag.decode(), data
 
 
+MISS = object()
+"""``_cached_latest``: not known without asking Redis."""
+
+
 def _s(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def _write_member(field: str, raw: bytes) -> str:
-    """The key a pending write is stored under (as ``put_writes`` names it)."""
-    task_id, _channel, _tag, _data, _path, idx = ormsgpack.unpackb(raw)
-    return f"{field}\x00{task_id}\x00{idx}"
-
-
-@dataclass(slots=True)
-class _Attempt:
-    """The latest root checkpoint of a thread as one fencing token (one run
-    attempt) read and wrote it: the very bytes Redis holds. Only the token's
-    holder can write the thread while the token is current (the scripts refuse
-    any other), so reads of the latest checkpoint that carry the same token are
-    answered from here, without a round trip. ``base``: what the attempt first
-    read (the checkpoint and its pending write keys), for a rollback."""
-
-    token: str
-    field: str
-    record: bytes
-    blobs: dict[str, tuple[str, bytes | None]]  # channel -> (version, blob)
-    # checkpoint field -> write member -> stored write. Not only the latest
-    # checkpoint's: a task's writes may reach Redis before the put of its
-    # checkpoint does (durability "async" saves the checkpoint meanwhile).
-    writes: dict[str, dict[str, bytes]]
-    base: tuple[RunnableConfig | None, set[bytes]]
-
-    def loaded(self) -> list[Any]:
-        flat: list[Any] = []
-        for channel, (version, blob) in self.blobs.items():
-            flat += [f"{channel}\x00{version}".encode(), blob]
-        writes = list(self.writes.get(self.field, {}).values())
-        return [self.field.encode(), self.record, flat, writes]
 
 
 class RedisSaverCore(BaseCheckpointSaver[str]):
@@ -157,56 +128,18 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         # (run id, thread id) pairs already in the run index: put skips the SADD
         self._indexed_runs: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._indexed_lock = threading.Lock()
-        # thread id -> what the current attempt (fencing token) read and wrote
-        self._attempts: dict[str, _Attempt] = {}
 
-    # -- the attempt cache -------------------------------------------------------
-    def attempt_base(
-        self, thread_id: str, token: int | str
-    ) -> tuple[RunnableConfig | None, set[bytes]] | None:
-        """The root checkpoint (config, pending write keys) an attempt started
-        from, as its first read found it; ``None`` if it read nothing yet."""
-        att = self._attempts.get(thread_id)
-        return att.base if att is not None and att.token == str(int(token)) else None
+    # -- hooks of a saver that remembers what an attempt read and wrote ----------
+    # (``relaygraph_executor.attempts``). Here they remember nothing.
+    def _cached_latest(self, thread_id: str, token: str) -> Any:
+        """The latest root checkpoint as a read would load it, if known
+        without Redis (``[]``: the thread has none), else :data:`MISS`."""
+        return MISS
 
-    def forget_attempt(self, thread_id: str, token: int | str | None = None) -> None:
-        """Drop what the cache holds of ``thread_id`` (of that token only, if given)."""
-        att = self._attempts.get(thread_id)
-        if att is not None and (token is None or att.token == str(int(token))):
-            self._attempts.pop(thread_id, None)
+    def _seen_latest(self, thread_id: str, token: str, loaded: Any) -> None:
+        """A read of the latest root checkpoint under ``token`` loaded this."""
 
-    def seed_attempt(self, thread_id: str, token: int | str, loaded: Any) -> None:
-        """Start an attempt's cache with the latest checkpoint read for it
-        elsewhere (the reply to :meth:`latest_request`, e.g. sent in the same
-        round trip as the claim that gave ``token``)."""
-        self._remember_read(thread_id, str(int(token)), loaded)
-
-    def latest_request(self, thread_id: str) -> Call:
-        """The read of the latest root checkpoint, for :meth:`seed_attempt`."""
-        return Call("get", self._tkeys(self._thread({"thread_id": thread_id})), ["", ""])
-
-    def _remember_read(self, thread_id: str, token: str, loaded: Any) -> None:
-        if (att := self._attempts.get(thread_id)) is not None and att.token == token:
-            return  # the attempt's first read is its base
-        if not loaded:
-            self._attempts[thread_id] = _Attempt(token, "", b"", {}, {}, (None, set()))
-            return
-        field_raw, record, flat, raw_writes = loaded
-        field = _s(field_raw)
-        blobs: dict[str, tuple[str, bytes | None]] = {}
-        for i in range(0, len(flat), 2):
-            channel, _, version = _s(flat[i]).partition("\x00")
-            blobs[channel] = (version, flat[i + 1])
-        writes = {_write_member(field, raw): raw for raw in raw_writes if raw is not None}
-        ns, cid = field.rsplit("\x00", 1)
-        base: RunnableConfig = {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}
-        }
-        self._attempts[thread_id] = _Attempt(
-            token, field, record, blobs, {field: writes}, (base, {w.encode() for w in writes})
-        )
-
-    def _remember_put(
+    def _seen_put(
         self,
         thread_id: str,
         token: str,
@@ -215,25 +148,15 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         versions: dict[str, Any],
         new_blobs: dict[str, bytes | None],
     ) -> None:
-        att = self._attempts.get(thread_id)
-        if att is None or att.token != token or field < att.field:
-            # Not read first under this token, or an id that does not sort last
-            # (Redis's latest is the greatest id): leave it to Redis.
-            self._attempts.pop(thread_id, None)
-            return
-        blobs: dict[str, tuple[str, bytes | None]] = {}
-        for channel, version in versions.items():
-            version = str(version)
-            if channel in new_blobs:
-                blobs[channel] = (version, new_blobs[channel])
-            elif (old := att.blobs.get(channel)) is not None and old[0] == version:
-                blobs[channel] = old
-            else:
-                self._attempts.pop(thread_id, None)
-                return
-        # Writes of older checkpoints are never read from here again.
-        writes = {f: w for f, w in att.writes.items() if f >= field}
-        self._attempts[thread_id] = _Attempt(token, field, record, blobs, writes, att.base)
+        """A root checkpoint was written under ``token``."""
+
+    def _seen_writes(self, thread_id: str, token: str, field: str, args: list[Any]) -> None:
+        """Pending writes of a root checkpoint were written under ``token``
+        (``args``: the put_writes script's, three per write after two)."""
+
+    def _unsure(self, thread_id: str) -> None:
+        """A write to the thread failed or was cut off, or its checkpoints
+        changed another way: nothing remembered of it holds."""
 
     # -- values ------------------------------------------------------------------
     def _dumps(self, obj: Any) -> bytes:
@@ -359,12 +282,11 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         ns = _text(conf.get("checkpoint_ns", ""), "checkpoint_ns")
         cid = _text(get_checkpoint_id(config) or "", "checkpoint_id")
         token = self._token(conf) if not cid and not ns else ""
-        if token and (att := self._attempts.get(thread_id)) is not None and att.token == token:
-            # field "": the attempt read that the thread has no checkpoint yet
-            return self._tuple(thread_id, att.loaded()) if att.field else None
+        if token and (cached := self._cached_latest(thread_id, token)) is not MISS:
+            return self._tuple(thread_id, cached) if cached else None
         loaded = yield Call("get", self._tkeys(thread_id), [ns, cid])
         if token:
-            self._remember_read(thread_id, token, loaded)
+            self._seen_latest(thread_id, token, loaded)
         return self._tuple(thread_id, loaded) if loaded else None
 
     def _op_put(
@@ -410,14 +332,12 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
             result = yield (put if index is None else Cmds(index.cmds, then=put))
             self._fenced(result, thread_id, token)
         except BaseException:
-            self._attempts.pop(thread_id, None)
+            self._unsure(thread_id)
             raise
         if token and not ns:
             new_blobs: dict[str, bytes | None] = {c: None for c in new_versions}
             new_blobs.update(zip(written, blob_args[1::2], strict=True))
-            self._remember_put(
-                thread_id, token, field, record, stored["channel_versions"], new_blobs
-            )
+            self._seen_put(thread_id, token, field, record, stored["channel_versions"], new_blobs)
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
 
     def _op_put_writes(
@@ -448,17 +368,10 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
             result = yield Call("put_writes", self._tkeys(thread_id), args)
             self._fenced(result, thread_id, token)
         except BaseException:
-            self._attempts.pop(thread_id, None)
+            self._unsure(thread_id)
             raise
-        att = self._attempts.get(thread_id) if token and not ns else None
-        field = f"{ns}\x00{cid}"
-        if att is not None and att.token == token and field >= att.field:
-            stored = att.writes.setdefault(field, {})
-            for i in range(2, len(args), 3):  # as the script does: 's' replaces, 'n' keeps
-                if args[i + 2] == "s":
-                    stored[args[i]] = args[i + 1]
-                else:
-                    stored.setdefault(args[i], args[i + 1])
+        if token and not ns:
+            self._seen_writes(thread_id, token, f"{ns}\x00{cid}", args)
         return None
 
     def _op_list(

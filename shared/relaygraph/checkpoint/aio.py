@@ -21,7 +21,7 @@ from relaygraph.checkpoint._admin import AdminOps
 from relaygraph.checkpoint._common import Call, Cmds, Emit, Op, Scan
 from relaygraph.checkpoint._scripts import SCRIPTS
 from relaygraph.checkpoint.sync import check_client, check_server
-from relaygraph.pipelining import batch
+from relaygraph.pipelining import Direct, RoundTrips
 
 T = TypeVar("T")
 
@@ -44,10 +44,14 @@ class AsyncRedisSaver(AdminOps):
         ttl: float | None = None,
         serde: SerializerProtocol | None = None,
         allowed_types: Iterable[tuple[str, ...] | type] | None = None,
+        pipeline: RoundTrips | None = None,
     ) -> None:
         super().__init__(key_prefix=key_prefix, ttl=ttl, serde=serde, allowed_types=allowed_types)
         check_client(client)
         self.client = client
+        # Where requests on one client go: on their own, or (a service passes its
+        # AutoPipeline) together with whatever else is asked in the same turn.
+        self.trips: RoundTrips = pipeline or Direct(client)  # type: ignore[arg-type]
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
         try:
             self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -86,17 +90,15 @@ class AsyncRedisSaver(AdminOps):
     async def _exec(self, req: Any) -> Any:
         if isinstance(self.client, RedisCluster):
             return await self._exec_direct(req)
-        # One client: requests join the process's auto-pipeline (one round trip
-        # for whatever every run asks in the same turn of the event loop).
         if isinstance(req, Call):
             script = self._scripts[req.script]
-            return (await batch(self.client, [(script, req.keys, req.args)]))[0]
+            return (await self.trips.run([(script, req.keys, req.args)]))[0]
         if isinstance(req, Cmds):
             steps: list[Any] = list(req.cmds)
             if req.then is not None:
                 steps.append((self._scripts[req.then.script], req.then.keys, req.then.args))
-                return (await batch(self.client, steps))[-1]
-            return await batch(self.client, steps)
+                return (await self.trips.run(steps))[-1]
+            return await self.trips.run(steps)
         return await self._exec_direct(req)
 
     async def _exec_direct(self, req: Any) -> Any:
@@ -147,11 +149,6 @@ class AsyncRedisSaver(AdminOps):
                     reply = await self._exec(req)
         finally:
             op.close()
-
-    def latest_step(self, thread_id: str) -> tuple[Any, list[str], list[Any]]:
-        """:meth:`latest_request` as a script step for ``relaygraph.pipelining.batch``."""
-        call = self.latest_request(thread_id)
-        return self._scripts[call.script], call.keys, call.args
 
     # -- async API ---------------------------------------------------------------
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -206,7 +203,7 @@ class AsyncRedisSaver(AdminOps):
         if not keys:
             return
         thread_id = str(config["configurable"]["thread_id"])
-        self.forget_attempt(thread_id)
+        self._unsure(thread_id)
         pipe = self.client.pipeline(transaction=True)
         pipe.zrem(self.keys.checkpoint_write_ids(thread_id), *keys)
         pipe.hdel(self.keys.checkpoint_writes(thread_id), *keys)

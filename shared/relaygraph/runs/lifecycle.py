@@ -27,7 +27,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from relaygraph.errors import BadRequest, Conflict, NotFound
-from relaygraph.pipelining import Step, batch
+from relaygraph.pipelining import Direct, RoundTrips, Step
 from relaygraph.resumes import ResumePlan
 from relaygraph.runs import _scripts as lua
 from relaygraph.runs._lua import Script
@@ -69,14 +69,17 @@ class Runs:
         grace: float = 30.0,
         max_attempts: int = 3,
         owner_timeout: float = 0.5,
+        trips: RoundTrips | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
+        self.trips = trips or Direct(redis)
+        """Where requests go (the service's ``AutoPipeline``)."""
         self.lease_ms = int(lease_ttl * 1000)
         self.grace_ms = int(grace * 1000)
         self.max_attempts = max_attempts
         self.owner_timeout = owner_timeout
-        self.watching = WatchIndex(redis, keys)
+        self.watching = WatchIndex(redis, keys, self.trips)
         self._scripts = {s.name: Script(redis, s) for s in lua.ALL}
 
     def _thread_keys(self, thread_id: str) -> dict[str, str]:
@@ -142,7 +145,7 @@ class Runs:
         ]
         if create_thread and resume is None:  # the search index (outside the slot)
             steps.append(("ZADD", self.keys.threads_index, "NX", time.time(), thread_id))
-        reply = (await batch(self.redis, steps))[1]
+        reply = (await self.trips.run(steps))[1]
         word, detail, extra = (x.decode() for x in reply)
         if word in Decision._value2member_map_:
             decision = Decision(word)
@@ -174,7 +177,7 @@ class Runs:
         ]
         if then is not None:
             steps.append(then)
-        replies = await batch(self.redis, steps)
+        replies = await self.trips.run(steps)
         outcome, epoch, attempt, detail = replies[1]
         return Claim(
             ClaimOutcome(outcome.decode()),
@@ -194,7 +197,7 @@ class Runs:
                 "renew", thread_id, run_id, epoch=epoch, now_ms=now_ms(), lease_ms=self.lease_ms
             ),
         ]
-        outcome, cancel = (await batch(self.redis, steps))[1]
+        outcome, cancel = (await self.trips.run(steps))[1]
         return RenewOutcome(outcome.decode()), cancel.decode()
 
     async def release(self, thread_id: str, run_id: str, epoch: int) -> ReleaseOutcome:
@@ -204,7 +207,7 @@ class Runs:
             self.watching.watch_step(thread_id, run_id, now_ms()),
             self._step("release", thread_id, run_id, epoch=epoch, now=now_iso()),
         ]
-        (outcome,) = (await batch(self.redis, steps))[1]
+        (outcome,) = (await self.trips.run(steps))[1]
         return ReleaseOutcome(outcome.decode())
 
     async def finish(
@@ -241,7 +244,7 @@ class Runs:
             outbox=outbox,
             pause_checkpoint=pause_checkpoint,
         )
-        word, request, next_id = (await batch(self.redis, [step]))[0]
+        word, request, next_id = (await self.trips.run([step]))[0]
         outcome = FinishOutcome(word.decode())
         if outcome is not FinishOutcome.HANDED_ON:
             return Finished(outcome)
@@ -264,7 +267,7 @@ class Runs:
             now_ms=now_ms(),
             action=action,
         )
-        word, request, next_id = (await batch(self.redis, [step]))[0]
+        word, request, next_id = (await self.trips.run([step]))[0]
         outcome = CancelOutcome(word.decode())
         if not next_id:
             return Cancelled(outcome)
@@ -278,7 +281,7 @@ class Runs:
             step = self._step(
                 "sweep", thread_id, run_id, run_id=run_id, now_ms=now_ms(), grace_ms=self.grace_ms
             )
-            word, request, until = (await batch(self.redis, [step]))[0]
+            word, request, until = (await self.trips.run([step]))[0]
             outcome = SweepOutcome(word.decode())
             keep = None if outcome is SweepOutcome.DROP else int(until)
             await self.watching.keep(thread_id, run_id, keep)

@@ -15,7 +15,7 @@ import logging
 
 from redis.asyncio import Redis
 
-from relaygraph.pipelining import Step, batch
+from relaygraph.pipelining import RoundTrips, Step
 from relaygraph.subjects import Keys
 
 log = logging.getLogger("relaygraph.runs")
@@ -28,9 +28,10 @@ def member(thread_id: str, run_id: str) -> str:
 
 
 class WatchIndex:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, trips: RoundTrips) -> None:
         self.redis = redis
         self.keys = keys
+        self.trips = trips
         self._ended: list[Step] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -39,7 +40,7 @@ class WatchIndex:
         return ("ZADD", self.keys.leases, deadline_ms, member(thread_id, run_id))
 
     async def watch(self, thread_id: str, run_id: str, deadline_ms: int) -> None:
-        await batch(self.redis, [self.watch_step(thread_id, run_id, deadline_ms)])
+        await self.trips.run([self.watch_step(thread_id, run_id, deadline_ms)])
 
     def _unwatch_steps(self, thread_id: str, run_id: str, outbox_sent: bool) -> list[Step]:
         steps: list[Step] = []
@@ -49,7 +50,7 @@ class WatchIndex:
         return steps
 
     async def unwatch(self, thread_id: str, run_id: str, outbox_sent: bool = False) -> None:
-        await batch(self.redis, self._unwatch_steps(thread_id, run_id, outbox_sent))
+        await self.trips.run(self._unwatch_steps(thread_id, run_id, outbox_sent))
 
     def unwatch_soon(self, thread_id: str, run_id: str, outbox_sent: bool = False) -> None:
         """:meth:`unwatch`, batched with the other runs that end within
@@ -71,7 +72,7 @@ class WatchIndex:
         if not steps:
             return
         try:
-            await batch(self.redis, steps)
+            await self.trips.run(steps)
         except Exception as exc:  # Redis away: the sweeper drops them later
             log.warning("unwatching %d ended run(s) failed: %s", len(steps), exc)
 
