@@ -103,7 +103,7 @@ class Broker(NatsBroker):
         return connection
 
 
-def make_broker(settings: NatsSettings, name: str, *, apply_types: bool = True) -> NatsBroker:
+def make_broker(settings: NatsSettings, name: str, *, apply_types: bool = True) -> Broker:
     """A broker that reconnects forever: NATS restarts are survived, not fatal,
     and a service started before NATS waits for it.
 

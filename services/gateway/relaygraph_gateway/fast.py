@@ -25,7 +25,14 @@ from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.models import RunCreate, ThreadCreate
 from relaygraph_gateway.render import JSON
 
-OPEN_PATHS = {"/ok", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+OPEN_PATHS = {
+    "/ok",
+    "/docs",
+    "/openapi.json",
+    "/docs/oauth2-redirect",
+    "/asyncapi",
+    "/asyncapi.json",
+}
 _WAIT = re.compile(r"^/threads/([^/]+)/runs/wait$")
 
 Handler = Callable[[Gateway, Any, Any], Awaitable[Response]]
