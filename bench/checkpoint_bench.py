@@ -56,7 +56,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from relaygraph.checkpoint import AsyncRedisSaver
-from relaygraph.servers import ServerProcess, valkey_server
+from relaygraph_dev.servers import ServerProcess, valkey_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ANALYSIS_MARKER = "<!-- analysis: text below this line is kept when the bench rewrites the file -->"

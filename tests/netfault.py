@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from relaygraph.servers import free_port
+from relaygraph_dev.servers import free_port
 
 
 class CuttableProxy:

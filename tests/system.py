@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from relaygraph.servers import (
+from relaygraph_dev.servers import (
     NatsCluster,
     ServerProcess,
     die_with_parent,

@@ -360,7 +360,7 @@ def machine_meta(cfg: Config, official: bool) -> dict[str, Any]:
     import platform
     import subprocess
 
-    from relaygraph.servers import nats_server_binary, valkey_server_binary
+    from relaygraph_dev.servers import nats_server_binary, valkey_server_binary
 
     cpu = "?"
     for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -37,6 +37,8 @@ _BOILERPLATE = (
     "BaseEventLoop._run_once (asyncio/base_events.py)",
     "Handle._run (asyncio/events.py)",
     "main (relaygraph/cli.py)",
+    "_run (relaygraph_gateway/command.py)",
+    "_run (relaygraph_executor/command.py)",
     "_run_module_as_main (<frozen runpy>)",
     "_run_code (<frozen runpy>)",
     "run (relaygraph_gateway/app.py)",

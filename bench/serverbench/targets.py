@@ -23,7 +23,13 @@ from pathlib import Path
 
 import httpx
 
-from relaygraph.servers import ServerProcess, die_with_parent, free_port, nats_server, valkey_server
+from relaygraph_dev.servers import (
+    ServerProcess,
+    die_with_parent,
+    free_port,
+    nats_server,
+    valkey_server,
+)
 from serverbench.procs import Proc, descendants, role
 
 BENCH = Path(__file__).resolve().parents[1]

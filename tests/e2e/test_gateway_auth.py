@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from relaygraph.servers import free_port
+from relaygraph_dev.servers import free_port
 from tests.system import Service, System
 
 KEY = "s3cret-key"

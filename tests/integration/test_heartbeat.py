@@ -12,8 +12,8 @@ import pytest
 from redis.asyncio import Redis
 
 from relaygraph.owners import Owners
-from relaygraph.servers import valkey_server
 from relaygraph.subjects import Keys
+from relaygraph_dev.servers import valkey_server
 from relaygraph_executor import liveness as liveness_module
 from relaygraph_executor.liveness import Liveness, heartbeat
 from tests.system import assert_eventually

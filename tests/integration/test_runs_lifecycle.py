@@ -26,8 +26,8 @@ from relaygraph.runs import (
 )
 from relaygraph.runs import _scripts as lua
 from relaygraph.runs._lua import Script
-from relaygraph.servers import ServerProcess, valkey_server
 from relaygraph.subjects import Keys
+from relaygraph_dev.servers import ServerProcess, valkey_server
 
 pytestmark = pytest.mark.integration
 

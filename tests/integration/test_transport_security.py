@@ -18,7 +18,7 @@ import httpx
 import pytest
 import redis
 
-from relaygraph.servers import ServerProcess, die_with_parent, free_port
+from relaygraph_dev.servers import ServerProcess, die_with_parent, free_port
 from tests.credentials import certificates, decentralized_auth
 from tests.system import ROOT, System, running_system
 

@@ -7,9 +7,9 @@ import nats
 import pytest
 
 from relaygraph.contracts import encode
-from relaygraph.servers import nats_server
 from relaygraph.streams import ensure_stream, interrupts_stream_config
 from relaygraph.subjects import Subjects
+from relaygraph_dev.servers import nats_server
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from relaygraph.servers import ServerProcess, child_env, free_port
+from relaygraph_dev.servers import ServerProcess, child_env, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from relaygraph.servers import free_port
+from relaygraph_dev.servers import free_port
 
 pytestmark = pytest.mark.integration
 

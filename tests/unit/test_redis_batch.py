@@ -19,8 +19,8 @@ from relaygraph import pipelining
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
 from relaygraph.pipelining import AutoPipeline, Direct
 from relaygraph.runs.watch import UNWATCH_DELAY, WatchIndex
-from relaygraph.servers import ServerProcess, valkey_server
 from relaygraph.subjects import Keys
+from relaygraph_dev.servers import ServerProcess, valkey_server
 
 
 @pytest.fixture(scope="module")

@@ -124,6 +124,10 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
+            # Out of the terminal's process group: Ctrl-C reaches the services,
+            # which drain against a server still up, and the launcher stops the
+            # servers last.
+            process_group=0,
         )
         log.close()
 
