@@ -29,7 +29,13 @@ async def test_short_chaos_run(tmp_path: Path) -> None:
         durable_servers=True,
     ) as system:
         report = await drive(
-            system, threads=100, faults=faults, fault_interval=0.5, executors=3, timeout=180
+            system,
+            threads=100,
+            faults=faults,
+            fault_interval=0.5,
+            executors=3,
+            timeout=180,
+            min_faults=3,
         )
     print("\n" + report.table())
     assert sum(report.faults.values()) >= 3, report.table()

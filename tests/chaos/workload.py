@@ -205,6 +205,9 @@ class Faults:
         self.executors = executors
         self.report = report
         self.kills: list[tuple[float, str, list[tuple[str, str]]]] = []
+        self.resumes: set[asyncio.Task[None]] = set()
+        """SIGCONTs still to come: a stopped executor stays stopped past its
+        lease, while the next faults go on at their pace."""
 
     def live(self) -> list[Service]:
         return [
@@ -241,6 +244,8 @@ class Faults:
                 except Exception as exc:
                     print(f"fault {kind} failed: {exc!r}", file=sys.stderr)
                 self.top_up()
+            if self.resumes:
+                await asyncio.wait(self.resumes)
 
     async def kill_executor(self, redis: Redis) -> None:
         victim = random.choice(self.live())
@@ -254,9 +259,17 @@ class Faults:
     async def stop_executor(self, redis: Redis) -> None:
         victim = random.choice(self.live())
         assert victim.proc is not None
-        os.kill(victim.proc.pid, signal.SIGSTOP)
-        await asyncio.sleep(LEASE + 1.0)
-        os.kill(victim.proc.pid, signal.SIGCONT)
+        pid = victim.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+
+        async def resume() -> None:
+            await asyncio.sleep(LEASE + 1.0)
+            with contextlib.suppress(ProcessLookupError):  # killed meanwhile
+                os.kill(pid, signal.SIGCONT)
+
+        task = asyncio.create_task(resume())
+        self.resumes.add(task)
+        task.add_done_callback(self.resumes.discard)
 
     async def restart_nats(self, redis: Redis) -> None:
         await asyncio.to_thread(self.system.nats.restart)
@@ -297,7 +310,11 @@ async def drive(
     executors: int,
     timeout: float,
     duplicate_rate: float = 0.2,
+    min_faults: int = 0,
 ) -> Report:
+    """Run the workload under faults; with ``min_faults``, go on (to the
+    deadline at most) until that many faults have been injected, however fast
+    the workload itself ends."""
     report = Report(threads=threads)
     effects_path = Path(system.env["RELAYGRAPH_TEST_EFFECTS"])
     stop = asyncio.Event()
@@ -355,7 +372,7 @@ async def drive(
         done: set[str] = set()
         while time.time() < deadline:
             done = await finished()
-            if len(done) == len(ids):
+            if len(done) == len(ids) and sum(report.faults.values()) >= min_faults:
                 break
             await asyncio.sleep(1.0)
         stop.set()

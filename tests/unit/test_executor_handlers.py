@@ -18,9 +18,8 @@ from faststream.nats.message import NatsMessage
 from relaygraph.contracts import OwnerReply, RunRequest, decode, encode
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.subjects import Keys, Subjects
-from relaygraph_executor.decisions import Settle, after_attempt, undecodable
+from relaygraph_executor.decisions import Attempt, Settle, after_attempt, undecodable
 from relaygraph_executor.resources import Resources, Settings
-from relaygraph_executor.runner import Attempt
 from relaygraph_executor.worker import Executor
 
 

@@ -8,10 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from relaygraph_executor.runner import Attempt
-
 MAX_BACKOFF = 30.0
 """Seconds at most between two deliveries of a request whose attempt failed."""
+
+
+class Attempt(StrEnum):
+    """What one attempt at a run came to (:meth:`Runner.execute`)."""
+
+    DONE = "done"
+    """Its outcome (or pause) is recorded."""
+    SKIPPED = "skipped"
+    """Not this attempt's to run (ended, held by another, not the active run)."""
+    STALE = "stale"
+    """It lost its lease: nothing of it was written."""
+    HANDED_BACK = "handed_back"
+    """Given back on a graceful stop, to run elsewhere at once."""
 
 
 class Settle(StrEnum):

@@ -40,11 +40,11 @@ from relaygraph.contracts import (
     encode,
 )
 from relaygraph.errors import RelaygraphError
-from relaygraph_executor.decisions import Settle, Verdict, after_attempt, undecodable
+from relaygraph_executor.decisions import Attempt, Settle, Verdict, after_attempt, undecodable
 from relaygraph_executor.liveness import Liveness, heartbeat
 from relaygraph_executor.queries import Queries
 from relaygraph_executor.resources import Resources
-from relaygraph_executor.runner import Attempt, Runner
+from relaygraph_executor.runner import Runner, Stop
 
 log = logging.getLogger("relaygraph.executor")
 
@@ -59,15 +59,7 @@ class Executor:
         self.slots = asyncio.Semaphore(ex.max_concurrent_runs)
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.runner = Runner(
-            registry=res.registry,
-            runs=res.runs,
-            threads=res.threads,
-            nc=res.nc,
-            js=res.js,
-            subjects=res.subjects,
-            executor_id=ex.executor_id,
-            dispatcher=res.dispatcher,
-            renew_interval=min(ex.heartbeat_interval, res.settings.runs.lease_ttl / 3),
+            res, renew_interval=min(ex.heartbeat_interval, res.settings.runs.lease_ttl / 3)
         )
         self.queries = Queries(res.registry, res.threads)
 
@@ -130,7 +122,7 @@ class Executor:
 
     async def on_cancel(self, msg: NatsMessage) -> None:
         req = decode(msg.body, CancelRequest)
-        if self.runner.cancel(req.run_id, req.action):
+        if self.runner.cancel(req.run_id, Stop.asked(req.action)):
             log.info("run %s cancelled (%s)", req.run_id, req.action)
 
     # -- runs ------------------------------------------------------------------------
@@ -208,7 +200,7 @@ class Executor:
             task.cancel()
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=ex.drain_grace)
-        handed = [r for r in list(self.runner.active) if self.runner.cancel(r, "handoff")]
+        handed = [r for r in list(self.runner.active) if self.runner.cancel(r, Stop.HANDOFF)]
         if handed:
             log.info("handing %d run(s) to other executors", len(handed))
         if self.in_flight:

@@ -19,6 +19,7 @@ from relaygraph.runs.outcomes import (
     RenewOutcome,
     RunStatus,
     SweepOutcome,
+    ThreadStatus,
 )
 from relaygraph.runs.watch import WatchIndex
 
@@ -38,6 +39,7 @@ __all__ = [
     "RunStatus",
     "Runs",
     "SweepOutcome",
+    "ThreadStatus",
     "WatchIndex",
     "now_iso",
     "now_ms",

@@ -45,7 +45,9 @@ from relaygraph.runs.outcomes import (
     Refusal,
     ReleaseOutcome,
     RenewOutcome,
+    RunStatus,
     SweepOutcome,
+    ThreadStatus,
 )
 from relaygraph.runs.watch import WatchIndex
 from relaygraph.subjects import Keys
@@ -216,8 +218,8 @@ class Runs:
         thread_id: str,
         run_id: str,
         epoch: int,
-        run_status: str,
-        thread_status: str,
+        run_status: RunStatus,
+        thread_status: ThreadStatus | None,
         values: bytes,
         interrupts: bytes,
         result: bytes,
@@ -225,7 +227,7 @@ class Runs:
         pause_checkpoint: str = "",
     ) -> Finished:
         """Record a run's outcome and hand the thread to its next queued run.
-        ``thread_status`` '': back to what it was before the run; ``values`` /
+        ``thread_status`` ``None``: back to what it was before the run; ``values`` /
         ``interrupts`` empty: left as they are. ``outbox``: the interrupt event,
         kept until :meth:`WatchIndex.unwatch` says it was published."""
         step = self._step(
@@ -235,7 +237,7 @@ class Runs:
             run_id=run_id,
             epoch=epoch,
             run_status=run_status,
-            thread_status=thread_status,
+            thread_status=thread_status or "",
             values=values,
             interrupts=interrupts,
             result=result,

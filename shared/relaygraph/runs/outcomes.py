@@ -22,6 +22,13 @@ class RunStatus(StrEnum):
         return self not in (RunStatus.PENDING, RunStatus.RUNNING)
 
 
+class ThreadStatus(StrEnum):
+    IDLE = "idle"
+    BUSY = "busy"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
 class Decision(StrEnum):
     """``create``: what happens to the new run."""
 
