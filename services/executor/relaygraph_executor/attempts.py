@@ -21,7 +21,7 @@ import ormsgpack
 from langchain_core.runnables import RunnableConfig
 
 from relaygraph.checkpoint import AsyncRedisSaver
-from relaygraph.checkpoint._common import Call
+from relaygraph.checkpoint._requests import Call
 from relaygraph.pipelining import Step
 
 

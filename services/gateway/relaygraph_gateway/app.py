@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -87,58 +88,14 @@ def create_app(
     redis: RedisSettings | None = None,
     settings: GatewaySettings | None = None,
 ) -> FastAPI:
-    nats = nats or NatsSettings()
-    redis = redis or RedisSettings()
     settings = settings or GatewaySettings()
     cfg = config if isinstance(config, Config) else load_config(config or "langgraph.json")
-    subjects = Subjects(nats.prefix)
-    broker = make_broker(nats, name="relaygraph-gateway")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with redis.client("relaygraph-gateway") as rds:
-            await redis.check(rds)
-            with contextlib.suppress(RedisConnectionError):  # Redis away: the executors do it
-                await layout.setup(rds, Keys(redis.key_prefix))
-            await broker.connect()
-            try:
-                js = broker.connection.jetstream()
-                await ensure_streams(js, subjects, nats)
-                keys = Keys(redis.key_prefix)
-                trips = AutoPipeline(rds)  # one pipeline for every request of the gateway
-                runs = RunSettings().lifecycle(rds, keys, trips)
-                gateway = Gateway(
-                    runs=runs,
-                    threads=Threads(rds, keys, runs),
-                    owners=Owners(rds, keys),
-                    config=cfg,
-                    saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix, pipeline=trips),
-                    nc=broker.connection,
-                    js=js,
-                    subjects=subjects,
-                    settings=settings,
-                )
-                app.state.gateway = gateway
-
-                @broker.subscriber(subjects.resume_all, queue=subjects.gateways_queue_group)
-                async def on_resume(msg: NatsMessage) -> bytes:
-                    thread_id = msg.raw_message.subject.rsplit(".", 1)[-1]
-                    return await resume_over_nats(gateway, thread_id, msg.body)
-
-                await broker.start()
-                release_memory()
-                log.info("gateway serving graphs %s", ", ".join(cfg.graphs))
-                yield
-            finally:
-                try:
-                    await broker.stop()
-                except Exception as exc:  # NATS already gone: nothing left to flush
-                    log.warning("closing the NATS connection: %s", exc)
-
     app = FastAPI(
         title="relaygraph",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=functools.partial(
+            _lifespan, cfg, settings, nats or NatsSettings(), redis or RedisSettings()
+        ),
         description="The LangGraph Server API over NATS JetStream and Redis.",
     )
     app.include_router(api_assistants.router)
@@ -164,6 +121,57 @@ def create_app(
         return JSON({"detail": _validation_detail(exc)}, 422)
 
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(
+    cfg: Config,
+    settings: GatewaySettings,
+    nats: NatsSettings,
+    redis: RedisSettings,
+    app: FastAPI,
+) -> AsyncIterator[None]:
+    """Redis, NATS and the streams, then the :class:`Gateway` the routes use
+    (``app.state.gateway``) and the NATS resume subscriber."""
+    subjects, keys = Subjects(nats.prefix), Keys(redis.key_prefix)
+    broker = make_broker(nats, name="relaygraph-gateway")
+    async with redis.client("relaygraph-gateway") as rds:
+        await redis.check(rds)
+        with contextlib.suppress(RedisConnectionError):  # Redis away: the executors do it
+            await layout.setup(rds, keys)
+        await broker.connect()
+        try:
+            js = broker.connection.jetstream()
+            await ensure_streams(js, subjects, nats)
+            trips = AutoPipeline(rds)  # one pipeline for every request of the gateway
+            runs = RunSettings().lifecycle(rds, keys, trips)
+            gateway = Gateway(
+                runs=runs,
+                threads=Threads(rds, keys, runs),
+                owners=Owners(rds, keys),
+                config=cfg,
+                saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix, pipeline=trips),
+                nc=broker.connection,
+                js=js,
+                subjects=subjects,
+                settings=settings,
+            )
+            app.state.gateway = gateway
+
+            @broker.subscriber(subjects.resume_all, queue=subjects.gateways_queue_group)
+            async def on_resume(msg: NatsMessage) -> bytes:
+                thread_id = msg.raw_message.subject.rsplit(".", 1)[-1]
+                return await resume_over_nats(gateway, thread_id, msg.body)
+
+            await broker.start()
+            release_memory()
+            log.info("gateway serving graphs %s", ", ".join(cfg.graphs))
+            yield
+        finally:
+            try:
+                await broker.stop()
+            except Exception as exc:  # NATS already gone: nothing left to flush
+                log.warning("closing the NATS connection: %s", exc)
 
 
 def error_response(scope: Any, exc: Exception) -> Response | None:

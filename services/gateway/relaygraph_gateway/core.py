@@ -33,13 +33,11 @@ from relaygraph.contracts import (
     GraphReply,
     RunEnd,
     RunEvent,
-    RunRequest,
     decode,
     encode,
 )
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import (
-    BadRequest,
     GraphUnavailable,
     InvalidInput,
     NotFound,
@@ -54,6 +52,13 @@ from relaygraph.subjects import Subjects, is_token
 from relaygraph.threads import Threads
 from relaygraph_gateway.follow import Follower
 from relaygraph_gateway.models import RunCreate
+from relaygraph_gateway.run_request import (
+    NewRun,
+    check_run_body,
+    is_resume,
+    run_object,
+    run_request,
+)
 
 log = logging.getLogger("relaygraph.gateway")
 
@@ -213,61 +218,23 @@ class Gateway:
         consumer is needed. ``resume``: which pause a resume answers, when the
         caller decided it (NATS); otherwise LangGraph's HTTP rule applies."""
         graph_id, assistant_id = self.graph_of(body.assistant_id)
-        if body.input is not None and body.command is not None:
-            raise InvalidInput("a run takes `input` or `command`, not both")
-        if body.context and (body.config or {}).get("configurable"):
-            raise BadRequest(
-                "a run takes `context` or `config.configurable`, not both: put the values in "
-                "`context` (LangGraph >= 0.6 reads them as the graph's Runtime.context)"
-            )
+        check_run_body(body)
         temporary = thread_id is None
-        if thread_id is None:
-            thread_id = str(uuid.uuid4())
-        check_id("thread_id", thread_id)
-        is_resume = body.command is not None and "resume" in body.command.model_fields_set
-        if body.input is not None and not is_resume:
+        thread_id = check_id("thread_id", str(uuid.uuid4()) if thread_id is None else thread_id)
+        resuming = is_resume(body)
+        if body.input is not None and not resuming:
             await self.check_input(graph_id, body.input)
-        run_id = str(uuid.uuid4())
-        created_at = now_iso()
-        modes = body.stream_mode if isinstance(body.stream_mode, list) else [body.stream_mode]
-        command = body.command.model_dump(exclude_unset=True) if body.command else None
-        req = RunRequest(
-            run_id=run_id,
+        new = NewRun(
+            run_id=str(uuid.uuid4()),
             thread_id=thread_id,
             assistant_id=assistant_id,
             graph_id=graph_id,
-            input=body.input,
-            command=command,
-            config=body.config or {},
-            context=body.context,
-            metadata=body.metadata or {},
-            stream_mode=list(modes),
-            stream_subgraphs=body.stream_subgraphs,
-            interrupt_before=body.interrupt_before,
-            interrupt_after=body.interrupt_after,
-            checkpoint_id=body.checkpoint_id,
-            checkpoint=body.checkpoint,
-            durability=body.durability,
-            temporary=temporary and body.on_completion != "keep",
-            created_at=created_at,
+            created_at=now_iso(),
+            temporary=temporary,
         )
-        run = {
-            "run_id": run_id,
-            "thread_id": thread_id,
-            "assistant_id": assistant_id,
-            "created_at": created_at,
-            "updated_at": created_at,
-            "metadata": body.metadata or {},
-            "multitask_strategy": body.multitask_strategy,
-            "kwargs": {
-                "input": body.input,
-                "command": command,
-                "config": body.config or {},
-                "stream_mode": modes,
-                "interrupt_before": body.interrupt_before,
-                "interrupt_after": body.interrupt_after,
-            },
-        }
+        run_id = new.run_id
+        req = run_request(new, body)
+        run = run_object(new, body, req)
         request = encode(req)
         created = await self.runs.create(
             thread_id=thread_id,
@@ -280,7 +247,7 @@ class Gateway:
             assistant_id=assistant_id,
             thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
             resume=(resume or resumes.over_http(body.command.resume))
-            if is_resume and body.command
+            if resuming and body.command
             else None,
         )
         if created.decision is Decision.DUPLICATE:

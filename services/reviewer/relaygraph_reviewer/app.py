@@ -77,19 +77,13 @@ async def open_reviewer(
         )
         await redis_settings.check(redis)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
-        webhook = (
-            WebhookOutbox(
-                redis,
-                keys,
-                settings.durable,
-                http,
-                settings.webhook_url,
+        webhook = None
+        if settings.webhook_url:
+            webhook = WebhookOutbox(
+                *(redis, keys, settings.durable, http, settings.webhook_url),
                 backoff=webhook_backoff,
                 give_up_after=webhook_give_up_after,
             )
-            if settings.webhook_url
-            else None
-        )
         broker = make_broker(
             nats_settings, name=f"relaygraph-reviewer-{settings.durable}", apply_types=False
         )
@@ -101,15 +95,7 @@ async def open_reviewer(
             webhook=webhook,
             resume_timeout=resume_timeout,
         )
-        broker.subscriber(
-            subjects.interrupts_all,
-            stream=JStream(subjects.interrupts_stream, declare=False),
-            durable=settings.durable,
-            pull_sub=PullSub(batch_size=FETCH_BATCH, timeout=FETCH_TIMEOUT),
-            ack_policy=AckPolicy.MANUAL,
-            title="reviewer interrupts",
-            decoder=as_message,  # the handler takes the message (no FastDepends thread hop)
-        )(reviewer.handle)
+        _subscribe(broker, reviewer, settings.durable)
         await broker.connect()
         stack.push_async_callback(_stop_broker, broker)
         await ensure_stream(
@@ -121,11 +107,8 @@ async def open_reviewer(
             await broker.start()
             log.info(
                 "reviewer %s: consuming %s (stream %s), %d rule(s), webhook %s",
-                settings.durable,
-                subjects.interrupts_all,
-                subjects.interrupts_stream,
-                len(rules.rules),
-                settings.webhook_url or "off",
+                *(settings.durable, subjects.interrupts_all, subjects.interrupts_stream),
+                *(len(rules.rules), settings.webhook_url or "off"),
             )
             try:
                 yield reviewer
@@ -133,6 +116,20 @@ async def open_reviewer(
                 if delivering is not None and webhook is not None:
                     webhook.stop()
                     delivering.cancel()
+
+
+def _subscribe(broker: NatsBroker, reviewer: Reviewer, durable: str) -> None:
+    """The reviewer's durable pull consumer of every interrupt event."""
+    subjects = reviewer.subjects
+    broker.subscriber(
+        subjects.interrupts_all,
+        stream=JStream(subjects.interrupts_stream, declare=False),
+        durable=durable,
+        pull_sub=PullSub(batch_size=FETCH_BATCH, timeout=FETCH_TIMEOUT),
+        ack_policy=AckPolicy.MANUAL,
+        title="reviewer interrupts",
+        decoder=as_message,  # the handler takes the message (no FastDepends thread hop)
+    )(reviewer.handle)
 
 
 async def _stop_broker(broker: NatsBroker) -> None:

@@ -6,7 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from relaygraph.checkpoint._common import Call, Cmds, Op, RedisSaverCore, _s, _text
+from relaygraph.checkpoint._common import RedisSaverCore
+from relaygraph.checkpoint._requests import Call, Cmds, Op, _s, _text
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 

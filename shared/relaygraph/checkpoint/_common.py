@@ -12,8 +12,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import ormsgpack
@@ -31,6 +30,19 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from relaygraph.checkpoint._listing import ListCursor
+from relaygraph.checkpoint._requests import (
+    Call,
+    Cmds,
+    Emit,
+    Op,
+    Scan,
+    _pack_typed,
+    _s,
+    _strings,
+    _text,
+    _unpack_typed,
+)
 from relaygraph.checkpoint._serde import StrictSerializer, check_tag
 from relaygraph.errors import StaleEpoch
 from relaygraph.subjects import Keys
@@ -40,69 +52,10 @@ LIST_PAGE = 100
 _INDEXED_RUNS_MAX = 4096
 
 
-@dataclass(slots=True)
-class Call:
-    """Run one of the Lua scripts of ``_scripts.SCRIPTS``."""
-
-    script: str
-    keys: list[str]
-    args: list[Any]
-
-
-@dataclass(slots=True)
-class Cmds:
-    """Plain commands sent together (one pipeline, not a transaction). With
-    ``then``, that script follows in the same round trip and its reply is the
-    request's (on a cluster, where the keys' slots differ, it is sent after)."""
-
-    cmds: list[tuple[Any, ...]]
-    then: Call | None = None
-
-
-@dataclass(slots=True)
-class Scan:
-    """Every key matching ``pattern`` (on every node of a cluster)."""
-
-    pattern: str
-
-
-@dataclass(slots=True)
-class Emit:
-    """An item of a list operation."""
-
-    value: Any
-
-
-Op = Generator[Any, Any, Any]
-
-
-def _text(value: Any, what: str) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if "\x00" in text:
-        raise ValueError(f"{what} must not contain a NUL character: {text!r}")
-    return text
-
-
-def _strings(items: Iterable[bytes]) -> bytes:
-    """``<len>:<bytes>`` items, the one structure the Lua scripts read."""
-    return b"".join(b"%d:%s" % (len(item), item) for item in items)
-
-
-def _pack_typed(typed: tuple[str, bytes]) -> bytes:
-    return typed[0].encode() + b"\x00" + typed[1]
-
-
-def _unpack_typed(raw: bytes) -> tuple[str, bytes]:
-    tag, _, data = raw.partition(b"\x00")
-    return tag.decode(), data
-
-
 MISS = object()
 """``_cached_latest``: not known without asking Redis."""
 
-
-def _s(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
+__all__ = ["FENCING_TOKEN", "MISS", "RedisSaverCore"]
 
 
 class RedisSaverCore(BaseCheckpointSaver[str]):
@@ -396,66 +349,37 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         left = limit
         for thread_id in threads:
             keys = self._tkeys(thread_id)
-            upper: bytes | None = None
-            buffered: list[str] | None = None
-            while True:
+            cursor = ListCursor(keys[0], ns, cid, before_id)
+            done = False
+            while not done:
                 page = LIST_PAGE if filter or left is None else min(left, LIST_PAGE)
-                if ns is not None and cid:  # one checkpoint: no index lookup
-                    fields = [f"{ns}\x00{cid}"] if not before_id or cid < before_id else []
-                    done = True
-                elif ns is None or cid:  # every namespace, or one id: sort here
-                    if buffered is None:
-                        (members,) = yield Cmds([("ZRANGE", keys[0], 0, -1)])
-                        buffered = _newest_first(members, ns, cid, before_id)
-                    fields, buffered = buffered[:page], buffered[page:]
-                    done = not buffered
-                else:  # one namespace: lex range, newest first, a page at a time
-                    prefix = f"{ns}\x00".encode()
-                    if upper is None:
-                        upper = b"(" + prefix + (before_id.encode() if before_id else b"\xff")
-                    (members,) = yield Cmds(
-                        [("ZREVRANGEBYLEX", keys[0], upper, b"[" + prefix, "LIMIT", 0, page)]
-                    )
-                    fields = [_s(m) for m in members]
-                    done = len(members) < page
-                    if members:
-                        upper = b"(" + members[-1]
+                fields, done = yield from cursor.next_page(page)
                 records: list[Any] = [None] * len(fields)
                 if filter and fields:
-                    (raw,) = yield Cmds([("HMGET", keys[1], *fields)])
-                    kept = [
-                        (f, r)
-                        for f, r in zip(fields, raw, strict=True)
-                        if r is not None and self._matches(r, filter)
-                    ]
-                    fields, records = [f for f, _ in kept], [r for _, r in kept]
-                if fields:
-                    loaded = yield Call("load", keys, ["0" if filter else "1", *fields])
-                    for item, record in zip(loaded, records, strict=True):
-                        if not item:
-                            continue
-                        yield Emit(self._tuple(thread_id, item, record))
-                        if left is not None:
-                            left -= 1
-                            if left <= 0:
-                                return
-                if done:
-                    break
+                    fields, records = yield from self._filtered(keys[1], fields, filter)
+                if not fields:
+                    continue
+                loaded = yield Call("load", keys, ["0" if filter else "1", *fields])
+                for item, record in zip(loaded, records, strict=True):
+                    if not item:
+                        continue
+                    yield Emit(self._tuple(thread_id, item, record))
+                    if left is not None:
+                        left -= 1
+                        if left <= 0:
+                            return
+
+    def _filtered(self, records_key: str, fields: list[str], filter: dict[str, Any]) -> Op:
+        """The fields whose metadata matches ``filter``, and their records."""
+        (raw,) = yield Cmds([("HMGET", records_key, *fields)])
+        kept = [
+            (f, r)
+            for f, r in zip(fields, raw, strict=True)
+            if r is not None and self._matches(r, filter)
+        ]
+        return [f for f, _ in kept], [r for _, r in kept]
 
     def _matches(self, record: bytes, filter: dict[str, Any]) -> bool:
         _, _, md_tag, md_data, _ = ormsgpack.unpackb(record)
         md = self._loads(_pack_typed((md_tag, md_data)))
         return all(md.get(k) == v for k, v in filter.items())
-
-
-def _newest_first(
-    members: Iterable[bytes], ns: str | None, cid: str | None, before: str | None
-) -> list[str]:
-    rows = [_s(m).rsplit("\x00", 1) for m in members]
-    rows = [
-        r
-        for r in rows
-        if (ns is None or r[0] == ns) and (not cid or r[1] == cid) and (not before or r[1] < before)
-    ]
-    rows.sort(key=lambda r: (r[1], r[0]), reverse=True)
-    return [f"{n}\x00{c}" for n, c in rows]

@@ -18,7 +18,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.asyncio import Redis, RedisCluster
 
 from relaygraph.checkpoint._admin import AdminOps
-from relaygraph.checkpoint._common import Call, Cmds, Emit, Op, Scan
+from relaygraph.checkpoint._requests import Call, Cmds, Emit, Op, Scan
 from relaygraph.checkpoint._scripts import SCRIPTS
 from relaygraph.checkpoint.sync import check_client, check_server
 from relaygraph.pipelining import Direct, RoundTrips

@@ -19,7 +19,7 @@ from redis import Redis, RedisCluster
 from redis.exceptions import NoScriptError
 
 from relaygraph.checkpoint._admin import AdminOps
-from relaygraph.checkpoint._common import Call, Cmds, Emit, Op, Scan
+from relaygraph.checkpoint._requests import Call, Cmds, Emit, Op, Scan
 from relaygraph.checkpoint._scripts import SCRIPTS
 
 MIN_REDIS = (6, 2)

@@ -1,0 +1,85 @@
+"""What a run creation body becomes: the request an executor runs (the wire
+``RunRequest``) and the Run object the API shows. Pure functions: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from relaygraph.contracts import RunRequest
+from relaygraph.errors import BadRequest, InvalidInput
+from relaygraph_gateway.models import RunCreate
+
+
+def check_run_body(body: RunCreate) -> None:
+    if body.input is not None and body.command is not None:
+        raise InvalidInput("a run takes `input` or `command`, not both")
+    if body.context and (body.config or {}).get("configurable"):
+        raise BadRequest(
+            "a run takes `context` or `config.configurable`, not both: put the values in "
+            "`context` (LangGraph >= 0.6 reads them as the graph's Runtime.context)"
+        )
+
+
+def is_resume(body: RunCreate) -> bool:
+    return body.command is not None and "resume" in body.command.model_fields_set
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """Who a new run is: its ids, its graph, when it was asked for."""
+
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    graph_id: str
+    created_at: str
+    temporary: bool
+    """A stateless run: its thread goes when it ends."""
+
+
+def run_request(new: NewRun, body: RunCreate) -> RunRequest:
+    modes = body.stream_mode if isinstance(body.stream_mode, list) else [body.stream_mode]
+    return RunRequest(
+        run_id=new.run_id,
+        thread_id=new.thread_id,
+        assistant_id=new.assistant_id,
+        graph_id=new.graph_id,
+        input=body.input,
+        command=body.command.model_dump(exclude_unset=True) if body.command else None,
+        config=body.config or {},
+        context=body.context,
+        metadata=body.metadata or {},
+        stream_mode=list(modes),
+        stream_subgraphs=body.stream_subgraphs,
+        interrupt_before=body.interrupt_before,
+        interrupt_after=body.interrupt_after,
+        checkpoint_id=body.checkpoint_id,
+        checkpoint=body.checkpoint,
+        durability=body.durability,
+        temporary=new.temporary and body.on_completion != "keep",
+        created_at=new.created_at,
+    )
+
+
+def run_object(new: NewRun, body: RunCreate, req: RunRequest) -> dict[str, Any]:
+    """The Run as the API shows it (its status is added where it is read)."""
+    return {
+        "run_id": new.run_id,
+        "thread_id": new.thread_id,
+        "assistant_id": new.assistant_id,
+        "created_at": new.created_at,
+        "updated_at": new.created_at,
+        "metadata": body.metadata or {},
+        "multitask_strategy": body.multitask_strategy,
+        "kwargs": {
+            "input": body.input,
+            "command": req.command,
+            "config": body.config or {},
+            "stream_mode": body.stream_mode
+            if isinstance(body.stream_mode, list)
+            else [body.stream_mode],
+            "interrupt_before": body.interrupt_before,
+            "interrupt_after": body.interrupt_after,
+        },
+    }

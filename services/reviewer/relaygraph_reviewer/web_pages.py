@@ -1,0 +1,197 @@
+"""The inbox's HTML, for people: ``GET /`` (the inbox), ``POST
+/inbox/{thread_id}/resume`` (its forms), ``/login`` and ``/logout`` (with an API
+key), and the page's assets."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from relaygraph.errors import InvalidInput, RelaygraphError
+from relaygraph_reviewer.inbox import AnsweredItem
+from relaygraph_reviewer.pages import FAVICON, SCRIPT, STYLESHEET, Flash, inbox_page, login_page
+from relaygraph_reviewer.service import Reviewer
+from relaygraph_reviewer.web_api import REVIEWER_MAX
+from relaygraph_reviewer.web_auth import COOKIE, cookie_value, to_root
+
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; form-action 'self'; base-uri 'self'; frame-ancestors 'none'"
+)
+
+
+def _html(page: str, status_code: int = 200) -> HTMLResponse:
+    """An inbox page: no inline script may run, no framing, no caching."""
+    return HTMLResponse(
+        page,
+        status_code=status_code,
+        headers={
+            "Content-Security-Policy": _CSP,
+            "X-Frame-Options": "DENY",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    raw = (await request.body()).decode("utf-8", "replace")
+    return {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+
+
+def _parse_json(text: str, what: str) -> Any:
+    if not text.strip():
+        raise InvalidInput(f"the answer for {what} is empty: type a JSON value (null for none)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the answer for {what} is not valid JSON: {exc}") from exc
+
+
+def _form_answers(form: dict[str, str]) -> tuple[Any, bool]:
+    """(resume, per_interrupt) from an inbox form; a clicked quick button wins."""
+    texts = {k.removeprefix("resume:"): v for k, v in form.items() if k.startswith("resume:")}
+    quick = {k.removeprefix("quick:"): v for k, v in form.items() if k.startswith("quick:")}
+    texts.update(quick)
+    if texts:
+        return {iid: _parse_json(text, f"interrupt {iid}") for iid, text in texts.items()}, True
+    return _parse_json(form.get("resume", ""), "this interrupt"), False
+
+
+def assets_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/ok")
+    async def ok() -> dict[str, bool]:
+        return {"ok": True}
+
+    @router.get("/inbox.css")
+    async def stylesheet() -> Response:
+        return Response(STYLESHEET, media_type="text/css")
+
+    @router.get("/favicon.svg")
+    @router.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml")
+
+    @router.get("/inbox.js")
+    async def script() -> Response:
+        return Response(SCRIPT, media_type="text/javascript")
+
+    return router
+
+
+class InboxPages:
+    """The inbox page and its forms, over a running :class:`Reviewer`."""
+
+    def __init__(self, reviewer: Reviewer, signed_in: bool) -> None:
+        self.reviewer = reviewer
+        self.signed_in = signed_in
+
+    def router(self) -> APIRouter:
+        router = APIRouter(include_in_schema=False)
+        router.add_api_route("/", self.inbox, methods=["GET"], response_class=HTMLResponse)
+        router.add_api_route("/inbox/{thread_id}/resume", self.answer_form, methods=["POST"])
+        return router
+
+    async def render(
+        self, request: Request, flash: Flash | None = None, status_code: int = 200
+    ) -> HTMLResponse:
+        inbox = self.reviewer.inbox
+        root = to_root(request)
+        page = inbox_page(
+            await inbox.pending(),
+            await inbox.recent(),
+            flash=flash,
+            logout=self.signed_in,
+            base="" if root == "./" else root,
+        )
+        return _html(page, status_code)
+
+    async def inbox(self, request: Request, answered: str = "", failed: str = "") -> HTMLResponse:
+        """The page, with what became of the last answer when it says so."""
+        return await self.render(request, await self._flash(answered, failed))
+
+    async def _flash(self, answered: str, failed: str) -> Flash | None:
+        inbox = self.reviewer.inbox
+        if answered:
+            done = next((a for a in await inbox.recent() if a.msg_id == answered), None)
+            if done is not None:
+                return Flash(
+                    True,
+                    f"Resumed thread {done.event.thread_id} ({done.event.graph_id}) "
+                    f"with the answer of {done.reviewer}.",
+                    run_id=done.run_id,
+                    status=done.status,
+                )
+        elif failed:
+            item = await inbox.get(failed)
+            if item is not None and item.last_error is not None:
+                error = item.last_error
+                return Flash(
+                    False, f"Resume of thread {failed} failed: {error.code}: {error.message}"
+                )
+        return None
+
+    async def answer_form(self, request: Request, thread_id: str) -> Response:
+        form = await _form(request)
+        who = form.get("reviewer", "").strip()[:REVIEWER_MAX] or "anonymous"
+        root = to_root(request)
+        try:
+            answers, per_interrupt = _form_answers(form)
+            result = await self.reviewer.answer(
+                thread_id,
+                answers,
+                who,
+                msg_id=form.get("msg_id") or None,
+                per_interrupt=per_interrupt,
+            )
+        except RelaygraphError as exc:
+            flash = Flash(False, f"Not sent: {exc.message}")
+            return await self.render(request, flash, status_code=exc.status)
+        if isinstance(result, AnsweredItem):
+            target = f"{root}?answered={quote(result.msg_id, safe='')}#recent"
+        else:
+            target = f"{root}?failed={quote(thread_id, safe='')}#thread-{quote(thread_id)}"
+        return RedirectResponse(target, status_code=303)
+
+
+def session_router(api_key: str | None) -> APIRouter:
+    """Signing in with the API key sets a session cookie (not the key itself)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_form() -> Response:
+        if not api_key:
+            return RedirectResponse("./", status_code=303)
+        return _html(login_page())
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        if not api_key:
+            return RedirectResponse("./", status_code=303)
+        supplied = (await _form(request)).get("api_key", "")
+        if not hmac.compare_digest(supplied.encode(), api_key.encode()):
+            return _html(login_page("That is not the API key."), 401)
+        response = RedirectResponse("./", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            cookie_value(api_key),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            max_age=7 * 24 * 3600,
+        )
+        return response
+
+    @router.post("/logout")
+    async def logout() -> Response:
+        response = RedirectResponse("login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    return router
