@@ -5,8 +5,6 @@ runs queued by the older layout), and the layout's migration."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from uuid import uuid4
 
 import msgspec
@@ -27,27 +25,8 @@ from relaygraph.runs import (
 from relaygraph.runs import _scripts as lua
 from relaygraph.runs._lua import Script
 from relaygraph.subjects import Keys
-from relaygraph_dev.servers import ServerProcess, valkey_server
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = valkey_server(Path(tmp_path_factory.mktemp("valkey-runs"))).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def rds(valkey: ServerProcess) -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(valkey.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ real valkey-server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -20,25 +18,7 @@ from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
 from relaygraph.pipelining import AutoPipeline, Direct
 from relaygraph.runs.watch import UNWATCH_DELAY, WatchIndex
 from relaygraph.subjects import Keys
-from relaygraph_dev.servers import ServerProcess, valkey_server
-
-
-@pytest.fixture(scope="module")
-def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = valkey_server(Path(tmp_path_factory.mktemp("valkey-batch"))).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def rds(valkey: ServerProcess) -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(valkey.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
+from relaygraph_dev.servers import ServerProcess
 
 
 async def test_commands_then_script_in_order(rds: redis.asyncio.Redis) -> None:
