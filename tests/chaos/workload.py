@@ -402,7 +402,9 @@ async def drive(
                 runs = (await retrying(lambda tid=tid: http.get(f"/threads/{tid}/runs"))).json()
                 if len(runs) > 2:
                     report.resumes_applied_twice.append(tid)
-                if reviewer.seen[tid] == 0:
+                # A first run that ended in error never paused: no interrupt to see.
+                paused = any(r["status"] == "success" for r in runs)
+                if paused and reviewer.seen[tid] == 0:
                     report.missed_interrupts.append(tid)
                 for node in ("s1", "s2", "ask", "s3", "s4"):
                     if effects[(tid, node)] > 1:
@@ -444,7 +446,7 @@ def main() -> int:
             drive(system, ns.threads, kinds, ns.fault_interval, ns.executors, ns.timeout)
         )
     print(report.table())
-    for name in ("lost", "mismatched", "resumes_applied_twice", "missed_interrupts"):
+    for name in ("lost", "errored", "mismatched", "resumes_applied_twice", "missed_interrupts"):
         if getattr(report, name):
             print(f"{name}: {getattr(report, name)[:10]}")
     if report.failovers:
