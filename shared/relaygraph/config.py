@@ -33,6 +33,8 @@ class GraphSpec:
     graph_id: str
     target: str
     """``./path/file.py:attr`` or ``package.module:attr``, as written in the config."""
+    description: str | None = None
+    """From the ``{"path": ..., "description": ...}`` form: the default assistant's."""
 
     @property
     def assistant_id(self) -> str:
@@ -84,7 +86,9 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
         raise InvalidInput(f"{cfg_path}: needs a non-empty object `graphs`")
     graphs: dict[str, GraphSpec] = {}
     for graph_id, target in raw["graphs"].items():
+        description = None
         if isinstance(target, dict):  # {"path": "...", "description": ...}
+            description = target.get("description")
             target = target.get("path")
         if not is_token(graph_id):
             raise InvalidInput(
@@ -92,7 +96,9 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
             )
         if not isinstance(target, str) or ":" not in target:
             raise InvalidInput(f"{cfg_path}: graph {graph_id!r} must be 'path/to/file.py:variable'")
-        graphs[graph_id] = GraphSpec(graph_id, target)
+        graphs[graph_id] = GraphSpec(
+            graph_id, target, description if isinstance(description, str) else None
+        )
     root = cfg_path.parent
     deps = [(root / d).resolve() for d in raw.get("dependencies", []) if isinstance(d, str)]
     return Config(cfg_path, graphs, deps, _read_env(root, raw.get("env")))

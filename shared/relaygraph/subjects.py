@@ -177,6 +177,20 @@ class Keys:
         must still end: what the sweeper re-dispatches when a lease runs out."""
         return f"{self.prefix}:leases"
 
+    def assistant(self, assistant_id: str) -> str:
+        """Hash of an assistant: ``doc`` (the assistant as the API shows it,
+        JSON) and ``version`` (the highest version ever written)."""
+        return f"{self.prefix}:assistant:{{{assistant_id}}}"
+
+    def assistant_versions(self, assistant_id: str) -> str:
+        """Hash version -> that version of the assistant (JSON)."""
+        return f"{self.prefix}:assistant:{{{assistant_id}}}:versions"
+
+    @property
+    def assistants_index(self) -> str:
+        """Sorted set of every assistant id, scored by creation time (ms)."""
+        return f"{self.prefix}:assistants"
+
     def graph_catalog(self, graph_id: str) -> str:
         """Hash of one graph's published versions (``relaygraph.catalog``):
         ``<version>`` -> a ``GraphEntry`` (JSON), ``current`` -> the version

@@ -71,6 +71,19 @@ class Threads:
             raise NotFound(f"Thread {thread_id} not found")
         return {k.decode(): v for k, v in raw.items()}
 
+    async def metadata_of(self, thread_id: str) -> dict[str, Any]:
+        """A thread's metadata as the API shows it (with the graph and the
+        assistant of its runs); ``{}`` for no such thread."""
+        ((meta, graph_id, assistant_id),) = await self.runs.trips.run(
+            [("HMGET", self.keys.thread(thread_id), "metadata", "graph_id", "assistant_id")]
+        )
+        found: dict[str, Any] = msgspec.json.decode(meta) if meta else {}
+        if graph_id:
+            found.setdefault("graph_id", graph_id.decode())
+        if assistant_id:
+            found.setdefault("assistant_id", assistant_id.decode())
+        return found
+
     async def update_metadata(self, thread_id: str, metadata: dict[str, Any]) -> None:
         current = await self.get(thread_id)
         merged = {**msgspec.json.decode(current.get("metadata", b"{}")), **metadata}

@@ -106,7 +106,20 @@ async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
             404,
             "not found",
         ),
-        ("POST", "/runs/wait", {"assistant_id": "no-such-graph", "input": {}}, 404, "Assistant"),
+        (
+            "POST",
+            "/runs/wait",
+            {"assistant_id": "no-such-graph", "input": {}},
+            422,
+            "Invalid assistant: 'no-such-graph'",
+        ),
+        (
+            "POST",
+            "/runs/wait",
+            {"assistant_id": "00000000-0000-0000-0000-000000000001", "input": {}},
+            404,
+            "Assistant 00000000-0000-0000-0000-000000000001 not found",
+        ),
         (
             "POST",
             "/runs/wait",
@@ -136,7 +149,8 @@ async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
             "stream_mode",
         ),
         ("POST", "/runs/wait", {"input": {}}, 422, "assistant_id"),
-        ("GET", "/assistants/nope", None, 404, "not found"),
+        ("GET", "/assistants/nope", None, 422, "must be a UUID"),
+        ("GET", "/assistants/00000000-0000-0000-0000-000000000001", None, 404, "not found"),
         (
             "POST",
             "/threads/00000000-0000-0000-0000-000000000000/state",

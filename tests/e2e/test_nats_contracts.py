@@ -110,7 +110,7 @@ async def test_resume_over_nats_once_per_interrupt(
     assert await c.runs.join(tid, first["run_id"]) == {"some_text": "final"}
     runs = await c.runs.list(tid)
     assert len(runs) == 2  # the first run and the one resume; no third
-    assert runs[0]["metadata"] == {"reviewer": "alice"}
+    assert runs[0]["metadata"]["reviewer"] == "alice"
 
     # A retried plain resume (the reviewer's request timed out) gets the same run.
     assert (await resume(nc, tid, {"resume": "final"}))["run_id"] == first["run_id"]

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio
 
 from relaygraph import layout
+from relaygraph.lua import Script
 from relaygraph.runs import (
     CancelOutcome,
     ClaimOutcome,
@@ -23,7 +24,6 @@ from relaygraph.runs import (
     SweepOutcome,
 )
 from relaygraph.runs import _scripts as lua
-from relaygraph.runs._lua import Script
 from relaygraph.subjects import Keys
 
 pytestmark = pytest.mark.integration

@@ -17,6 +17,7 @@ from relaygraph.errors import BadRequest, InvalidInput
 from relaygraph.threads import Threads
 from relaygraph_executor.graph_io import interrupts_of, thread_interrupts
 from relaygraph_executor.graphs import GraphRegistry
+from relaygraph_executor.schemas import graph_schemas
 from relaygraph_executor.serde import dumps
 
 
@@ -98,6 +99,14 @@ class Queries:
             return dumps(self.registry.loaded_graph(q.graph_id).schemas)
         if q.op == "graph":
             return dumps(graph.get_graph(xray=q.xray).to_json())
+        if q.op == "subgraphs":
+            found = {
+                ns: graph_schemas(None, sub)
+                async for ns, sub in graph.aget_subgraphs(
+                    namespace=q.checkpoint_ns or None, recurse=q.subgraphs
+                )
+            }
+            return dumps(found)
         raise BadRequest(f"unknown query {q.op!r}")
 
     async def _update_state(self, q: GraphQuery) -> bytes:

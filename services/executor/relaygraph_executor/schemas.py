@@ -6,6 +6,8 @@ from __future__ import annotations
 import typing
 from typing import Any
 
+from pydantic import TypeAdapter, create_model
+
 _JSON_TYPES = {
     str: "string",
     int: "integer",
@@ -43,16 +45,62 @@ def _safe(fn: Any) -> Any:
         return None
 
 
-def graph_schemas(graph_id: str, graph: Any) -> dict[str, Any]:
-    """``graph``: a compiled graph (``relaygraph_executor.graphs.Graph``)."""
-    return {
-        "graph_id": graph_id,
+_NOT_CONFIGURABLE = (
+    "thread_id",
+    "checkpoint_id",
+    "checkpoint_ns",
+    "__pregel_checkpointer",
+    "__pregel_store",
+)
+"""Keys of ``configurable`` the server fills itself: not part of a graph's config schema."""
+
+
+def state_schema(graph: Any) -> dict[str, Any]:
+    """The state as the graph's channels take updates, every field optional:
+    a model named after the graph (``get_name("State")``), a field per stream
+    channel typed by what the channel accepts (``Any`` when pydantic cannot
+    express it)."""
+    fields: dict[str, Any] = {}
+    for name in graph.stream_channels_list:
+        update = graph.channels[name].UpdateType
+        try:
+            TypeAdapter(update).json_schema()
+        except Exception:
+            update = Any
+        fields[name] = (update, None)
+    model: Any = create_model(graph.get_name("State"), **fields)
+    schema: dict[str, Any] = model.model_json_schema()
+    return schema
+
+
+def configurable_schema(graph: Any) -> dict[str, Any]:
+    """The schema of ``config["configurable"]`` only (not of the whole
+    RunnableConfig), without the keys the server fills, titled with the
+    graph's config type when it has one."""
+    model = graph.config_schema()
+    field = getattr(model, "model_fields", {}).get("configurable")
+    if field is None:
+        return {}
+    schema: dict[str, Any] = TypeAdapter(field.annotation).json_schema()
+    for key in _NOT_CONFIGURABLE:
+        schema.get("properties", {}).pop(key, None)
+    config_type = getattr(graph, "config_type", None)
+    if schema and config_type is not None:
+        schema["title"] = getattr(config_type, "__name__", schema.get("title"))
+    return schema
+
+
+def graph_schemas(graph_id: str | None, graph: Any) -> dict[str, Any]:
+    """``graph``: a compiled graph (``relaygraph_executor.graphs.Graph``).
+    ``graph_id`` ``None``: a subgraph's schemas, which carry no graph id."""
+    schemas = {
         "input_schema": _safe(graph.get_input_jsonschema) or hinted_schema(graph),
         "output_schema": _safe(graph.get_output_jsonschema),
-        "state_schema": _safe(graph.get_input_jsonschema),
-        "config_schema": _safe(graph.get_config_jsonschema),
+        "state_schema": _safe(lambda: state_schema(graph)),
+        "config_schema": _safe(lambda: configurable_schema(graph)),
         "context_schema": _safe(graph.get_context_jsonschema),
     }
+    return schemas if graph_id is None else {"graph_id": graph_id, **schemas}
 
 
 def context_keys(schemas: dict[str, Any]) -> frozenset[str] | None:

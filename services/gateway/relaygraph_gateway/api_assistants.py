@@ -1,5 +1,10 @@
-"""Assistants: one default assistant per graph of langgraph.json, as LangGraph
-Server creates them (id = uuid5 of the graph id), plus /ok and /info."""
+"""Assistants, persisted in Redis with their versions (``assistants.py``),
+as LangGraph Server serves them; plus /ok and /info.
+
+Each graph of langgraph.json has a default assistant with LangGraph Server's
+id (uuid5 of the graph id). Where the reference takes only an assistant's
+UUID, relaygraph also takes its graph's id for the default assistant.
+"""
 
 from __future__ import annotations
 
@@ -9,78 +14,190 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from relaygraph.contracts import GraphQuery
-from relaygraph.runs import now_iso
+from relaygraph.errors import InvalidInput, NotFound
+from relaygraph_gateway.assistant_rules import (
+    canonical_id,
+    only,
+    ordered,
+    page_headers,
+    selected,
+)
 from relaygraph_gateway.core import Gateway
-from relaygraph_gateway.models import AssistantSearch
+from relaygraph_gateway.models import (
+    AssistantCount,
+    AssistantCreate,
+    AssistantPatch,
+    AssistantSearch,
+    AssistantVersionChange,
+    AssistantVersions,
+)
 from relaygraph_gateway.render import JSON, matches
 
 router = APIRouter(tags=["assistants"])
-STARTED = now_iso()
 
 
 def gw(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-def assistant_json(graph_id: str, assistant_id: str) -> dict[str, Any]:
-    return {
-        "assistant_id": assistant_id,
-        "graph_id": graph_id,
-        "config": {},
-        "context": {},
-        "metadata": {"created_by": "system"},
-        "name": graph_id,
-        "description": None,
-        "version": 1,
-        "created_at": STARTED,
-        "updated_at": STARTED,
-    }
+def _id(g: Gateway, assistant_id: str) -> str:
+    """An assistant's id from the path: its UUID, or a graph id (its default)."""
+    spec = g.config.graphs.get(assistant_id)
+    return spec.assistant_id if spec is not None else canonical_id(assistant_id)
 
 
-def all_assistants(g: Gateway) -> list[dict[str, Any]]:
-    return [assistant_json(s.graph_id, s.assistant_id) for s in g.config.graphs.values()]
+async def _get(g: Gateway, assistant_id: str) -> dict[str, Any]:
+    aid = _id(g, assistant_id)
+    doc = await g.assistants.get(aid)
+    if doc is None:
+        raise NotFound(f"Assistant {aid} not found")
+    return doc
+
+
+@router.post("/assistants")
+async def create_assistant(body: AssistantCreate, request: Request) -> Response:
+    g = gw(request)
+    g.check_graph(body.graph_id)
+    doc = await g.assistants.create(
+        graph_id=body.graph_id,
+        assistant_id=canonical_id(body.assistant_id) if body.assistant_id else None,
+        config=body.config,
+        context=body.context,
+        metadata=body.metadata,
+        name=body.name,
+        description=body.description,
+        if_exists=body.if_exists,
+    )
+    return JSON(doc)
 
 
 @router.post("/assistants/search")
 async def search_assistants(body: AssistantSearch, request: Request) -> Response:
-    found = [
-        a
-        for a in all_assistants(gw(request))
-        if (body.graph_id is None or a["graph_id"] == body.graph_id)
-        and (body.name is None or body.name in a["name"])
-        and matches(a["metadata"], body.metadata)
-    ]
-    return JSON(found[body.offset : body.offset + body.limit])
+    g = gw(request)
+    if body.graph_id is not None:
+        g.check_graph(body.graph_id)
+    found = ordered(
+        selected(
+            await g.assistants.all(),
+            graph_id=body.graph_id,
+            name=body.name,
+            metadata=body.metadata,
+        ),
+        body.sort_by,
+        body.sort_order,
+    )
+    page = [only(a, body.select) for a in found[body.offset : body.offset + body.limit]]
+    return JSON(page, headers=page_headers(len(found), body.offset, body.limit))
 
 
 @router.post("/assistants/count")
-async def count_assistants(body: AssistantSearch, request: Request) -> Response:
-    found = [
-        a
-        for a in all_assistants(gw(request))
-        if body.graph_id is None or a["graph_id"] == body.graph_id
-    ]
+async def count_assistants(body: AssistantCount, request: Request) -> Response:
+    g = gw(request)
+    if body.graph_id is not None:
+        g.check_graph(body.graph_id)
+    found = selected(
+        await g.assistants.all(), graph_id=body.graph_id, name=body.name, metadata=body.metadata
+    )
     return JSON(len(found))
+
+
+@router.post("/assistants/{assistant_id}/latest")
+async def set_latest_version(
+    assistant_id: str, body: AssistantVersionChange, request: Request
+) -> Response:
+    g = gw(request)
+    return JSON(await g.assistants.set_latest(_id(g, assistant_id), body.version))
+
+
+@router.post("/assistants/{assistant_id}/versions")
+async def list_versions(assistant_id: str, body: AssistantVersions, request: Request) -> Response:
+    g = gw(request)
+    aid = _id(g, assistant_id)
+    versions = [
+        v for v in await g.assistants.versions(aid) if matches(v["metadata"], body.metadata)
+    ]
+    page = versions[body.offset : body.offset + body.limit]
+    if not page and not await g.assistants.get(aid):
+        raise NotFound(f"Assistant {aid} not found")
+    return JSON(page)
 
 
 @router.get("/assistants/{assistant_id}")
 async def get_assistant(assistant_id: str, request: Request) -> Response:
-    graph_id, aid = gw(request).graph_of(assistant_id)
-    return JSON(assistant_json(graph_id, aid))
+    return JSON(await _get(gw(request), assistant_id))
+
+
+@router.get("/assistants/{assistant_id}/graph")
+async def get_graph(assistant_id: str, request: Request, xray: str = "") -> Response:
+    g = gw(request)
+    doc = await _get(g, assistant_id)
+    query = GraphQuery(op="graph", graph_id=doc["graph_id"], config=doc["config"], xray=_xray(xray))
+    return JSON(bytes(await g.query(query)))
+
+
+def _xray(value: str) -> bool | int:
+    if value in ("", "false", "False"):
+        return False
+    if value in ("true", "True"):
+        return True
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise InvalidInput("Invalid xray value")
 
 
 @router.get("/assistants/{assistant_id}/schemas")
 async def get_schemas(assistant_id: str, request: Request) -> Response:
     g = gw(request)
-    graph_id, _ = g.graph_of(assistant_id)
-    return JSON(await g.schemas(graph_id))
+    doc = await _get(g, assistant_id)
+    return JSON(await g.schemas(doc["graph_id"]))
 
 
-@router.get("/assistants/{assistant_id}/graph")
-async def get_graph(assistant_id: str, request: Request, xray: bool | int = False) -> Response:
+@router.get("/assistants/{assistant_id}/subgraphs")
+async def get_subgraphs(assistant_id: str, request: Request, recurse: bool = False) -> Response:
+    return await _subgraphs(gw(request), assistant_id, None, recurse)
+
+
+@router.get("/assistants/{assistant_id}/subgraphs/{namespace}")
+async def get_subgraphs_of(
+    assistant_id: str, namespace: str, request: Request, recurse: bool = False
+) -> Response:
+    return await _subgraphs(gw(request), assistant_id, namespace, recurse)
+
+
+async def _subgraphs(
+    g: Gateway, assistant_id: str, namespace: str | None, recurse: bool
+) -> Response:
+    doc = await _get(g, assistant_id)
+    query = GraphQuery(
+        op="subgraphs",
+        graph_id=doc["graph_id"],
+        config=doc["config"],
+        checkpoint_ns=namespace or "",
+        subgraphs=recurse,
+    )
+    return JSON(bytes(await g.query(query)))
+
+
+@router.patch("/assistants/{assistant_id}")
+async def patch_assistant(assistant_id: str, body: AssistantPatch, request: Request) -> Response:
     g = gw(request)
-    graph_id, _ = g.graph_of(assistant_id)
-    return JSON(bytes(await g.query(GraphQuery(op="graph", graph_id=graph_id, xray=xray))))
+    if body.graph_id is not None:
+        g.check_graph(body.graph_id)
+    changes = body.model_dump(exclude_unset=True)
+    return JSON(await g.assistants.patch(_id(g, assistant_id), changes))
+
+
+@router.delete("/assistants/{assistant_id}", status_code=204)
+async def delete_assistant(
+    assistant_id: str, request: Request, delete_threads: bool = False
+) -> Response:
+    g = gw(request)
+    aid = _id(g, assistant_id)
+    if not await g.assistants.delete(aid):
+        raise NotFound(f"Assistant with ID {aid} not found")
+    if delete_threads:
+        await g.delete_threads_of(aid)
+    return Response(status_code=204)
 
 
 @router.get("/ok", tags=["system"])

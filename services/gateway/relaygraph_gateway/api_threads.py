@@ -70,14 +70,7 @@ async def patch_thread(thread_id: str, body: ThreadPatch, request: Request) -> R
 
 @router.delete("/threads/{thread_id}", status_code=204)
 async def delete_thread(thread_id: str, request: Request) -> Response:
-    g = gw(request)
-    row = await g.threads.get(check_id("thread_id", thread_id))
-    if row.get("status") == b"busy":
-        active = row.get("active_run", b"").decode()
-        if active:
-            await g.cancel(thread_id, active)
-    await g.threads.delete(thread_id)
-    await g.saver.adelete_thread(thread_id)
+    await gw(request).delete_thread(check_id("thread_id", thread_id))
     return Response(status_code=204)
 
 

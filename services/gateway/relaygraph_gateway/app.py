@@ -157,6 +157,8 @@ async def _lifespan(
                 settings=settings,
             )
             app.state.gateway = gateway
+            with contextlib.suppress(RedisConnectionError):  # made on first use otherwise
+                await gateway.assistants.ensure_system()
 
             @broker.subscriber(subjects.resume_all, queue=subjects.gateways_queue_group)
             async def on_resume(msg: NatsMessage) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import time
 import uuid
@@ -50,6 +51,8 @@ from relaygraph.runs import Cancelled, CancelOutcome, Created, Decision, Runs, n
 from relaygraph.settings import GatewaySettings
 from relaygraph.subjects import Subjects, is_token
 from relaygraph.threads import Threads
+from relaygraph_gateway.assistant_rules import for_run
+from relaygraph_gateway.assistants import Assistants
 from relaygraph_gateway.follow import Follower
 from relaygraph_gateway.models import RunCreate
 from relaygraph_gateway.run_request import (
@@ -78,6 +81,10 @@ def check_id(kind: str, value: str) -> str:
     return value
 
 
+async def _nothing() -> dict[str, Any]:
+    return {}
+
+
 class Gateway:
     def __init__(
         self,
@@ -103,16 +110,60 @@ class Gateway:
         self.dispatcher = Dispatcher(nc, js, owners, subjects, runs.owner_timeout)
         self.catalog = CatalogCache(Catalog(runs.redis, runs.keys))
         self.follower = Follower(runs, threads, js, subjects)
+        self.assistants = Assistants(runs.redis, runs.keys, runs.trips, config)
 
     # -- assistants ----------------------------------------------------------
-    def graph_of(self, assistant_id: str) -> tuple[str, str]:
-        """(graph_id, assistant_id) for an assistant id or a graph name."""
-        if assistant_id in self.config.graphs:
-            return assistant_id, self.config.graphs[assistant_id].assistant_id
-        for spec in self.config.graphs.values():
-            if spec.assistant_id == assistant_id:
-                return spec.graph_id, spec.assistant_id
-        raise NotFound(f"Assistant {assistant_id} not found")
+    def check_graph(self, graph_id: str) -> None:
+        if graph_id not in self.config.graphs:
+            raise NotFound(
+                f"Graph '{graph_id}' not found. Expected one of: {sorted(self.config.graphs)!r}"
+            )
+
+    async def assistant_for_run(self, assistant_id: str) -> dict[str, Any]:
+        """The assistant a run names: by id, or by its graph's id (the graph's
+        default assistant)."""
+        spec = self.config.graphs.get(assistant_id)
+        if spec is not None:
+            aid = spec.assistant_id
+        else:
+            try:
+                aid = str(uuid.UUID(assistant_id))
+            except ValueError:
+                raise InvalidInput(
+                    f"Invalid assistant: '{assistant_id}'. Must be either:\n"
+                    f"- A valid assistant UUID, or\n"
+                    f"- One of the registered graphs: {', '.join(self.config.graphs)}"
+                ) from None
+        doc = await self.assistants.get(aid)
+        if doc is None:
+            raise NotFound(f"Assistant {aid} not found")
+        return doc
+
+    async def delete_threads_of(self, assistant_id: str) -> None:
+        """Delete every thread whose metadata names this assistant."""
+        doomed, cursor, page = [], 0, 500
+        while rows := await self.threads.search(cursor, page):
+            cursor += page
+            doomed += [
+                row["thread_id"].decode()
+                for row in rows
+                if msgspec.json.decode(row.get("metadata") or b"{}").get("assistant_id")
+                == assistant_id
+                or row.get("assistant_id", b"").decode() == assistant_id
+            ]
+        for thread_id in doomed:
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                await self.delete_thread(thread_id)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """The thread, its runs (an active one cancelled first) and its checkpoints."""
+        row = await self.threads.get(thread_id)
+        if row.get("status") == b"busy":
+            active = row.get("active_run", b"").decode()
+            if active:
+                await self.cancel(thread_id, active)
+        await self.threads.delete(thread_id)
+        await self.saver.adelete_thread(thread_id)
 
     # -- executor queries ----------------------------------------------------
     async def query(self, q: GraphQuery) -> msgspec.Raw:
@@ -217,10 +268,15 @@ class Gateway:
         made before it was dispatched, so none is missed and no JetStream
         consumer is needed. ``resume``: which pause a resume answers, when the
         caller decided it (NATS); otherwise LangGraph's HTTP rule applies."""
-        graph_id, assistant_id = self.graph_of(body.assistant_id)
         check_run_body(body)
         temporary = thread_id is None
         thread_id = check_id("thread_id", str(uuid.uuid4()) if thread_id is None else thread_id)
+        # Both in one round trip: they go out in the same pipeline.
+        assistant, thread_metadata = await asyncio.gather(
+            self.assistant_for_run(body.assistant_id),
+            self.threads.metadata_of(thread_id) if not temporary else _nothing(),
+        )
+        graph_id, assistant_id = assistant["graph_id"], assistant["assistant_id"]
         resuming = is_resume(body)
         if body.input is not None and not resuming:
             await self.check_input(graph_id, body.input)
@@ -233,7 +289,8 @@ class Gateway:
             temporary=temporary,
         )
         run_id = new.run_id
-        req = run_request(new, body)
+        merged = for_run(assistant, body.config, body.context, body.metadata, thread_metadata)
+        req = run_request(new, body, *merged)
         run = run_object(new, body, req)
         request = encode(req)
         created = await self.runs.create(

@@ -38,7 +38,15 @@ class NewRun:
     """A stateless run: its thread goes when it ends."""
 
 
-def run_request(new: NewRun, body: RunCreate) -> RunRequest:
+def run_request(
+    new: NewRun,
+    body: RunCreate,
+    config: dict[str, Any],
+    context: dict[str, Any],
+    metadata: dict[str, Any],
+) -> RunRequest:
+    """``config``, ``context`` and ``metadata``: the run's merged with its
+    assistant's (``assistant_rules.for_run``)."""
     modes = body.stream_mode if isinstance(body.stream_mode, list) else [body.stream_mode]
     return RunRequest(
         run_id=new.run_id,
@@ -47,9 +55,9 @@ def run_request(new: NewRun, body: RunCreate) -> RunRequest:
         graph_id=new.graph_id,
         input=body.input,
         command=body.command.model_dump(exclude_unset=True) if body.command else None,
-        config=body.config or {},
-        context=body.context,
-        metadata=body.metadata or {},
+        config=config,
+        context=context,
+        metadata=metadata,
         stream_mode=list(modes),
         stream_subgraphs=body.stream_subgraphs,
         interrupt_before=body.interrupt_before,
@@ -70,12 +78,13 @@ def run_object(new: NewRun, body: RunCreate, req: RunRequest) -> dict[str, Any]:
         "assistant_id": new.assistant_id,
         "created_at": new.created_at,
         "updated_at": new.created_at,
-        "metadata": body.metadata or {},
+        "metadata": req.metadata,
         "multitask_strategy": body.multitask_strategy,
         "kwargs": {
             "input": body.input,
             "command": req.command,
-            "config": body.config or {},
+            "config": req.config,
+            "context": req.context,
             "stream_mode": body.stream_mode
             if isinstance(body.stream_mode, list)
             else [body.stream_mode],

@@ -20,7 +20,7 @@ is kept by separate commands in the same round trip (``lifecycle``).
 
 from __future__ import annotations
 
-from relaygraph.runs._lua import Lua
+from relaygraph.lua import Lua
 
 # release_resumes: a run that did not apply its resume (cancelled, or its graph
 # did not load) leaves the interrupts it answered answerable again.

@@ -27,10 +27,10 @@ import msgspec
 from redis.asyncio import Redis
 
 from relaygraph.errors import BadRequest, Conflict, NotFound
+from relaygraph.lua import Script
 from relaygraph.pipelining import Direct, RoundTrips, Step
 from relaygraph.resumes import ResumePlan
 from relaygraph.runs import _scripts as lua
-from relaygraph.runs._lua import Script
 from relaygraph.runs.outcomes import (
     Cancelled,
     CancelOutcome,
