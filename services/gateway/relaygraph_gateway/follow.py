@@ -9,7 +9,10 @@ one quiet heartbeat. So nothing that follows a run waits forever.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import msgspec
@@ -27,6 +30,10 @@ from relaygraph.subjects import Subjects
 from relaygraph.threads import Threads
 
 TERMINAL = {"success", "error", "timeout", "interrupted"}
+# How long following a run waits for JetStream to take a subscription (a
+# stream's leader election after a node died takes a few seconds).
+SUBSCRIBE_PATIENCE = 30.0
+log = logging.getLogger("relaygraph.gateway")
 
 
 def thread_result(row: dict[str, bytes]) -> bytes:
@@ -80,9 +87,25 @@ class Follower:
             subject = (
                 self.subjects.event_end(run_id) if only_end else self.subjects.run_events(run_id)
             )
-            sub = await self.js.subscribe(
-                subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
-            )
+            deadline = time.monotonic() + SUBSCRIBE_PATIENCE
+            while sub is None:
+                try:
+                    sub = await self.js.subscribe(
+                        subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+                    )
+                except (NatsError, builtins.TimeoutError) as exc:
+                    # The events stream electing a leader (a NATS node died) or
+                    # the connection coming back: the run goes on meanwhile, so
+                    # keep the caller waiting, and answer from the record if it ends.
+                    if time.monotonic() > deadline:
+                        raise
+                    log.info("following run %s: JetStream not ready (%r); retrying", run_id, exc)
+                    ended = await self._ended(thread_id, run_id, replayable=False)
+                    if ended is not None:
+                        yield ended
+                        return
+                    yield None
+                    await asyncio.sleep(min(1.0, heartbeat))
         try:
             while True:
                 try:
