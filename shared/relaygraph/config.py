@@ -42,11 +42,33 @@ class GraphSpec:
 
 
 @dataclass(frozen=True)
+class StoreIndex:
+    """``store.index``: embed items for semantic search."""
+
+    embed: str
+    """``./file.py:function`` (relative to langgraph.json) or ``module:function``."""
+    dims: int | None = None
+    fields: tuple[str, ...] = ("$",)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The ``store`` section of langgraph.json."""
+
+    index: StoreIndex | None = None
+    default_ttl: float | None = None
+    """Minutes an item lives after it is written (or read, with refresh_on_read)."""
+    refresh_on_read: bool = True
+    sweep_interval_minutes: float = 1.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     graphs: dict[str, GraphSpec]
     dependencies: list[Path] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     @property
     def root(self) -> Path:
@@ -71,6 +93,35 @@ def _read_env(root: Path, env: Any) -> dict[str, str]:
             values[key.strip()] = value.strip().strip("'\"")
         return values
     raise InvalidInput("langgraph.json: `env` must be an object or the path of a .env file")
+
+
+def _read_store(where: Path, raw: Any) -> StoreConfig:
+    if raw is None:
+        return StoreConfig()
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where}: `store` must be an object")
+    index, ttl = raw.get("index"), raw.get("ttl") or {}
+    if not isinstance(ttl, dict):
+        raise InvalidInput(f"{where}: `store.ttl` must be an object")
+    parsed_index = None
+    if index is not None:
+        if not isinstance(index, dict) or not isinstance(index.get("embed"), str):
+            raise InvalidInput(f"{where}: `store.index` needs `embed` ('./file.py:function')")
+        fields = index.get("fields") or ["$"]
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise InvalidInput(f"{where}: `store.index.fields` must be a list of paths")
+        dims = index.get("dims")
+        parsed_index = StoreIndex(index["embed"], int(dims) if dims else None, tuple(fields))
+    try:
+        default_ttl = ttl.get("default_ttl")
+        return StoreConfig(
+            index=parsed_index,
+            default_ttl=float(default_ttl) if default_ttl is not None else None,
+            refresh_on_read=bool(ttl.get("refresh_on_read", True)),
+            sweep_interval_minutes=float(ttl.get("sweep_interval_minutes") or 1.0),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{where}: `store.ttl`: {exc}") from exc
 
 
 def load_config(path: str | Path = "langgraph.json") -> Config:
@@ -101,7 +152,13 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
         )
     root = cfg_path.parent
     deps = [(root / d).resolve() for d in raw.get("dependencies", []) if isinstance(d, str)]
-    return Config(cfg_path, graphs, deps, _read_env(root, raw.get("env")))
+    return Config(
+        cfg_path,
+        graphs,
+        deps,
+        _read_env(root, raw.get("env")),
+        _read_store(cfg_path, raw.get("store")),
+    )
 
 
 def apply_config_env(config_path: str | Path | None) -> Config | None:

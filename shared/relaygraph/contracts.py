@@ -126,7 +126,18 @@ class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):
 
 # -- graph queries: gateway -> any executor (request/reply) ------------------
 
-GraphOp = Literal["get_state", "update_state", "history", "schemas", "graph", "subgraphs"]
+GraphOp = Literal[
+    "get_state",
+    "update_state",
+    "history",
+    "schemas",
+    "graph",
+    "subgraphs",
+    "store_put",
+    "store_search",
+]
+"""``store_*``: Store calls that need the embedding function (user code, which
+only executors load); ``values`` holds the call's body."""
 
 
 class GraphQuery(Wire, frozen=True, kw_only=True, omit_defaults=True):

@@ -7,6 +7,7 @@ checked with :func:`is_token` before they reach this module's builders.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -131,6 +132,10 @@ class Subjects:
         return f"{self.prefix}.cancel"
 
 
+def _namespace_tag(namespace: tuple[str, ...]) -> str:
+    return hashlib.blake2b("\x00".join(namespace).encode(), digest_size=10).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """Redis keys. Every key of one thread carries the hash tag ``{<thread_id>}``
@@ -190,6 +195,39 @@ class Keys:
     def assistants_index(self) -> str:
         """Sorted set of every assistant id, scored by creation time (ms)."""
         return f"{self.prefix}:assistants"
+
+    # -- the Store (relaygraph.store) ---------------------------------------------
+    # One namespace's keys share the hash tag of a digest of its labels (labels
+    # may hold any character but NUL, braces included).
+    def store_items(self, namespace: tuple[str, ...]) -> str:
+        """Hash key -> the item's value (JSON)."""
+        return f"{self.prefix}:store:{{{_namespace_tag(namespace)}}}:items"
+
+    def store_meta(self, namespace: tuple[str, ...]) -> str:
+        """Hash key -> ``created_at TAB updated_at TAB ttl TAB expires_ms``."""
+        return f"{self.prefix}:store:{{{_namespace_tag(namespace)}}}:meta"
+
+    def store_order(self, namespace: tuple[str, ...]) -> str:
+        """Sorted set key -> when it was first put (the namespace's counter)."""
+        return f"{self.prefix}:store:{{{_namespace_tag(namespace)}}}:order"
+
+    def store_seq(self, namespace: tuple[str, ...]) -> str:
+        return f"{self.prefix}:store:{{{_namespace_tag(namespace)}}}:seq"
+
+    def store_vectors(self, namespace: tuple[str, ...]) -> str:
+        """Hash key -> the item's embeddings (float32, one after another)."""
+        return f"{self.prefix}:store:{{{_namespace_tag(namespace)}}}:vectors"
+
+    @property
+    def store_namespaces(self) -> str:
+        """Sorted set of every namespace (labels joined by NUL), all scored 0,
+        so that a lexicographic range is a prefix."""
+        return f"{self.prefix}:store:namespaces"
+
+    @property
+    def store_expiry(self) -> str:
+        """Sorted set ``[namespace, key]`` (JSON) -> when the item expires (ms)."""
+        return f"{self.prefix}:store:expiry"
 
     def graph_catalog(self, graph_id: str) -> str:
         """Hash of one graph's published versions (``relaygraph.catalog``):

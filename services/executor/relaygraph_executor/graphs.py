@@ -33,6 +33,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
+from langgraph.store.base import BaseStore
 from langgraph_sdk.runtime import ServerRuntime, _ExecutionRuntime, _ReadRuntime
 
 import relaygraph
@@ -196,9 +197,10 @@ class LoadedGraph:
 class GraphRegistry:
     """Every graph of the config, compiled with the shared checkpointer."""
 
-    def __init__(self, config: Config, checkpointer: AttemptSaver) -> None:
+    def __init__(self, config: Config, checkpointer: AttemptSaver, store: BaseStore) -> None:
         self.config = config
         self.checkpointer = checkpointer
+        self.store = store
         self.loaded: dict[str, LoadedGraph] = {}
 
     @property
@@ -227,8 +229,7 @@ class GraphRegistry:
         if callable(obj) and not isinstance(obj, (Pregel, StateGraph)):
             loaded.factory, loaded.factory_args = obj, factory_args(obj)
             runtime: _ReadRuntime[Any] = _ReadRuntime(
-                access_context="assistants.read",
-                store=None,  # type: ignore[arg-type]
+                access_context="assistants.read", store=self.store
             )
             made = obj(**loaded.factory_args({"configurable": {}}, runtime))
             async with _entered(made) as value:
@@ -239,7 +240,7 @@ class GraphRegistry:
         # stored; any other type in a checkpoint is refused when read.
         allowed = graph_allowlist(graph)
         loaded.saver = self.checkpointer.with_allowlist(allowed) if allowed else self.checkpointer
-        loaded.graph = graph.copy(update={"checkpointer": loaded.saver})
+        loaded.graph = graph.copy(update={"checkpointer": loaded.saver, "store": self.store})
         loaded.schemas = graph_schemas(graph_id, loaded.graph)
         loaded.context_keys = context_keys(loaded.schemas)
         return loaded
@@ -274,13 +275,11 @@ class GraphRegistry:
             yield loaded.graph
             return
         runtime = _ExecutionRuntime(
-            access_context="threads.create_run",
-            store=None,  # type: ignore[arg-type]
-            context=context,
+            access_context="threads.create_run", store=self.store, context=context
         )
         made = loaded.factory(**loaded.factory_args(config, runtime))
         async with _entered(made) as value:
-            yield _compiled(value).copy(update={"checkpointer": loaded.saver})
+            yield _compiled(value).copy(update={"checkpointer": loaded.saver, "store": self.store})
 
 
 def _describe(exc: BaseException) -> str:

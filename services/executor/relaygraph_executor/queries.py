@@ -10,6 +10,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
+from langgraph.store.base import NOT_PROVIDED, BaseStore
 from langgraph.types import StateSnapshot
 
 from relaygraph.contracts import GraphQuery
@@ -64,9 +65,10 @@ def state_json(state: StateSnapshot) -> dict[str, Any]:
 
 
 class Queries:
-    def __init__(self, registry: GraphRegistry, threads: Threads) -> None:
+    def __init__(self, registry: GraphRegistry, threads: Threads, store: BaseStore) -> None:
         self.registry = registry
         self.threads = threads
+        self.store = store
 
     def _config(self, q: GraphQuery) -> RunnableConfig:
         configurable: dict[str, Any] = dict((q.config or {}).get("configurable") or {})
@@ -78,6 +80,11 @@ class Queries:
         return {"configurable": configurable}
 
     async def answer(self, q: GraphQuery) -> bytes:
+        if q.op in ("store_put", "store_search"):
+            try:
+                return await self._store(q.op, q.values)
+            except ValueError as exc:  # the store's namespace and filter rules
+                raise BadRequest(str(exc)) from None
         graph = self.registry.get(q.graph_id)
         if q.op == "get_state":
             state = await graph.aget_state(self._config(q), subgraphs=q.subgraphs)
@@ -131,3 +138,24 @@ class Queries:
             pause_checkpoint=state.config["configurable"].get("checkpoint_id", ""),
         )
         return dumps({"checkpoint": _checkpoint(new_config)})
+
+    async def _store(self, op: str, body: dict[str, Any]) -> bytes:
+        """The Store calls the gateway hands over (they need the embedding function)."""
+        if op == "store_put":
+            await self.store.aput(
+                tuple(body["namespace"]),
+                body["key"],
+                body["value"],
+                index=body.get("index"),
+                ttl=body.get("ttl", NOT_PROVIDED),
+            )
+            return dumps(None)
+        found = await self.store.asearch(
+            tuple(body.get("namespace_prefix") or ()),
+            query=body.get("query"),
+            filter=body.get("filter"),
+            limit=body.get("limit", 10),
+            offset=body.get("offset", 0),
+            refresh_ttl=body.get("refresh_ttl"),
+        )
+        return dumps([item.dict() for item in found])

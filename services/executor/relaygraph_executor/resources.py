@@ -22,6 +22,7 @@ from relaygraph.owners import Owners
 from relaygraph.pipelining import AutoPipeline
 from relaygraph.runs import Runs
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
+from relaygraph.store import RedisStore, store_for
 from relaygraph.subjects import Keys, Subjects
 from relaygraph.threads import Threads
 from relaygraph_executor.attempts import AttemptSaver
@@ -45,6 +46,7 @@ class Resources:
     keys: Keys
     subjects: Subjects
     saver: AttemptSaver
+    store: RedisStore
     registry: GraphRegistry
     runs: Runs
     threads: Threads
@@ -70,7 +72,8 @@ async def open_resources(config: Config, settings: Settings) -> AsyncIterator[Re
         trips = AutoPipeline(rds)
         saver = AttemptSaver(rds, key_prefix=redis.key_prefix, pipeline=trips)
         await saver.asetup()
-        registry = GraphRegistry(config, saver)
+        store = store_for(config, rds, keys, trips, embed=True)
+        registry = GraphRegistry(config, saver, store)
         await registry.load()
         # Gateways check runs' input against what is published here, with no
         # executor needed to answer at that moment.
@@ -89,6 +92,7 @@ async def open_resources(config: Config, settings: Settings) -> AsyncIterator[Re
             keys=keys,
             subjects=subjects,
             saver=saver,
+            store=store,
             registry=registry,
             runs=runs,
             threads=Threads(rds, keys, runs),

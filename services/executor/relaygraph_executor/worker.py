@@ -61,7 +61,7 @@ class Executor:
         self.runner = Runner(
             res, renew_interval=min(ex.heartbeat_interval, res.settings.runs.lease_ttl / 3)
         )
-        self.queries = Queries(res.registry, res.threads)
+        self.queries = Queries(res.registry, res.threads, res.store)
 
     def router(self) -> NatsRouter:
         """The executor's subscribers (FastStream), bound to this executor."""

@@ -223,7 +223,7 @@ async def info(request: Request) -> Response:
                 "crons": False,
                 "langsmith": False,
                 "thread_ttl": False,
-                "store": False,
+                "store": True,
             },
         }
     )

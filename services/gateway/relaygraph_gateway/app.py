@@ -42,7 +42,7 @@ from relaygraph.process import release_memory
 from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.subjects import Keys, Subjects
 from relaygraph.threads import Threads
-from relaygraph_gateway import api_assistants, api_docs, api_runs, api_threads
+from relaygraph_gateway import api_assistants, api_docs, api_runs, api_store, api_threads
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.fast import ApiKeyAuth, FastRoutes
 from relaygraph_gateway.models import CommandBody, RunCreate
@@ -101,6 +101,7 @@ def create_app(
     app.include_router(api_assistants.router)
     app.include_router(api_threads.router)
     app.include_router(api_runs.router)
+    app.include_router(api_store.router)
     app.include_router(api_docs.router)
     # Added last = outermost: the key is checked before the fast routes.
     app.add_middleware(FastRoutes, errors=error_response)

@@ -49,6 +49,7 @@ from relaygraph.owners import Owners
 from relaygraph.resumes import ResumePlan
 from relaygraph.runs import Cancelled, CancelOutcome, Created, Decision, Runs, now_iso
 from relaygraph.settings import GatewaySettings
+from relaygraph.store import store_for
 from relaygraph.subjects import Subjects, is_token
 from relaygraph.threads import Threads
 from relaygraph_gateway.assistant_rules import for_run
@@ -111,6 +112,7 @@ class Gateway:
         self.catalog = CatalogCache(Catalog(runs.redis, runs.keys))
         self.follower = Follower(runs, threads, js, subjects)
         self.assistants = Assistants(runs.redis, runs.keys, runs.trips, config)
+        self.store = store_for(config, runs.redis, runs.keys, runs.trips, embed=False)
 
     # -- assistants ----------------------------------------------------------
     def check_graph(self, graph_id: str) -> None:
