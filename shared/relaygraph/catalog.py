@@ -141,3 +141,8 @@ class CatalogCache:
         entry = await self.catalog.current(graph_id)
         self._seen[graph_id] = (now, entry)
         return entry
+
+    def forget(self, graph_id: str) -> None:
+        """Read the graph's entry again next time (an executor answered for
+        it, so it has published it by now)."""
+        self._seen.pop(graph_id, None)

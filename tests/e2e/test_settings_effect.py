@@ -49,6 +49,8 @@ def tuned_config(dest: Path) -> Path:
         gid: f"{(root / target.rsplit(':', 1)[0]).resolve()}:{target.rsplit(':', 1)[1]}"
         for gid, target in config["graphs"].items()
     }
+    index = config["store"]["index"]
+    index["embed"] = f"{(root / index['embed'].rsplit(':', 1)[0]).resolve()}:letters"
     config["env"] = TUNED
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "langgraph.json").write_text(json.dumps(config))

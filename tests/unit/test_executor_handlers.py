@@ -102,6 +102,7 @@ async def harness() -> AsyncIterator[tuple[NatsBroker, Executor, Outcomes, Publi
         keys=Keys(),
         subjects=Subjects(),
         saver=None,  # type: ignore[arg-type]
+        store=None,  # type: ignore[arg-type]
         registry=None,  # type: ignore[arg-type]
         runs=None,  # type: ignore[arg-type]
         threads=None,  # type: ignore[arg-type]
