@@ -62,6 +62,23 @@ class StoreConfig:
     sweep_interval_minutes: float = 1.0
 
 
+TTL_STRATEGIES = ("delete", "keep_latest")
+
+
+@dataclass(frozen=True)
+class ThreadTTL:
+    """``checkpointer.ttl`` of langgraph.json: what happens to idle threads."""
+
+    strategy: str = "delete"
+    """``delete``: the thread, its runs and checkpoints go; ``keep_latest``:
+    only checkpoints older than each namespace's latest go."""
+    default_ttl: float | None = None
+    """Minutes a thread without a TTL of its own lives after its last update."""
+    sweep_interval_minutes: float = 5.0
+    sweep_limit: int = 1000
+    """Threads looked at per sweep, at most."""
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -69,6 +86,7 @@ class Config:
     dependencies: list[Path] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     store: StoreConfig = field(default_factory=StoreConfig)
+    thread_ttl: ThreadTTL = field(default_factory=ThreadTTL)
 
     @property
     def root(self) -> Path:
@@ -124,6 +142,31 @@ def _read_store(where: Path, raw: Any) -> StoreConfig:
         raise InvalidInput(f"{where}: `store.ttl`: {exc}") from exc
 
 
+def _read_thread_ttl(where: Path, raw: Any) -> ThreadTTL:
+    ttl = (raw or {}).get("ttl") if isinstance(raw, dict) else None
+    if raw is not None and not isinstance(raw, dict):
+        raise InvalidInput(f"{where}: `checkpointer` must be an object")
+    if ttl is None:
+        return ThreadTTL()
+    if not isinstance(ttl, dict):
+        raise InvalidInput(f"{where}: `checkpointer.ttl` must be an object")
+    strategy = ttl.get("strategy", "delete")
+    if strategy not in TTL_STRATEGIES:
+        raise InvalidInput(
+            f"{where}: `checkpointer.ttl.strategy` {strategy!r} must be one of {TTL_STRATEGIES}"
+        )
+    try:
+        default_ttl = ttl.get("default_ttl")
+        return ThreadTTL(
+            strategy=strategy,
+            default_ttl=float(default_ttl) if default_ttl is not None else None,
+            sweep_interval_minutes=float(ttl.get("sweep_interval_minutes") or 5.0),
+            sweep_limit=int(ttl.get("sweep_limit") or 1000),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{where}: `checkpointer.ttl`: {exc}") from exc
+
+
 def load_config(path: str | Path = "langgraph.json") -> Config:
     """Read and check a ``langgraph.json``; errors name the file and the field."""
     cfg_path = Path(path).resolve()
@@ -158,6 +201,7 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
         deps,
         _read_env(root, raw.get("env")),
         _read_store(cfg_path, raw.get("store")),
+        _read_thread_ttl(cfg_path, raw.get("checkpointer")),
     )
 
 

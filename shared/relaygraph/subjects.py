@@ -81,17 +81,27 @@ class Subjects:
         return f"{self.prefix}.owner.{executor_id}.run"
 
     # -- run events (JetStream, limits retention) ----------------------------
-    def event_chunk(self, run_id: str) -> str:
+    # Under the thread's token, so one subscription follows every run of a
+    # thread (``threads.join_stream``).
+    def event_chunk(self, thread_id: str, run_id: str) -> str:
         """Stream chunks of one run, in order."""
-        return f"{self.prefix}.events.{run_id}.chunk"
+        return f"{self.prefix}.events.{thread_id}.{run_id}.chunk"
 
-    def event_end(self, run_id: str) -> str:
+    def event_end(self, thread_id: str, run_id: str) -> str:
         """The closing event of one run attempt (``RunEnd``)."""
-        return f"{self.prefix}.events.{run_id}.end"
+        return f"{self.prefix}.events.{thread_id}.{run_id}.end"
 
-    def run_events(self, run_id: str) -> str:
+    def run_events(self, thread_id: str, run_id: str) -> str:
         """Chunks and end of one run: what a stream follows."""
-        return f"{self.prefix}.events.{run_id}.*"
+        return f"{self.prefix}.events.{thread_id}.{run_id}.*"
+
+    def thread_state_update(self, thread_id: str) -> str:
+        """A thread's state changed outside a run (``update_state``)."""
+        return f"{self.prefix}.events.{thread_id}.thread.state_update"
+
+    def thread_events(self, thread_id: str) -> str:
+        """Every run's events on a thread, and its state updates."""
+        return f"{self.prefix}.events.{thread_id}.>"
 
     @property
     def events_all(self) -> str:
@@ -175,6 +185,11 @@ class Keys:
     def threads_index(self) -> str:
         """Sorted set of every thread id, scored by creation time (search)."""
         return f"{self.prefix}:threads"
+
+    @property
+    def threads_expiry(self) -> str:
+        """Threads with a TTL, scored by when (ms) the sweeper looks at each next."""
+        return f"{self.prefix}:threads:expiry"
 
     @property
     def leases(self) -> str:

@@ -1,14 +1,20 @@
-"""Thread records in Redis: created, read, searched, updated and deleted here.
+"""Thread records in Redis: created, copied, read, searched, updated, expired
+and deleted here.
 
 Values are stored as JSON text produced by the executor and handed to the
 gateway as raw bytes: the gateway never decodes a user's state to serve it.
 What runs on a thread (its queue, its runs, its active run) is the runs
 package's (``relaygraph.runs``).
+
+A thread with a TTL (its own, or ``checkpointer.ttl.default_ttl``) is in the
+expiry set, scored by when the sweeper should look at it next: it expires
+``ttl`` minutes after its last update, and never while a run is on it.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
@@ -23,16 +29,39 @@ STATELESS_RESULT_TTL = 600.0
 event was lost reads the outcome there."""
 
 _CREATE = """
--- KEYS: thread ; ARGV: thread_id, now, metadata_json, if_exists
--- Replies: created | exists | conflict
+-- KEYS: thread ; ARGV: thread_id, now, metadata_json, if_exists, graph_id,
+-- ttl_strategy, ttl_minutes. Replies: created | exists | conflict
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if ARGV[4] == 'do_nothing' then return 'exists' end
   return 'conflict'
 end
 redis.call('HSET', KEYS[1], 'thread_id', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2],
-  'metadata', ARGV[3], 'status', 'idle', 'values', 'null', 'interrupts', '{}')
+  'state_updated_at', ARGV[2], 'metadata', ARGV[3], 'status', 'idle', 'values', 'null',
+  'interrupts', '{}')
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'graph_id', ARGV[5]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ttl_strategy', ARGV[6], 'ttl_minutes', ARGV[7]) end
 return 'created'
 """
+
+_EXPIRE = """
+-- KEYS: thread ; ARGV: updated_at as the sweeper read it.
+-- Deletes the record only if nothing happened since. Replies: deleted | busy | changed | gone
+local row = redis.call('HMGET', KEYS[1], 'status', 'updated_at')
+if not row[2] then return 'gone' end
+if row[1] == 'busy' then return 'busy' end
+if row[2] ~= ARGV[1] then return 'changed' end
+redis.call('DEL', KEYS[1])
+return 'deleted'
+"""
+
+# What a copy takes from its source (the checkpoints are the saver's to copy).
+_COPIED = ("metadata", "graph_id", "assistant_id", "values", "interrupts", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class TTL:
+    strategy: str
+    minutes: float
 
 
 class Threads:
@@ -41,29 +70,74 @@ class Threads:
         self.keys = keys
         self.runs = runs
         self._create = redis.register_script(_CREATE)
+        self._expire = redis.register_script(_EXPIRE)
 
     async def create(
-        self, thread_id: str, metadata: dict[str, Any], if_exists: str = "raise"
+        self,
+        thread_id: str,
+        metadata: dict[str, Any],
+        if_exists: str = "raise",
+        *,
+        ttl: TTL | None = None,
+        expires_in: float | None = None,
     ) -> dict[str, bytes]:
+        """``ttl``: the thread's own; ``expires_in``: minutes until the
+        sweeper looks at it (its own TTL or the default)."""
         key = self.keys.thread(thread_id)
+        graph_id = metadata.get("graph_id")
+        args = [
+            thread_id,
+            now_iso(),
+            msgspec.json.encode(metadata),
+            if_exists,
+            graph_id if isinstance(graph_id, str) else "",
+            ttl.strategy if ttl else "",
+            repr(ttl.minutes) if ttl else "",
+        ]
         # One round trip: the script, the search index (one key outside the
         # thread's slot; NX keeps an existing thread's place), and the row.
-        res, _, raw = await self.runs.trips.run(
-            [
-                (
-                    self._create,
-                    [key],
-                    [thread_id, now_iso(), msgspec.json.encode(metadata), if_exists],
-                ),
-                ("ZADD", self.keys.threads_index, "NX", time.time(), thread_id),
-                ("HGETALL", key),
-            ],
-        )
+        steps: list[Any] = [
+            (self._create, [key], args),
+            ("ZADD", self.keys.threads_index, "NX", time.time(), thread_id),
+        ]
+        if expires_in is not None:
+            steps.append(self.expiry_step(thread_id, expires_in, only_new=True))
+        steps.append(("HGETALL", key))
+        replies = await self.runs.trips.run(steps)
+        res, raw = replies[0], replies[-1]
         if res == b"conflict":
             raise Conflict(f"Thread {thread_id} already exists")
         if not raw:  # the script was reloaded, so it ran after the read
             return await self.get(thread_id)
         return {k.decode(): v for k, v in raw.items()}
+
+    def expiry_step(self, thread_id: str, minutes: float, only_new: bool = False) -> Any:
+        due = int((time.time() + minutes * 60) * 1000)
+        flags = ["NX"] if only_new else []
+        return ("ZADD", self.keys.threads_expiry, *flags, due, thread_id)
+
+    async def copy(self, source_id: str, target_id: str, expires_in: float | None) -> None:
+        """A new thread with the source's metadata, graph, values and status
+        (a busy source is copied as it was at its last checkpoint: idle)."""
+        src = await self.get(source_id)
+        now = now_iso()
+        row: dict[str, bytes | str] = {k: src[k] for k in _COPIED if k in src}
+        if row.get("status") == b"busy":
+            row["status"] = src.get("rest_status", b"idle")
+        if row.get("status") == b"interrupted" and "pause_checkpoint" in src:
+            row["pause_checkpoint"] = src["pause_checkpoint"]
+        for field in ("ttl_strategy", "ttl_minutes"):
+            if field in src:
+                row[field] = src[field]
+        row |= {"thread_id": target_id, "created_at": now, "updated_at": now}
+        row["state_updated_at"] = now
+        steps: list[Any] = [
+            ("HSET", self.keys.thread(target_id), *[x for kv in row.items() for x in kv]),
+            ("ZADD", self.keys.threads_index, "NX", time.time(), target_id),
+        ]
+        if expires_in is not None:
+            steps.append(self.expiry_step(target_id, expires_in))
+        await self.runs.trips.run(steps)
 
     async def get(self, thread_id: str) -> dict[str, bytes]:
         raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.keys.thread(thread_id)))
@@ -84,16 +158,28 @@ class Threads:
             found.setdefault("assistant_id", assistant_id.decode())
         return found
 
-    async def update_metadata(self, thread_id: str, metadata: dict[str, Any]) -> None:
+    async def update(
+        self,
+        thread_id: str,
+        metadata: dict[str, Any],
+        ttl: TTL | None = None,
+    ) -> None:
+        """Metadata merged one level deep over the thread's; a ``ttl``
+        replaces the thread's own and counts from now."""
         current = await self.get(thread_id)
         merged = {**msgspec.json.decode(current.get("metadata", b"{}")), **metadata}
-        await self.redis.hset(
-            self.keys.thread(thread_id),
-            mapping={
-                "metadata": msgspec.json.encode(merged),
-                "updated_at": now_iso(),
-            },
+        mapping: dict[str, Any] = {"metadata": msgspec.json.encode(merged), "updated_at": now_iso()}
+        graph_id = merged.get("graph_id")
+        if isinstance(graph_id, str) and "graph_id" not in current:
+            mapping["graph_id"] = graph_id
+        steps: list[Any] = []
+        if ttl is not None:
+            mapping |= {"ttl_strategy": ttl.strategy, "ttl_minutes": repr(ttl.minutes)}
+            steps.append(self.expiry_step(thread_id, ttl.minutes))
+        steps.insert(
+            0, ("HSET", self.keys.thread(thread_id), *[x for kv in mapping.items() for x in kv])
         )
+        await self.runs.trips.run(steps)
 
     async def set_values(
         self,
@@ -104,7 +190,12 @@ class Threads:
         pause_checkpoint: str = "",
     ) -> None:
         """The thread's state after ``update_state`` (no run active)."""
-        mapping: dict[str, bytes | str] = {"values": values, "updated_at": now_iso()}
+        now = now_iso()
+        mapping: dict[str, bytes | str] = {
+            "values": values,
+            "updated_at": now,
+            "state_updated_at": now,
+        }
         if status:
             mapping["status"] = status
         if status == "interrupted":
@@ -113,20 +204,38 @@ class Threads:
             mapping["interrupts"] = interrupts
         await self.redis.hset(self.keys.thread(thread_id), mapping=mapping)  # type: ignore[arg-type]
 
-    async def search(self, offset: int, limit: int) -> list[dict[str, bytes]]:
-        """Threads newest first; filters are applied by the caller."""
-        ids = await self.redis.zrevrange(self.keys.threads_index, offset, offset + limit - 1)
+    # -- listing -------------------------------------------------------------------
+    async def page_ids(self, offset: int, limit: int, oldest_first: bool = False) -> list[str]:
+        """Thread ids in order of creation, newest first unless ``oldest_first``."""
+        read = self.redis.zrange if oldest_first else self.redis.zrevrange
+        ids = await read(self.keys.threads_index, offset, offset + limit - 1)
+        return [i.decode() for i in ids]
+
+    async def rows(
+        self, ids: list[str], fields: tuple[str, ...] | None = None
+    ) -> list[dict[str, bytes]]:
+        """The records of these threads (only ``fields`` if given), in order;
+        threads that do not exist are left out."""
         if not ids:
             return []
-        pipe = self.redis.pipeline(transaction=False)
-        for tid in ids:
-            pipe.hgetall(self.keys.thread(tid.decode()))
-        rows = await pipe.execute()
-        return [{k.decode(): v for k, v in row.items()} for row in rows if row]
+        if fields is None:
+            raw = await self.runs.trips.run([("HGETALL", self.keys.thread(t)) for t in ids])
+            return [{k.decode(): v for k, v in row.items()} for row in raw if row]
+        raw = await self.runs.trips.run([("HMGET", self.keys.thread(t), *fields) for t in ids])
+        return [
+            {f: v for f, v in zip(fields, row, strict=True) if v is not None}
+            for row in raw
+            if any(v is not None for v in row)
+        ]
+
+    async def search(self, offset: int, limit: int) -> list[dict[str, bytes]]:
+        """Threads newest first; filters are applied by the caller."""
+        return await self.rows(await self.page_ids(offset, limit))
 
     async def count(self) -> int:
         return int(await self.redis.zcard(self.keys.threads_index))
 
+    # -- deleting --------------------------------------------------------------------
     async def delete(
         self, thread_id: str, keep_run: str | None = None, keep_for: float = 0.0
     ) -> None:
@@ -139,6 +248,37 @@ class Threads:
         if keep_run is not None:
             pipe.expire(k.run(thread_id, keep_run), max(1, int(keep_for)))
         pipe.zrem(k.threads_index, thread_id)
+        pipe.zrem(k.threads_expiry, thread_id)
         removed = (await pipe.execute())[0]
         if not removed:
             raise NotFound(f"Thread {thread_id} not found")
+
+    async def due(self, limit: int) -> list[str]:
+        """Threads whose expiry the sweeper should look at now."""
+        ids = await self.redis.zrangebyscore(
+            self.keys.threads_expiry, "-inf", int(time.time() * 1000), 0, limit
+        )
+        return [i.decode() for i in ids]
+
+    async def expire(self, thread_id: str, seen_updated_at: bytes) -> str:
+        """Delete an idle thread whose ``updated_at`` is still what the sweeper
+        read, with its runs (its checkpoints are the caller's). The outcome:
+        ``deleted``, or why not (``busy``, ``changed``, ``gone``)."""
+        run_keys = await self.runs.keys_of_thread(thread_id)
+        outcome = (
+            await self._expire(keys=[self.keys.thread(thread_id)], args=[seen_updated_at])
+        ).decode()
+        if outcome in ("deleted", "gone"):
+            pipe = self.redis.pipeline(transaction=False)
+            if outcome == "deleted":
+                pipe.delete(*run_keys)
+            pipe.zrem(self.keys.threads_index, thread_id)
+            pipe.zrem(self.keys.threads_expiry, thread_id)
+            await pipe.execute()
+        return str(outcome)
+
+    async def reschedule(self, thread_id: str, minutes: float) -> None:
+        await self.runs.trips.run([self.expiry_step(thread_id, minutes)])
+
+    async def forget_expiry(self, thread_id: str) -> None:
+        await self.redis.zrem(self.keys.threads_expiry, thread_id)

@@ -71,7 +71,7 @@ async def test_join_stream_of_a_finished_run_whose_events_expired(system: System
     nc = await nats.connect(system.nats.url)
     try:
         await nc.jetstream().purge_stream(
-            subjects.events_stream, subject=subjects.run_events(run["run_id"])
+            subjects.events_stream, subject=subjects.run_events(tid, run["run_id"])
         )
     finally:
         await nc.close()

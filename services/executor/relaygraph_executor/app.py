@@ -18,10 +18,10 @@ from relaygraph.dispatch import Dispatcher
 from relaygraph.process import release_memory
 from relaygraph.runs import Runs, SweepOutcome
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
-from relaygraph.store import RedisStore
 from relaygraph_executor.graph_io import INFRA_ERRORS
 from relaygraph_executor.liveness import Liveness, heartbeat
 from relaygraph_executor.resources import Settings, open_resources
+from relaygraph_executor.retention import sweep_store, sweep_threads_forever
 from relaygraph_executor.worker import Executor
 
 log = logging.getLogger("relaygraph.executor")
@@ -53,18 +53,6 @@ async def sweep(runs: Runs, dispatcher: Dispatcher, interval: float) -> None:
                     await runs.watching.unwatch(due.thread_id, due.run_id, outbox_sent=True)
         except INFRA_ERRORS as exc:
             log.warning("sweep skipped: %s", exc)
-
-
-async def sweep_store(store: RedisStore, interval: float) -> None:
-    """Delete Store items whose TTL ran out, forever (every executor does; the
-    deletions are idempotent)."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            while await store.sweep() > 0:
-                pass
-        except INFRA_ERRORS as exc:
-            log.warning("store sweep skipped: %s", exc)
 
 
 async def serve(
@@ -106,6 +94,7 @@ async def serve(
             ),
             tasks.create_task(sweep(res.runs, res.dispatcher, ex.sweep_interval)),
             tasks.create_task(sweep_store(res.store, config.store.sweep_interval_minutes * 60)),
+            tasks.create_task(sweep_threads_forever(res.threads, res.saver, config.thread_ttl)),
         ]
         release_memory()
         if ready is not None:

@@ -19,10 +19,10 @@ class RunEvents:
         """The stream stores chunks too, in order on this connection, without a
         round trip each: the run's outcome never depends on them."""
         body = encode(RunEvent(seq=seq, event=event, data=msgspec.Raw(data)))
-        await self.nc.publish(self.subjects.event_chunk(req.run_id), body)
+        await self.nc.publish(self.subjects.event_chunk(req.thread_id, req.run_id), body)
 
     async def end(self, req: RunRequest, seq: int, status: RunStatus, output: bytes) -> None:
         """The closing event must be stored: this waits until JetStream has it."""
         end = encode(RunEnd(status=status.value, output=msgspec.Raw(output)))
         body = encode(RunEvent(seq=seq, event=END_EVENT, data=msgspec.Raw(end)))
-        await self.js.publish(self.subjects.event_end(req.run_id), body)
+        await self.js.publish(self.subjects.event_end(req.thread_id, req.run_id), body)

@@ -19,7 +19,6 @@ from relaygraph_gateway.assistant_rules import (
     canonical_id,
     only,
     ordered,
-    page_headers,
     selected,
 )
 from relaygraph_gateway.core import Gateway
@@ -31,7 +30,7 @@ from relaygraph_gateway.models import (
     AssistantVersionChange,
     AssistantVersions,
 )
-from relaygraph_gateway.render import JSON, matches
+from relaygraph_gateway.render import JSON, matches, page_headers
 
 router = APIRouter(tags=["assistants"])
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import Response, StreamingResponse
 
 from relaygraph.contracts import GraphQuery
-from relaygraph.errors import BadRequest, Conflict
+from relaygraph.errors import BadRequest, Conflict, InvalidInput, NotFound
+from relaygraph.threads import TTL
+from relaygraph_gateway import thread_search
 from relaygraph_gateway.core import Gateway, check_id
 from relaygraph_gateway.models import (
     HistoryQuery,
@@ -19,9 +22,13 @@ from relaygraph_gateway.models import (
     ThreadCount,
     ThreadCreate,
     ThreadPatch,
+    ThreadPrune,
     ThreadSearch,
+    ThreadTTLBody,
 )
-from relaygraph_gateway.render import JSON, matches, thread_json
+from relaygraph_gateway.render import JSON, page_headers, thread_json
+from relaygraph_gateway.thread_rules import check_extract, shaped, without_reserved
+from relaygraph_gateway.thread_stream import after_of, modes_of, thread_events
 
 router = APIRouter(tags=["threads"])
 
@@ -49,22 +56,61 @@ async def create_thread(body: ThreadCreate, request: Request) -> Response:
     return await create_thread_response(gw(request), body)
 
 
+def _ttl(body: ThreadTTLBody | None) -> TTL | None:
+    return TTL(body.strategy, body.ttl) if body is not None else None
+
+
 async def create_thread_response(g: Gateway, body: ThreadCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
+    if body.supersteps:
+        raise InvalidInput("supersteps are not supported: create the thread, then update its state")
     thread_id = check_id("thread_id", body.thread_id or str(uuid.uuid4()))
-    row = await g.threads.create(thread_id, body.metadata, body.if_exists)
+    ttl = _ttl(body.ttl)
+    row = await g.threads.create(
+        thread_id,
+        without_reserved(body.metadata),
+        body.if_exists,
+        ttl=ttl,
+        expires_in=ttl.minutes if ttl else g.config.thread_ttl.default_ttl,
+    )
     return JSON(thread_json(row))
 
 
+def _with_ttl(g: Gateway, row: dict[str, bytes], include: str | None) -> dict[str, Any]:
+    thread = thread_json(row)
+    if include and "ttl" in include.split(","):
+        own = row.get("ttl_minutes")
+        minutes = float(own) if own else g.config.thread_ttl.default_ttl
+        if minutes is None:
+            thread["ttl"] = None
+        else:
+            since = datetime.fromisoformat(thread["updated_at"])
+            thread["ttl"] = {
+                "strategy": (
+                    row.get("ttl_strategy") or g.config.thread_ttl.strategy.encode()
+                ).decode(),
+                "ttl_minutes": minutes,
+                "expires_at": (since + timedelta(minutes=minutes)).isoformat(),
+            }
+    return thread
+
+
 @router.get("/threads/{thread_id}")
-async def get_thread(thread_id: str, request: Request) -> Response:
-    return JSON(thread_json(await gw(request).threads.get(check_id("thread_id", thread_id))))
+async def get_thread(thread_id: str, request: Request, include: str | None = None) -> Response:
+    g = gw(request)
+    return JSON(_with_ttl(g, await g.threads.get(check_id("thread_id", thread_id)), include))
 
 
 @router.patch("/threads/{thread_id}")
-async def patch_thread(thread_id: str, body: ThreadPatch, request: Request) -> Response:
+async def patch_thread(
+    thread_id: str, body: ThreadPatch, request: Request, prefer: str | None = Header(None)
+) -> Response:
     threads = gw(request).threads
-    await threads.update_metadata(check_id("thread_id", thread_id), body.metadata)
+    await threads.update(
+        check_id("thread_id", thread_id), without_reserved(body.metadata), _ttl(body.ttl)
+    )
+    if prefer and "return=minimal" in prefer:
+        return Response(status_code=204)
     return JSON(thread_json(await threads.get(thread_id)))
 
 
@@ -74,49 +120,77 @@ async def delete_thread(thread_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def _search(
-    g: Gateway, body: ThreadSearch | ThreadCount, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    """Threads newest first matching the filters (scans the index in pages)."""
-    out: list[dict[str, Any]] = []
-    skipped, cursor, page = 0, 0, 200
-    ids = getattr(body, "ids", None)
-    values = getattr(body, "values", None)
-    while len(out) < limit:
-        rows = await g.threads.search(cursor, page)
-        if not rows:
-            break
-        cursor += page
-        for row in rows:
-            t = thread_json(row)
-            if body.status and t["status"] != body.status:
-                continue
-            if ids is not None and t["thread_id"] not in ids:
-                continue
-            if not matches(t["metadata"], body.metadata):
-                continue
-            if values and not matches(msgspec.json.decode(row.get("values") or b"null"), values):
-                continue
-            if skipped < offset:
-                skipped += 1
-                continue
-            out.append(t)
-            if len(out) >= limit:
-                break
-    return out
+@router.post("/threads/{thread_id}/copy")
+async def copy_thread(thread_id: str, request: Request) -> Response:
+    """A new thread with this one's checkpoints, metadata and state (not its runs)."""
+    g = gw(request)
+    source = await g.threads.get(check_id("thread_id", thread_id))
+    copy_id = str(uuid.uuid4())
+    await g.saver.acopy_thread(thread_id, copy_id)
+    own = source.get("ttl_minutes")
+    await g.threads.copy(thread_id, copy_id, float(own) if own else g.config.thread_ttl.default_ttl)
+    return JSON(thread_json(await g.threads.get(copy_id)))
+
+
+@router.post("/threads/prune")
+async def prune_threads(body: ThreadPrune, request: Request) -> Response:
+    """``delete``: the threads, with their runs and checkpoints; ``keep_latest``:
+    only their older checkpoints. Threads that do not exist are skipped."""
+    g = gw(request)
+    ids = list(dict.fromkeys(check_id("thread_id", t) for t in body.thread_ids))
+    pruned = 0
+    for thread_id in ids:
+        try:
+            if body.strategy == "delete":
+                await g.delete_thread(thread_id)
+            else:
+                await g.threads.get(thread_id)
+                await g.saver.aprune([thread_id], strategy="keep_latest")
+        except NotFound:
+            continue
+        pruned += 1
+    return JSON({"pruned_count": pruned})
 
 
 @router.post("/threads/search")
 async def search_threads(body: ThreadSearch, request: Request) -> Response:
-    return JSON(await _search(gw(request), body, body.limit, body.offset))
+    g = gw(request)
+    check_extract(body.extract)
+    ids, seen = await thread_search.search(g, body)
+    rows = {r["thread_id"].decode(): r for r in await g.threads.rows(ids)}
+    found = []
+    for thread_id in ids:
+        if thread_id in rows:
+            thread = thread_json(rows[thread_id])
+            if body.extract:  # paths reach into values: decoded, not passed through
+                thread = msgspec.json.decode(msgspec.json.encode(thread))
+            found.append(shaped(thread, body.select, body.extract))
+    return JSON(found, headers=page_headers(seen, body.offset, body.limit))
 
 
 @router.post("/threads/count")
 async def count_threads(body: ThreadCount, request: Request) -> Response:
+    return JSON(await thread_search.count(gw(request), body))
+
+
+@router.get("/threads/{thread_id}/stream")
+async def join_thread_stream(
+    thread_id: str,
+    request: Request,
+    stream_modes: str | None = None,
+    stream_mode: Annotated[list[str] | None, Query()] = None,
+    last_event_id: str | None = Header(None),
+) -> Response:
+    """``stream_modes`` as the reference reads it; ``stream_mode`` as the SDK sends it."""
     g = gw(request)
-    if body.status is None and not body.metadata:
-        return JSON(await g.threads.count())
-    return JSON(len(await _search(g, body, 10**9, 0)))
+    check_id("thread_id", thread_id)
+    modes = modes_of(stream_modes or ",".join(stream_mode or []))
+    events = thread_events(g, thread_id, modes, after_of(last_event_id))
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 # -- state ---------------------------------------------------------------------
@@ -173,7 +247,8 @@ async def update_state(thread_id: str, body: StateUpdate, request: Request) -> R
     graph = row.get("graph_id")
     if graph is None:
         raise BadRequest(
-            f"Thread {thread_id} has no graph yet: run it once before updating its state"
+            f"Thread '{thread_id}' has no assigned graph ID: run it once, create it with a "
+            "graph_id (threads.create(graph_id=...)), or set 'graph_id' in its metadata"
         )
     checkpoint_id = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
     raw = await g.query(

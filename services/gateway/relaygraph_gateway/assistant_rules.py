@@ -146,22 +146,6 @@ def only(doc: dict[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
     return {key: value for key, value in doc.items() if key in fields}
 
 
-def page_headers(total_seen: int, offset: int, limit: int) -> dict[str, str]:
-    """LangGraph Server's pagination headers for ``items[offset:offset+limit]``
-    of ``total_seen`` matches: with a next page, ``X-Pagination-Next`` and a
-    total of next + 1 (what the reference sends); else the real end."""
-    if total_seen > offset + limit:
-        return {
-            "X-Pagination-Total": str(offset + limit + 1),
-            "X-Pagination-Next": str(offset + limit),
-        }
-    return {
-        "X-Pagination-Total": str(
-            min(total_seen, offset + limit) if total_seen > offset else offset
-        )
-    }
-
-
 def for_run(
     assistant: dict[str, Any],
     config: dict[str, Any] | None,

@@ -211,6 +211,7 @@ class Gateway:
         schemas: dict[str, Any] = msgspec.json.decode(
             await self.query(GraphQuery(op="schemas", graph_id=graph_id))
         )
+        self.catalog.forget(graph_id)  # executors publish before they answer
         return schemas
 
     async def check_input(self, graph_id: str, value: Any) -> None:
@@ -311,12 +312,17 @@ class Gateway:
         )
         if created.decision is Decision.DUPLICATE:
             return await self.run_json(thread_id, created.run_id), created, None
+        default_ttl = self.config.thread_ttl.default_ttl
+        if body.if_not_exists == "create" and not temporary and default_ttl is not None:
+            # A thread this run may have made gets the default TTL (NX: not
+            # an existing thread's own).
+            await self.runs.trips.run([self.threads.expiry_step(thread_id, default_ttl, True)])
         sub = None
         if follow is not None:
             sub = await self.nc.subscribe(
-                self.subjects.run_events(run_id)
+                self.subjects.run_events(thread_id, run_id)
                 if follow == "all"
-                else self.subjects.event_end(run_id)
+                else self.subjects.event_end(thread_id, run_id)
             )
         if created.decision is Decision.DISPATCH:
             await self._dispatch(request, thread_id, run_id, created.owner)
@@ -370,7 +376,7 @@ class Gateway:
                 data=msgspec.Raw(encode(RunEnd(status="interrupted", output=msgspec.Raw(output)))),
             )
             try:
-                await self.js.publish(self.subjects.event_end(run_id), encode(end))
+                await self.js.publish(self.subjects.event_end(thread_id, run_id), encode(end))
             except (NatsError, TimeoutError, builtins.TimeoutError) as exc:
                 # Followers read the outcome in Redis at their next heartbeat.
                 log.warning("the end of cancelled run %s was not published: %r", run_id, exc)

@@ -85,7 +85,9 @@ class Follower:
                 yield ended
                 return
             subject = (
-                self.subjects.event_end(run_id) if only_end else self.subjects.run_events(run_id)
+                self.subjects.event_end(thread_id, run_id)
+                if only_end
+                else self.subjects.run_events(thread_id, run_id)
             )
             deadline = time.monotonic() + SUBSCRIBE_PATIENCE
             while sub is None:
@@ -137,7 +139,7 @@ class Follower:
             return None
         try:
             msg = await self.js.get_last_msg(
-                self.subjects.events_stream, self.subjects.event_end(run_id)
+                self.subjects.events_stream, self.subjects.event_end(thread_id, run_id)
             )
         except JsNotFound:
             msg = None

@@ -60,28 +60,59 @@ class RunCreate(Body):
     after_seconds: float | None = None
 
 
+class ThreadTTLBody(Body):
+    strategy: Literal["delete", "keep_latest"] = "delete"
+    ttl: float = Field(gt=0, description="Minutes after the thread's last update")
+
+
 class ThreadCreate(Body):
     thread_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
+    ttl: ThreadTTLBody | None = None
+    supersteps: list[dict[str, Any]] | None = None
 
 
 class ThreadPatch(Body):
     metadata: dict[str, Any] = Field(default_factory=dict)
+    ttl: ThreadTTLBody | None = None
 
 
-class ThreadSearch(Body):
-    metadata: dict[str, Any] | None = None
-    values: dict[str, Any] | None = None
-    status: Literal["idle", "busy", "interrupted", "error"] | None = None
-    ids: list[str] | None = None
-    limit: int = Field(10, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+ThreadStatusName = Literal["idle", "busy", "interrupted", "error"]
+ThreadField = Literal[
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "state_updated_at",
+    "metadata",
+    "config",
+    "status",
+    "values",
+    "interrupts",
+]
 
 
 class ThreadCount(Body):
     metadata: dict[str, Any] | None = None
-    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    values: dict[str, Any] | None = None
+    status: ThreadStatusName | None = None
+
+
+class ThreadSearch(ThreadCount):
+    ids: list[str] | None = None
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    sort_by: (
+        Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None
+    ) = None
+    sort_order: Literal["asc", "desc"] | None = None
+    select: list[ThreadField] | None = None
+    extract: dict[str, str] | None = None
+
+
+class ThreadPrune(Body):
+    thread_ids: list[str]
+    strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 class StateUpdate(Body):

@@ -35,6 +35,7 @@ def thread_json(h: dict[str, bytes]) -> dict[str, Any]:
         "thread_id": h["thread_id"].decode(),
         "created_at": h["created_at"].decode(),
         "updated_at": h["updated_at"].decode(),
+        "state_updated_at": h.get("state_updated_at", h["updated_at"]).decode(),
         "metadata": metadata,
         "status": h.get("status", b"idle").decode(),
         "values": msgspec.Raw(h["values"]) if h.get("values") else NULL,
@@ -64,3 +65,19 @@ def matches(doc: Any, expected: dict[str, Any] | None) -> bool:
         elif doc[key] != value:
             return False
     return True
+
+
+def page_headers(total_seen: int, offset: int, limit: int) -> dict[str, str]:
+    """LangGraph Server's pagination headers for ``items[offset:offset+limit]``
+    of ``total_seen`` matches: with a next page, ``X-Pagination-Next`` and a
+    total of next + 1 (what the reference sends); else the real end."""
+    if total_seen > offset + limit:
+        return {
+            "X-Pagination-Total": str(offset + limit + 1),
+            "X-Pagination-Next": str(offset + limit),
+        }
+    return {
+        "X-Pagination-Total": str(
+            min(total_seen, offset + limit) if total_seen > offset else offset
+        )
+    }

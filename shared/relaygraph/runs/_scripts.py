@@ -83,7 +83,8 @@ local mode = resume_mode
 if redis.call('EXISTS', THREAD) == 0 then
   if create_thread ~= '1' or mode ~= '' then return {'not_found', '', ''} end
   redis.call('HSET', THREAD, 'thread_id', thread_id, 'created_at', now, 'updated_at', now,
-    'metadata', thread_metadata, 'status', 'idle', 'values', 'null', 'interrupts', '{}')
+    'state_updated_at', now, 'metadata', thread_metadata, 'status', 'idle', 'values', 'null',
+    'interrupts', '{}')
 end
 local ids = cjson.decode(resume_ids)
 for _, id in ipairs(ids) do
@@ -189,7 +190,8 @@ local attempt = redis.call('HINCRBY', RUN, 'attempt', 1)
 local deadline = tonumber(now_ms) + tonumber(lease_ms)
 redis.call('HSET', RUN, 'status', 'running', 'owner', executor_id, 'epoch', epoch,
   'lease_until', deadline, 'claimed_ms', now_ms, 'updated_at', now)
-redis.call('HSET', THREAD, 'status', 'busy', 'owner', executor_id, 'updated_at', now)
+redis.call('HSET', THREAD, 'status', 'busy', 'owner', executor_id, 'updated_at', now,
+  'state_updated_at', now)
 local outcome = 'ok'
 local cancel = redis.call('HGET', RUN, 'cancel')
 if cancel and cancel ~= '' then outcome = 'cancelled'
@@ -256,7 +258,7 @@ redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', no
 if outbox ~= '' then redis.call('HSET', RUN, 'outbox', outbox) end
 local status = thread_status
 if status == '' then status = redis.call('HGET', THREAD, 'rest_status') or 'idle' end
-redis.call('HSET', THREAD, 'status', status, 'updated_at', now)
+redis.call('HSET', THREAD, 'status', status, 'updated_at', now, 'state_updated_at', now)
 if thread_status == 'interrupted' then
   redis.call('HSET', THREAD, 'pause_checkpoint', pause_checkpoint)
 end
@@ -292,7 +294,7 @@ if st == 'pending' and redis.call('HEXISTS', RUN, 'claimed_ms') == 0
   -- ends now, and a later claim finds it ended.
   redis.call('HSET', RUN, 'status', 'interrupted', 'updated_at', now)
   redis.call('HSET', THREAD, 'status', redis.call('HGET', THREAD, 'rest_status') or 'idle',
-    'updated_at', now)
+    'updated_at', now, 'state_updated_at', now)
   release_resumes(run_id)
   local handed = hand_on(now_ms)
   local outcome = 'cancelled'
