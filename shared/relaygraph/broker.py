@@ -130,8 +130,10 @@ async def as_message(msg: Any) -> Any:
     return msg
 
 
-def runs_stream_config(subjects: Subjects, replicas: int = 1) -> StreamConfig:
-    """Run requests: a work queue, each message taken by one executor."""
+def runs_stream_config(subjects: Subjects, replicas: int = 1, max_bytes: int = -1) -> StreamConfig:
+    """Run requests: a work queue, each message taken by one executor. When
+    full it refuses new requests rather than drop accepted ones (a refused
+    dispatch stays in its Redis outbox and is sent again by the sweeper)."""
     return StreamConfig(
         name=subjects.runs_stream,
         subjects=[subjects.runs_all],
@@ -139,11 +141,14 @@ def runs_stream_config(subjects: Subjects, replicas: int = 1) -> StreamConfig:
         storage=StorageType.FILE,
         num_replicas=replicas,
         duplicate_window=120.0,
-        discard=DiscardPolicy.OLD,
+        discard=DiscardPolicy.NEW,
+        max_bytes=max_bytes,
     )
 
 
-def events_stream_config(subjects: Subjects, max_age: float, replicas: int = 1) -> StreamConfig:
+def events_stream_config(
+    subjects: Subjects, max_age: float, replicas: int = 1, max_bytes: int = -1
+) -> StreamConfig:
     """Run events: kept for ``max_age`` so join and stream can replay a run."""
     return StreamConfig(
         name=subjects.events_stream,
@@ -152,11 +157,14 @@ def events_stream_config(subjects: Subjects, max_age: float, replicas: int = 1) 
         storage=StorageType.FILE,
         num_replicas=replicas,
         max_age=max_age,
+        max_bytes=max_bytes,
         duplicate_window=60.0,
     )
 
 
-def dead_letter_stream_config(subjects: Subjects, replicas: int = 1) -> StreamConfig:
+def dead_letter_stream_config(
+    subjects: Subjects, replicas: int = 1, max_bytes: int = -1
+) -> StreamConfig:
     """Run requests given up on, kept 14 days for a person to look at."""
     return StreamConfig(
         name=subjects.dead_letter_stream,
@@ -165,6 +173,7 @@ def dead_letter_stream_config(subjects: Subjects, replicas: int = 1) -> StreamCo
         storage=StorageType.FILE,
         num_replicas=replicas,
         max_age=14 * 24 * 3600.0,
+        max_bytes=max_bytes,
         duplicate_window=120.0,
     )
 
@@ -173,12 +182,13 @@ async def ensure_streams(js: JetStreamContext, subjects: Subjects, settings: Nat
     """Declare every stream relaygraph owns; safe to call from every service."""
     from relaygraph.streams import ensure_stream, interrupts_stream_config
 
-    await ensure_stream(js, runs_stream_config(subjects, settings.replicas))
+    limit = settings.stream_max_bytes
+    await ensure_stream(js, runs_stream_config(subjects, settings.replicas, limit))
     await ensure_stream(
-        js, events_stream_config(subjects, settings.events_max_age, settings.replicas)
+        js, events_stream_config(subjects, settings.events_max_age, settings.replicas, limit)
     )
-    await ensure_stream(js, interrupts_stream_config(subjects, settings.replicas))
-    await ensure_stream(js, dead_letter_stream_config(subjects, settings.replicas))
+    await ensure_stream(js, interrupts_stream_config(subjects, settings.replicas, limit))
+    await ensure_stream(js, dead_letter_stream_config(subjects, settings.replicas, limit))
 
 
 def run_consumer_configs(subjects: Subjects, ack_wait: float) -> list[ConsumerConfig]:

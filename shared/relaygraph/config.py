@@ -62,7 +62,43 @@ class StoreConfig:
     sweep_interval_minutes: float = 1.0
 
 
+CORS_KEYS = (
+    "allow_origins",
+    "allow_methods",
+    "allow_headers",
+    "allow_credentials",
+    "allow_origin_regex",
+    "expose_headers",
+    "max_age",
+)
+ROUTE_GROUPS = ("assistants", "threads", "runs", "store", "meta")
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """The ``http`` section of langgraph.json (what relaygraph honours of it)."""
+
+    app: str | None = None
+    """``./file.py:app`` or ``package.module:app``: a Starlette or FastAPI app
+    whose routes are served beside (and before) the API's."""
+    cors: dict[str, Any] | None = None
+    """Starlette ``CORSMiddleware`` options; ``None``: any origin (the default)."""
+    disabled: frozenset[str] = frozenset()
+    """Route groups turned off (``disable_assistants``...), of :data:`ROUTE_GROUPS`."""
+
+
 TTL_STRATEGIES = ("delete", "keep_latest")
+MAX_TTL_MINUTES = 100 * 365 * 24 * 60
+
+
+def _minutes(where: Path, name: str, value: Any) -> float | None:
+    """A TTL in minutes: positive and at most a century."""
+    if value is None:
+        return None
+    minutes = float(value)
+    if not 0 < minutes <= MAX_TTL_MINUTES:
+        raise InvalidInput(f"{where}: `{name}` must be between 0 and {MAX_TTL_MINUTES} minutes")
+    return minutes
 
 
 @dataclass(frozen=True)
@@ -87,6 +123,7 @@ class Config:
     env: dict[str, str] = field(default_factory=dict)
     store: StoreConfig = field(default_factory=StoreConfig)
     thread_ttl: ThreadTTL = field(default_factory=ThreadTTL)
+    http: HttpConfig = field(default_factory=HttpConfig)
 
     @property
     def root(self) -> Path:
@@ -131,12 +168,11 @@ def _read_store(where: Path, raw: Any) -> StoreConfig:
         dims = index.get("dims")
         parsed_index = StoreIndex(index["embed"], int(dims) if dims else None, tuple(fields))
     try:
-        default_ttl = ttl.get("default_ttl")
         return StoreConfig(
             index=parsed_index,
-            default_ttl=float(default_ttl) if default_ttl is not None else None,
+            default_ttl=_minutes(where, "store.ttl.default_ttl", ttl.get("default_ttl")),
             refresh_on_read=bool(ttl.get("refresh_on_read", True)),
-            sweep_interval_minutes=float(ttl.get("sweep_interval_minutes") or 1.0),
+            sweep_interval_minutes=max(0.01, float(ttl.get("sweep_interval_minutes") or 1.0)),
         )
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{where}: `store.ttl`: {exc}") from exc
@@ -156,15 +192,30 @@ def _read_thread_ttl(where: Path, raw: Any) -> ThreadTTL:
             f"{where}: `checkpointer.ttl.strategy` {strategy!r} must be one of {TTL_STRATEGIES}"
         )
     try:
-        default_ttl = ttl.get("default_ttl")
         return ThreadTTL(
             strategy=strategy,
-            default_ttl=float(default_ttl) if default_ttl is not None else None,
-            sweep_interval_minutes=float(ttl.get("sweep_interval_minutes") or 5.0),
+            default_ttl=_minutes(where, "checkpointer.ttl.default_ttl", ttl.get("default_ttl")),
+            sweep_interval_minutes=max(0.01, float(ttl.get("sweep_interval_minutes") or 5.0)),
             sweep_limit=int(ttl.get("sweep_limit") or 1000),
         )
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{where}: `checkpointer.ttl`: {exc}") from exc
+
+
+def _read_http(where: Path, raw: Any) -> HttpConfig:
+    if raw is None:
+        return HttpConfig()
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where}: `http` must be an object")
+    app, cors = raw.get("app"), raw.get("cors")
+    if app is not None and (not isinstance(app, str) or ":" not in app):
+        raise InvalidInput(f"{where}: `http.app` must be './file.py:app' or 'module:app'")
+    if cors is not None:
+        if not isinstance(cors, dict):
+            raise InvalidInput(f"{where}: `http.cors` must be an object")
+        cors = {k: v for k, v in cors.items() if k in CORS_KEYS}
+    disabled = frozenset(g for g in ROUTE_GROUPS if raw.get(f"disable_{g}") is True)
+    return HttpConfig(app=app, cors=cors, disabled=disabled)
 
 
 def load_config(path: str | Path = "langgraph.json") -> Config:
@@ -202,6 +253,7 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
         _read_env(root, raw.get("env")),
         _read_store(cfg_path, raw.get("store")),
         _read_thread_ttl(cfg_path, raw.get("checkpointer")),
+        _read_http(cfg_path, raw.get("http")),
     )
 
 

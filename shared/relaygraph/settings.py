@@ -31,6 +31,11 @@ class NatsSettings(BaseSettings):
     events_max_age: float = Field(
         3600.0, description="Seconds run events are kept for join/stream replays."
     )
+    stream_max_bytes: int = Field(
+        256 << 20,
+        description="Bytes each JetStream stream may hold; a full run queue refuses new "
+        "runs, the others drop their oldest messages.",
+    )
 
 
 class RedisSettings(BaseSettings):

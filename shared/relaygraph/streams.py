@@ -25,13 +25,16 @@ INTERRUPTS_DUPLICATE_WINDOW = 120.0
 """Seconds JetStream drops a re-published interrupt with the same ``Nats-Msg-Id``."""
 
 
-def interrupts_stream_config(subjects: Subjects, replicas: int = 1) -> StreamConfig:
+def interrupts_stream_config(
+    subjects: Subjects, replicas: int = 1, max_bytes: int = -1
+) -> StreamConfig:
     """The public interrupts stream: every interrupt, kept a week, deduped by msg id."""
     return StreamConfig(
         name=subjects.interrupts_stream,
         subjects=[subjects.interrupts_all],
         retention=RetentionPolicy.LIMITS,
         max_age=INTERRUPTS_MAX_AGE,
+        max_bytes=max_bytes,
         storage=StorageType.FILE,
         num_replicas=replicas,
         duplicate_window=INTERRUPTS_DUPLICATE_WINDOW,

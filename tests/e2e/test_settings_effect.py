@@ -19,6 +19,7 @@ import httpx
 import nats
 import pytest
 from langgraph_sdk import get_client
+from nats.js.api import DiscardPolicy
 from redis.asyncio import Redis
 
 from relaygraph_dev.servers import free_port
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.e2e
 TUNED = {
     "NATS_PREFIX": "tuned",
     "NATS_EVENTS_MAX_AGE": "900",
+    "NATS_STREAM_MAX_BYTES": "67108864",
     "REDIS_KEY_PREFIX": "tk",
     "REDIS_MAX_CONNECTIONS": "2",
     "RELAYGRAPH_QUERY_TIMEOUT": "1.5",
@@ -96,6 +98,10 @@ async def test_prefixes_name_every_stream_subject_and_key(
         assert not any(n.startswith("RELAYGRAPH_") for n in names)
         events = await js.stream_info("TUNED_EVENTS")
         assert events.config.max_age == 900.0
+        for name in ("TUNED_RUNS", "TUNED_EVENTS", "TUNED_INTERRUPTS", "TUNED_DEADLETTER"):
+            info = await js.stream_info(name)
+            assert info.config.max_bytes == 64 << 20, name
+        assert (await js.stream_info("TUNED_RUNS")).config.discard == DiscardPolicy.NEW
     finally:
         await nc.close()
     keys = [k.decode() async for k in redis.scan_iter(count=1000)]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from langgraph_sdk import get_client
-from langgraph_sdk.errors import NotFoundError, UnprocessableEntityError
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
 from tests.system import System
 
@@ -214,3 +214,18 @@ async def test_join_stream_delivers_every_later_run(system: System, c: Any) -> N
         assert lines == ["event: metadata"] * 4
         r = await http.get(f"/threads/{tid}/stream", params={"stream_modes": "bogus"})
         assert (r.status_code, r.json()) == (422, {"detail": "Invalid stream mode: bogus"})
+
+
+async def test_delete_a_run_then_its_thread(c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    run = await c.runs.create(tid, "slow", input={"seconds": 0.3})
+    with pytest.raises(ConflictError):  # still going: cancel it first
+        await c.runs.delete(tid, run["run_id"])
+    await c.runs.join(tid, run["run_id"])
+    await c.runs.delete(tid, run["run_id"])
+    assert await c.runs.list(tid) == []
+    await c.threads.delete(tid)
+    with pytest.raises(NotFoundError):
+        await c.threads.get(tid)
+    with pytest.raises(NotFoundError):
+        await c.threads.delete(tid)

@@ -7,38 +7,18 @@ skips, except under ``CI=true`` where it fails: CI installs it.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
 from relaygraph.contracts import ResumeRequest
+from tests.conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/reviewer-inbox.png")
 SCREENSHOT_PENDING = Path("/tmp/reviewer-inbox-pending.png")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def chromium() -> str:
-    if CHROMIUM.exists():
-        return str(CHROMIUM)
-    reason = f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must have it")
-    pytest.skip(reason)
 
 
 async def test_a_person_answers_an_interrupt_in_the_inbox(

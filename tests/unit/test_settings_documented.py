@@ -50,6 +50,7 @@ PROVEN_BY = {
     "NATS_PREFIX": f"{EFFECT}::test_prefixes_name_every_stream_subject_and_key",
     "NATS_REPLICAS": f"{OUTAGE}::test_streams_keep_their_replicas",
     "NATS_EVENTS_MAX_AGE": f"{EFFECT}::test_prefixes_name_every_stream_subject_and_key",
+    "NATS_STREAM_MAX_BYTES": f"{EFFECT}::test_prefixes_name_every_stream_subject_and_key",
     "REDIS_URL": f"{SECURITY}::test_redis_over_tls",
     "REDIS_KEY_PREFIX": f"{EFFECT}::test_prefixes_name_every_stream_subject_and_key",
     "REDIS_MAX_CONNECTIONS": f"{EFFECT}::test_redis_connections_stay_within_the_cap",

@@ -1,5 +1,5 @@
 """Assistants, persisted in Redis with their versions (``assistants.py``),
-as LangGraph Server serves them; plus /ok and /info.
+as LangGraph Server serves them.
 
 Each graph of langgraph.json has a default assistant with LangGraph Server's
 id (uuid5 of the graph id). Where the reference takes only an assistant's
@@ -197,32 +197,3 @@ async def delete_assistant(
     if delete_threads:
         await g.delete_threads_of(aid)
     return Response(status_code=204)
-
-
-@router.get("/ok", tags=["system"])
-async def ok() -> Response:
-    return JSON({"ok": True})
-
-
-@router.get("/info", tags=["system"])
-async def info(request: Request) -> Response:
-    from importlib.metadata import version
-
-    g = gw(request)
-    published = await g.catalog.catalog.current_many(sorted(g.config.graphs))
-    return JSON(
-        {
-            "version": version("relaygraph"),
-            "relaygraph": True,
-            "graphs": sorted(g.config.graphs),
-            # Graphs the executors could not load, and why (their runs end in error).
-            "graph_errors": {gid: e.error for gid, e in published.items() if e.error},
-            "flags": {
-                "assistants": True,
-                "crons": False,
-                "langsmith": False,
-                "thread_ttl": False,
-                "store": True,
-            },
-        }
-    )

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsMessage
 from nats.errors import Error as NatsError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -42,9 +43,23 @@ from relaygraph.process import release_memory
 from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.subjects import Keys, Subjects
 from relaygraph.threads import Threads
-from relaygraph_gateway import api_assistants, api_docs, api_runs, api_store, api_threads
+from relaygraph_gateway import (
+    api_assistants,
+    api_docs,
+    api_meta,
+    api_runs,
+    api_store,
+    api_threads,
+)
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.fast import ApiKeyAuth, FastRoutes
+from relaygraph_gateway.http_layer import (
+    CustomRoutes,
+    cors_options,
+    load_custom_app,
+    merge_openapi,
+    with_custom_lifespan,
+)
 from relaygraph_gateway.models import CommandBody, RunCreate
 from relaygraph_gateway.render import JSON
 
@@ -90,23 +105,45 @@ def create_app(
 ) -> FastAPI:
     settings = settings or GatewaySettings()
     cfg = config if isinstance(config, Config) else load_config(config or "langgraph.json")
+    http = cfg.http
+    lifespan: Any = functools.partial(
+        _lifespan, cfg, settings, nats or NatsSettings(), redis or RedisSettings()
+    )
+    custom = load_custom_app(http.app, cfg.root, cfg.dependencies) if http.app else None
+    if custom is not None:
+        lifespan = with_custom_lifespan(lifespan, custom)
+    meta = "meta" not in http.disabled
     app = FastAPI(
         title="relaygraph",
         version="0.1.0",
-        lifespan=functools.partial(
-            _lifespan, cfg, settings, nats or NatsSettings(), redis or RedisSettings()
-        ),
+        lifespan=lifespan,
         description="The LangGraph Server API over NATS JetStream and Redis.",
+        openapi_url="/openapi.json" if meta else None,
+        docs_url="/docs" if meta else None,
+        redoc_url=None,
     )
-    app.include_router(api_assistants.router)
-    app.include_router(api_threads.router)
-    app.include_router(api_runs.router)
-    app.include_router(api_store.router)
-    app.include_router(api_docs.router)
-    # Added last = outermost: the key is checked before the fast routes.
-    app.add_middleware(FastRoutes, errors=error_response)
+    app.include_router(api_meta.ok_router)
+    groups = {
+        "assistants": [api_assistants.router],
+        "threads": [api_threads.router],
+        "runs": [api_runs.router],
+        "store": [api_store.router],
+        "meta": [api_meta.router, api_docs.router],
+    }
+    for group, routers in groups.items():
+        if group not in http.disabled:
+            for router in routers:
+                app.include_router(router)
+    # Each middleware added wraps the ones before it: CORS outermost (a
+    # preflight needs no key; a 401 still carries CORS headers), then the
+    # key, then the custom app's routes, then the fast routes.
+    app.add_middleware(FastRoutes, errors=error_response, disabled=http.disabled)
+    if custom is not None:
+        merge_openapi(app, custom)
+        app.add_middleware(CustomRoutes, custom=custom)
     if settings.api_key:
         app.add_middleware(ApiKeyAuth, key=settings.api_key)
+    app.add_middleware(CORSMiddleware, **cors_options(http))
 
     @app.exception_handler(RelaygraphError)
     @app.exception_handler(RedisConnectionError)

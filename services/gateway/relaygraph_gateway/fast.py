@@ -38,9 +38,13 @@ _WAIT = re.compile(r"^/threads/([^/]+)/runs/wait$")
 Handler = Callable[[Gateway, Any, Any], Awaitable[Response]]
 
 
-def _route(path: str) -> tuple[type[BaseModel], Handler, str | None] | None:
-    if path == "/threads":
+def _route(
+    path: str, disabled: frozenset[str]
+) -> tuple[type[BaseModel], Handler, str | None] | None:
+    if path == "/threads" and "threads" not in disabled:
         return ThreadCreate, lambda g, _, body: api_threads.create_thread_response(g, body), None
+    if "runs" in disabled:
+        return None
     if path == "/runs/wait":
         return RunCreate, lambda g, _, body: api_runs.wait_stateless_response(g, body), None
     if m := _WAIT.match(path):
@@ -79,13 +83,21 @@ class FastRoutes:
     """ASGI middleware: serves the routes above itself, passes the rest on.
     ``errors`` maps an exception to the response FastAPI's handlers give."""
 
-    def __init__(self, app: ASGIApp, errors: Callable[[Scope, Exception], Response | None]):
+    def __init__(
+        self,
+        app: ASGIApp,
+        errors: Callable[[Scope, Exception], Response | None],
+        disabled: frozenset[str] = frozenset(),
+    ):
         self.app = app
         self.errors = errors
+        self.disabled = disabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = (
-            _route(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+            _route(scope["path"], self.disabled)
+            if scope["type"] == "http" and scope["method"] == "POST"
+            else None
         )
         if route is None:
             await self.app(scope, receive, send)

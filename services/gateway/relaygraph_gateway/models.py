@@ -26,6 +26,8 @@ StreamModeName = Literal[
 
 MAX_OFFSET = 2**31 - 1
 """Largest ``offset`` a list or search takes (a larger one is a 422)."""
+MAX_TTL_MINUTES = 100 * 365 * 24 * 60
+"""Longest TTL a thread or Store item may be given (a century)."""
 
 
 class Body(BaseModel):
@@ -62,7 +64,7 @@ class RunCreate(Body):
 
 class ThreadTTLBody(Body):
     strategy: Literal["delete", "keep_latest"] = "delete"
-    ttl: float = Field(gt=0, description="Minutes after the thread's last update")
+    ttl: float = Field(gt=0, le=MAX_TTL_MINUTES, description="Minutes after the last update")
 
 
 class ThreadCreate(Body):

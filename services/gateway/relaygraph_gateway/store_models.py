@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from relaygraph_gateway.models import MAX_OFFSET, Body
+from relaygraph_gateway.models import MAX_OFFSET, MAX_TTL_MINUTES, Body
 
 
 def label_problem(label: str) -> str | None:
@@ -36,7 +36,7 @@ class StorePut(Body):
     key: str
     value: dict[str, Any]
     index: Literal[False] | list[str] | None = None
-    ttl: float | None = Field(None, gt=0)
+    ttl: float | None = Field(None, gt=0, le=MAX_TTL_MINUTES)
 
 
 class StoreDelete(Body):

@@ -100,7 +100,9 @@ async def open_reviewer(
         stack.push_async_callback(_stop_broker, broker)
         await ensure_stream(
             broker.connection.jetstream(),
-            interrupts_stream_config(subjects, nats_settings.replicas),
+            interrupts_stream_config(
+                subjects, nats_settings.replicas, nats_settings.stream_max_bytes
+            ),
         )
         async with asyncio.TaskGroup() as tasks:
             delivering = tasks.create_task(webhook.run()) if webhook else None
