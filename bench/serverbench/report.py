@@ -64,6 +64,31 @@ def soak_flatness(o: Outcome) -> tuple[float, float, float]:
     return first, last, (last / first if first else float("nan"))
 
 
+GRAPHS_CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "langgraph.json"
+STORES = ("valkey-server", "nats-server")
+
+
+def retention_mark() -> float:
+    """Seconds into a soak after which the first threads have expired and been
+    swept (bench/graphs/langgraph.json's thread TTL plus two sweeps), and
+    run events older than NATS_EVENTS_MAX_AGE are gone."""
+    config = json.loads(GRAPHS_CONFIG.read_text())
+    ttl = config["checkpointer"]["ttl"]
+    events = float(config.get("env", {}).get("NATS_EVENTS_MAX_AGE", 3600))
+    return max(ttl["default_ttl"] * 60 + 2 * ttl["sweep_interval_minutes"] * 60, events)
+
+
+def retention(o: Outcome) -> dict[str, tuple[float, float]] | None:
+    """Each store's RSS (MiB) at the retention mark and at the end of the
+    soak; ``None`` when the soak was shorter than the mark."""
+    mark = retention_mark()
+    after = [(x, snap) for x, snap in o.rss_timeline if x >= mark]
+    if len(after) < 2:
+        return None
+    first, last = after[0][1], after[-1][1]
+    return {k: (first[k], last[k]) for k in STORES if k in first and k in last}
+
+
 def summary(t: TargetResult) -> dict[str, Any]:
     def one(o: Outcome) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -383,6 +408,21 @@ def markdown(results: Results) -> str:
                 a, b = o.rss_timeline[0][1], o.rss_timeline[-1][1]
                 rss = ", ".join(f"{k} {a[k]:.0f} → {b[k]:.0f}" for k in b if k in a)
             add(f"| {t.name} | {_f(first)} | {_f(last)} | {_f(r, 2)} | {rss} |")
+        add("")
+        add(
+            f"Retention: threads expire {retention_mark():.0f} s into the run at the latest "
+            "(bench/graphs/langgraph.json: a 2-minute thread TTL swept every 15 s, run events "
+            "kept 120 s); from then on what is stored should stay flat (within 20 %):"
+        )
+        add("")
+        for t, o in soaks:
+            kept = retention(o)
+            if kept is None:
+                add(f"- {t.name}: the run was shorter than that; not measured")
+                continue
+            for name, (a, b) in kept.items():
+                verdict = "flat" if b <= 1.2 * a else "GROWS"
+                add(f"- {t.name}, {name}: {a:.0f} → {b:.0f} MiB ({b / a:.2f}×, {verdict})")
     add("")
 
     add("## CPU time per interrupt cycle (ms, at N clients)")

@@ -129,6 +129,11 @@ class RunSettings(BaseSettings):
         description="Attempts of one run (executor crashes, lost leases) before it ends in "
         "`error` and goes to the dead-letter subject.",
     )
+    run_record_ttl: float = Field(
+        7 * 24 * 3600.0,
+        description="Seconds a run's record and result are kept after it ends (0: as long "
+        "as its thread).",
+    )
 
     def lifecycle(self, redis: Any, keys: Any, trips: Any = None) -> Any:
         """The run transitions (``relaygraph.runs.Runs``) with these settings."""
@@ -141,6 +146,7 @@ class RunSettings(BaseSettings):
             grace=self.dispatch_grace,
             max_attempts=self.max_attempts,
             owner_timeout=self.owner_timeout,
+            record_ttl=self.run_record_ttl,
             trips=trips,
         )
 

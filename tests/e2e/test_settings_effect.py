@@ -19,6 +19,7 @@ import httpx
 import nats
 import pytest
 from langgraph_sdk import get_client
+from langgraph_sdk.errors import NotFoundError
 from nats.js.api import DiscardPolicy
 from redis.asyncio import Redis
 
@@ -39,6 +40,7 @@ TUNED = {
     "RELAYGRAPH_ACK_WAIT": "2",
     "RELAYGRAPH_LIVENESS_TTL": "4",
     "RELAYGRAPH_DISPATCH_GRACE": "7",
+    "RELAYGRAPH_RUN_RECORD_TTL": "3",
 }
 
 
@@ -150,6 +152,19 @@ async def test_heartbeats_keep_a_run_longer_than_ack_wait_from_redelivery(
     assert info.config.ack_wait == 2.0
     assert info.num_redelivered == 0
     assert info.num_ack_pending == 0
+
+
+async def test_a_finished_run_is_kept_as_long_as_the_setting(c: Any, redis: Redis) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    run = await c.runs.create(tid, "slow", input={"seconds": 0.01})
+    await c.runs.join(tid, run["run_id"])
+    ttl = await redis.ttl(f"tk:run:{{{tid}}}:{run['run_id']}")
+    assert 0 < ttl <= 3, ttl
+    await asyncio.sleep(3.5)
+    assert await c.runs.list(tid) == []
+    with pytest.raises(NotFoundError):
+        await c.runs.get(tid, run["run_id"])
+    assert (await c.threads.get(tid))["values"] == {"seconds": 0.01, "done": True}
 
 
 async def test_liveness_key_lives_as_long_as_the_setting(tuned: System, redis: Redis) -> None:

@@ -150,6 +150,10 @@ async def test_bad_namespaces_keys_and_filters_are_refused(system: System, root:
         assert r.status_code == 422 and "value" in r.json()["detail"]
         r = await http.get("/store/items", params={"namespace": root})
         assert (r.status_code, r.json()) == (400, {"detail": "Key is required"})
+        r = await http.get("/store/items", params={"namespace": "a\x00b", "key": "k"})
+        assert r.status_code == 400 and "NUL" in r.json()["detail"]
+        r = await http.request("DELETE", "/store/items", json={"namespace": ["a\x00b"], "key": "k"})
+        assert r.status_code == 400 and "NUL" in r.json()["detail"]
         r = await http.get("/store/items", params={"namespace": f"{root}.", "key": "k"})
         assert r.status_code == 422 and "Namespace label ''" in r.json()["detail"]
         r = await http.post(

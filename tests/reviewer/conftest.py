@@ -61,6 +61,11 @@ def eventually() -> Callable[..., Awaitable[Any]]:
     return _eventually
 
 
+STREAM_BYTES = 8 << 20
+"""Each test's interrupts stream, small: the tests share one nats-server, and
+JetStream reserves a stream's size limit when it is made."""
+
+
 @pytest.fixture(scope="session")
 def nats_proc(tmp_path_factory: pytest.TempPathFactory) -> Any:
     proc = nats_server(tmp_path_factory.mktemp("nats")).start()
@@ -125,7 +130,7 @@ def publish(nc: Client, subjects: Subjects) -> Publish:
 
     async def _publish(event: InterruptEvent) -> str:
         js = nc.jetstream()
-        await ensure_stream(js, interrupts_stream_config(subjects))
+        await ensure_stream(js, interrupts_stream_config(subjects, max_bytes=STREAM_BYTES))
         msg_id = f"{event.thread_id}:{event.checkpoint_id}"
         await js.publish(
             subjects.interrupts(event.graph_id, event.thread_id),
@@ -219,7 +224,9 @@ def start_reviewer(
         task = asyncio.create_task(
             serve(
                 settings,
-                NatsSettings(url=nats_url or nats_proc.url, prefix=prefix),
+                NatsSettings(
+                    url=nats_url or nats_proc.url, prefix=prefix, stream_max_bytes=STREAM_BYTES
+                ),
                 RedisSettings(
                     url=valkey_proc.url, key_prefix=prefix, max_connections=redis_max_connections
                 ),

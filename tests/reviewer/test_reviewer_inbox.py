@@ -13,6 +13,7 @@ from nats.js.api import RetentionPolicy, StorageType
 from relaygraph.contracts import ErrorBody, ResumeRequest
 from relaygraph.streams import ensure_stream, interrupts_stream_config
 from relaygraph.subjects import Subjects
+from tests.reviewer.conftest import STREAM_BYTES
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +62,7 @@ async def test_reviewer_started_first_creates_the_interrupts_stream(
         assert config.max_age == pytest.approx(7 * 24 * 3600)
         assert config.duplicate_window == pytest.approx(120)
         # an executor declaring the same config later is a no-op
-        again = await ensure_stream(js, interrupts_stream_config(subjects))
+        again = await ensure_stream(js, interrupts_stream_config(subjects, max_bytes=STREAM_BYTES))
         assert again.config.subjects == [subjects.interrupts_all]
         consumer = await js.consumer_info(subjects.interrupts_stream, reviewer.settings.durable)
         assert consumer.config.durable_name == reviewer.settings.durable

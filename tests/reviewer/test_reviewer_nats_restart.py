@@ -10,6 +10,7 @@ from relaygraph.contracts import encode
 from relaygraph.streams import ensure_stream, interrupts_stream_config
 from relaygraph.subjects import Subjects
 from relaygraph_dev.servers import nats_server
+from tests.reviewer.conftest import STREAM_BYTES
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +19,7 @@ async def _publish(url: str, subjects: Subjects, event) -> None:
     client = await nats.connect(url)
     try:
         js = client.jetstream()
-        await ensure_stream(js, interrupts_stream_config(subjects))
+        await ensure_stream(js, interrupts_stream_config(subjects, max_bytes=STREAM_BYTES))
         await js.publish(
             subjects.interrupts(event.graph_id, event.thread_id),
             encode(event),

@@ -61,6 +61,7 @@ PROVEN_BY = {
     "RELAYGRAPH_LEASE_TTL": f"{FAILOVER}::test_kill_9_mid_run_continues_from_the_last_checkpoint",
     "RELAYGRAPH_DISPATCH_GRACE": f"{EFFECT}::test_dispatch_grace_is_how_long_a_run_may_wait_to_be_claimed",
     "RELAYGRAPH_OWNER_TIMEOUT": "tests/e2e/test_ownership.py::test_a_frozen_owner_is_waited_for_owner_timeout_then_bypassed",
+    "RELAYGRAPH_RUN_RECORD_TTL": f"{EFFECT}::test_a_finished_run_is_kept_as_long_as_the_setting",
     "RELAYGRAPH_MAX_ATTEMPTS": f"{FAILOVER}::test_a_run_that_crashes_every_executor_ends_in_error_and_dead_letter",
     "RELAYGRAPH_EXECUTOR_ID": "tests/e2e/test_ownership.py::test_resume_after_the_owner_is_killed",
     "RELAYGRAPH_MAX_CONCURRENT_RUNS": f"{EFFECT}::test_one_run_at_a_time_per_executor",

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsMessage
+from langgraph.store.base import InvalidNamespaceError
 from nats.errors import Error as NatsError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -153,6 +154,10 @@ def create_app(
         response = error_response(request.scope, exc)
         assert response is not None
         return response
+
+    @app.exception_handler(InvalidNamespaceError)
+    async def on_bad_namespace(request: Request, exc: InvalidNamespaceError) -> Response:
+        return JSON({"detail": str(exc)}, 400)  # LangGraph's Store rules, as the reference
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:

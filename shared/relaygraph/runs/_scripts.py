@@ -29,6 +29,12 @@ from relaygraph.lua import Lua
 # older layout has no QUEUED entry: its id comes back with an empty request and
 # the caller reads the request from the run itself.
 _END = r"""
+-- keep_for: a run that ended keeps its record (and result) this many seconds
+-- (0: as long as its thread); its id leaves the thread's list when it is read.
+local function keep_for(record_ttl)
+  if tonumber(record_ttl) > 0 then redis.call('EXPIRE', RUN, record_ttl) end
+end
+
 local function release_resumes(run_id)
   local resumed = redis.call('HGETALL', RESUMES)
   for i = 1, #resumed, 2 do
@@ -245,6 +251,7 @@ FINISH = Lua(
         "now_ms",
         "outbox",
         "pause_checkpoint",
+        "record_ttl",
     ),
     functions=_END,
     body=r"""
@@ -255,6 +262,7 @@ FINISH = Lua(
 -- Replies {outcome, next_request, next_run_id}: recorded | handed_on | stale.
 if redis.call('GET', EPOCH) ~= epoch then return {'stale', '', ''} end
 redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now)
+keep_for(record_ttl)
 if outbox ~= '' then redis.call('HSET', RUN, 'outbox', outbox) end
 local status = thread_status
 if status == '' then status = redis.call('HGET', THREAD, 'rest_status') or 'idle' end
@@ -273,7 +281,7 @@ return hand_on(now_ms)
 CANCEL = Lua(
     "cancel",
     keys=("THREAD", "RUN", "QUEUE", "QUEUED", "RESUMES"),
-    args=("run_id", "now", "now_ms", "action"),
+    args=("run_id", "now", "now_ms", "action", "record_ttl"),
     functions=_END,
     body=r"""
 -- Replies {outcome, next_request, next_run_id}: dequeued (was queued behind
@@ -285,6 +293,7 @@ if st ~= 'pending' and st ~= 'running' then return {'done', '', ''} end
 if st == 'pending' and redis.call('LREM', QUEUE, 0, run_id) > 0 then
   redis.call('HDEL', QUEUED, run_id)
   redis.call('HSET', RUN, 'status', 'interrupted', 'updated_at', now)
+  keep_for(record_ttl)
   release_resumes(run_id)
   return {'dequeued', '', ''}
 end
@@ -293,6 +302,7 @@ if st == 'pending' and redis.call('HEXISTS', RUN, 'claimed_ms') == 0
   -- No executor ever claimed it (none may be running): nothing ran, so it
   -- ends now, and a later claim finds it ended.
   redis.call('HSET', RUN, 'status', 'interrupted', 'updated_at', now)
+  keep_for(record_ttl)
   redis.call('HSET', THREAD, 'status', redis.call('HGET', THREAD, 'rest_status') or 'idle',
     'updated_at', now, 'state_updated_at', now)
   release_resumes(run_id)

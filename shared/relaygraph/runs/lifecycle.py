@@ -71,6 +71,7 @@ class Runs:
         grace: float = 30.0,
         max_attempts: int = 3,
         owner_timeout: float = 0.5,
+        record_ttl: float = 0.0,
         trips: RoundTrips | None = None,
     ) -> None:
         self.redis = redis
@@ -81,6 +82,7 @@ class Runs:
         self.grace_ms = int(grace * 1000)
         self.max_attempts = max_attempts
         self.owner_timeout = owner_timeout
+        self.record_ttl = int(record_ttl)
         self.watching = WatchIndex(redis, keys, self.trips)
         self._scripts = {s.name: Script(redis, s) for s in lua.ALL}
 
@@ -245,6 +247,7 @@ class Runs:
             now_ms=now_ms(),
             outbox=outbox,
             pause_checkpoint=pause_checkpoint,
+            record_ttl=self.record_ttl,
         )
         word, request, next_id = (await self.trips.run([step]))[0]
         outcome = FinishOutcome(word.decode())
@@ -268,6 +271,7 @@ class Runs:
             now=now_iso(),
             now_ms=now_ms(),
             action=action,
+            record_ttl=self.record_ttl,
         )
         word, request, next_id = (await self.trips.run([step]))[0]
         outcome = CancelOutcome(word.decode())
@@ -309,6 +313,9 @@ class Runs:
         for rid in ids:
             pipe.hgetall(self.keys.run(thread_id, rid.decode()))
         rows = await pipe.execute()
+        expired = [cast(bytes, rid) for rid, row in zip(ids, rows, strict=True) if not row]
+        if expired:  # their records ran out (RELAYGRAPH_RUN_RECORD_TTL)
+            await self.redis.zrem(self.keys.thread_runs(thread_id), *expired)
         return [{k.decode(): v for k, v in row.items()} for row in rows if row]
 
     async def delete(self, thread_id: str, run_id: str) -> None:
