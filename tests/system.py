@@ -124,6 +124,33 @@ class System:
         self.services.append(svc)
         return svc
 
+    @contextlib.contextmanager
+    def another_gateway(self, name: str, config: Path | None = None, **env: str) -> Iterator[str]:
+        """A second gateway on this system's NATS and Redis (its own
+        ``config`` and ``env``), serving once ``/ok`` answers; its URL."""
+        port = free_port()
+        svc = Service(
+            name,
+            ["gateway", "--config", str(config or self.config), "--port", str(port)],
+            {**self.env, **env},
+            self.data / f"{name}.log",
+        ).start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert svc.proc is not None and svc.proc.poll() is None, svc.log.read_text()
+                assert time.monotonic() < deadline, svc.log.read_text()
+                time.sleep(0.1)
+            yield url
+        finally:
+            svc.stop()
+
     def wait_ready(self, timeout: float = 60.0, executor: bool = True) -> None:
         """The API answers and (``executor``) an executor has published the
         graphs; without ``executor``, the API answering is enough."""

@@ -7,12 +7,10 @@ its threads), and an assistant's config and context merged into its runs."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.errors import (
     BadRequestError,
     ConflictError,
@@ -23,12 +21,6 @@ from langgraph_sdk.errors import (
 from tests.system import System
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    async with get_client(url=system.url, timeout=30) as sdk:
-        yield sdk
 
 
 @pytest.fixture

@@ -5,22 +5,12 @@ same call on the same graphs (tests/graphs/context.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
-
-from tests.system import System
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    async with get_client(url=system.url, timeout=30) as sdk:
-        yield sdk
 
 
 async def test_context_reaches_the_graph(c: Any) -> None:

@@ -5,42 +5,20 @@ A second gateway process beside the session's system, on its NATS and Redis."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from relaygraph_dev.servers import free_port
-from tests.system import Service, System
+from tests.system import System
 
 KEY = "s3cret-key"
 
 
 @pytest.fixture(scope="module")
 def guarded(system: System) -> Iterator[str]:
-    port = free_port()
-    svc = Service(
-        "gateway-auth",
-        ["gateway", "--config", str(system.config), "--port", str(port)],
-        {**system.env, "RELAYGRAPH_API_KEY": KEY},
-        system.data / "gateway-auth.log",
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert svc.proc is not None and svc.proc.poll() is None, svc.log.read_text()
-            assert time.monotonic() < deadline, svc.log.read_text()
-            time.sleep(0.1)
+    with system.another_gateway("gateway-auth", RELAYGRAPH_API_KEY=KEY) as url:
         yield url
-    finally:
-        svc.stop()
 
 
 async def test_every_route_but_ok_and_docs_wants_the_key(guarded: str) -> None:

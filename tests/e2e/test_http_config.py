@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from playwright.async_api import async_playwright
 
 from relaygraph_dev.servers import free_port
 from tests.conftest import CHROMIUM_ARGS
-from tests.system import Service, System
+from tests.system import System
 
 pytestmark = pytest.mark.e2e
 KEY = "cors-key"
@@ -51,19 +50,6 @@ async def not_ours() -> dict:
 '''
 
 
-def _wait_ok(url: str, svc: Service) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert svc.proc is not None and svc.proc.poll() is None, svc.log.read_text()
-        assert time.monotonic() < deadline, svc.log.read_text()
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def custom(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     project = Path(tmp_path_factory.mktemp("custom-http"))
@@ -88,19 +74,10 @@ def custom(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "disable_store": True,
     }
     (project / "langgraph.json").write_text(json.dumps(config))
-    port = free_port()
-    svc = Service(
-        "gateway-custom-http",
-        ["gateway", "--config", str(project / "langgraph.json"), "--port", str(port)],
-        {**system.env, "RELAYGRAPH_API_KEY": KEY},
-        system.data / "gateway-custom-http.log",
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ok(url, svc)
+    with system.another_gateway(
+        "gateway-custom-http", project / "langgraph.json", RELAYGRAPH_API_KEY=KEY
+    ) as url:
         yield url
-    finally:
-        svc.stop()
 
 
 def test_default_cors_allows_any_origin(system: System) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 import nats
 import pytest
-from langgraph_sdk import get_client
 from nats.aio.client import Client
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -26,12 +25,6 @@ async def nc(system: System) -> AsyncIterator[Client]:
     conn = await nats.connect(system.nats.url)
     yield conn
     await conn.drain()
-
-
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    async with get_client(url=system.url) as sdk:
-        yield sdk
 
 
 async def resume(nc: Client, thread_id: str, body: Any) -> dict[str, Any]:

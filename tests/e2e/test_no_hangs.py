@@ -27,12 +27,6 @@ from tests.system import System, running_system
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    async with get_client(url=system.url, timeout=30) as sdk:
-        yield sdk
-
-
 async def test_a_run_cancelled_while_queued_ends_for_everyone_waiting(
     system: System, c: Any
 ) -> None:

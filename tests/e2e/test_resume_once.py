@@ -13,18 +13,11 @@ from typing import Any
 
 import nats
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.schema import Command
 
 from tests.system import System
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    async with get_client(url=system.url, timeout=30) as sdk:
-        yield sdk
 
 
 @pytest.fixture

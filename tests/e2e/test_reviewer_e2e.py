@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 
 from relaygraph_dev.servers import free_port
 from tests.system import Service, System, assert_eventually
@@ -43,12 +42,6 @@ def reviewer(system: System, tmp_path: Path) -> Iterator[str]:
         svc.stop()
         log = svc.log.read_text()
         assert "Traceback" not in log, log
-
-
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    async with get_client(url=system.url) as sdk:
-        yield sdk
 
 
 async def test_rules_and_inbox_resume_real_threads(c: Any, reviewer: str) -> None:

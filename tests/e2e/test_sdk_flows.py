@@ -3,24 +3,15 @@ against the real system (gateway + executor processes, nats-server, valkey)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.schema import Command
 
 from tests.system import System
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    """The official SDK client, closed after the test."""
-    async with get_client(url=system.url) as sdk:
-        yield sdk
 
 
 async def test_edit_text_interrupt_and_resume(c: Any) -> None:

@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio
-from langgraph_sdk import get_client
 
 from relaygraph.subjects import Keys
 from tests.system import System
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    async with get_client(url=system.url, timeout=30) as sdk:
-        yield sdk
 
 
 @pytest.fixture

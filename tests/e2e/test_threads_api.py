@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
 from tests.system import System
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def c(system: System) -> AsyncIterator[Any]:
-    async with get_client(url=system.url, timeout=30) as sdk:
-        yield sdk
 
 
 @pytest.fixture
@@ -212,6 +204,8 @@ async def test_join_stream_delivers_every_later_run(system: System, c: Any) -> N
                 if len(lines) == 4:
                     break
         assert lines == ["event: metadata"] * 4
+        r = await http.get(f"/threads/{tid}/stream", headers={"Last-Event-ID": "12a"})
+        assert r.status_code == 422 and "Last-Event-ID" in r.json()["detail"]
         r = await http.get(f"/threads/{tid}/stream", params={"stream_modes": "bogus"})
         assert (r.status_code, r.json()) == (422, {"detail": "Invalid stream mode: bogus"})
 

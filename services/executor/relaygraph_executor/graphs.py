@@ -16,12 +16,9 @@ run of it ends in ``error`` saying why.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import inspect
 import logging
 import os
-import re
 import sys
 import traceback
 import typing
@@ -41,6 +38,7 @@ from relaygraph.catalog import GraphEntry, graph_version
 from relaygraph.checkpoint import graph_allowlist
 from relaygraph.config import Config, GraphSpec
 from relaygraph.errors import GraphUnavailable, NotFound
+from relaygraph.user_code import TargetError, import_target
 from relaygraph_executor.attempts import AttemptSaver
 from relaygraph_executor.schemas import context_keys, graph_schemas
 
@@ -66,35 +64,10 @@ def prepare_environment(config: Config) -> None:
 
 
 def _import_target(spec: GraphSpec, root: Path) -> Any:
-    module_part, _, attr = spec.target.rpartition(":")
-    if module_part.endswith(".py") or "/" in module_part:
-        file = (root / module_part).resolve()
-        if not file.exists():
-            raise GraphLoadError(f"file {file} does not exist")
-        # One module per file, however many graphs it holds; named by its path
-        # relative to langgraph.json, so the types it stores in checkpoints keep
-        # their names from one machine to the next.
-        relative = os.path.relpath(file.with_suffix(""), root)
-        name = "relaygraph_user_graphs." + re.sub(r"\W", "_", relative.replace("..", "up"))
-        if name in sys.modules:
-            module = sys.modules[name]
-        else:
-            mod_spec = importlib.util.spec_from_file_location(name, file)
-            if mod_spec is None or mod_spec.loader is None:
-                raise GraphLoadError(f"cannot import {file}")
-            module = importlib.util.module_from_spec(mod_spec)
-            sys.modules[name] = module
-            try:
-                mod_spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[name]  # a later graph of the same file reports it too
-                raise
-    else:
-        module = importlib.import_module(module_part)
     try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise GraphLoadError(f"{module_part} has no {attr!r}") from None
+        return import_target(spec.target, root)
+    except TargetError as exc:
+        raise GraphLoadError(str(exc)) from None
 
 
 # -- factories ------------------------------------------------------------------

@@ -139,7 +139,7 @@ def _xray(value: str) -> bool | int:
         return False
     if value in ("true", "True"):
         return True
-    if value.isdigit() and int(value) > 0:
+    if value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
     raise InvalidInput("Invalid xray value")
 

@@ -191,7 +191,8 @@ async def join_stream(
 ) -> Response:
     g = gw(request)
     await g.runs.get(check_id("thread_id", thread_id), check_id("run_id", run_id))
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
+    numeric = last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit()
+    after = int(last_event_id) if numeric and last_event_id else -1
     return _stream_response(g, thread_id, run_id, after)
 
 

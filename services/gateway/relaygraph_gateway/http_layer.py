@@ -11,8 +11,6 @@ graphs); its routes stay behind the API key like every other route.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -26,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relaygraph.config import HttpConfig
 from relaygraph.errors import InvalidInput
+from relaygraph.user_code import TargetError, import_target
 
 DEFAULT_CORS: dict[str, Any] = {
     "allow_origins": ["*"],
@@ -51,25 +50,12 @@ def load_custom_app(target: str, root: Path, dependencies: list[Path]) -> Starle
     for dependency in map(str, dependencies):
         if dependency not in sys.path:
             sys.path.insert(0, dependency)
-    module_name, _, attr = target.rpartition(":")
-    if module_name.endswith(".py") or "/" in module_name:
-        path = (root / module_name).resolve()
-        if not path.exists():
-            raise InvalidInput(f"http.app: could not find {path}")
-        spec = importlib.util.spec_from_file_location("relaygraph_custom_app", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_name)
-    app = getattr(module, attr, None)
-    if app is None:
-        raise InvalidInput(f"http.app: app '{attr}' not found in module '{module_name}'")
+    try:
+        app = import_target(target, root)
+    except TargetError as exc:
+        raise InvalidInput(f"http.app: {exc}") from None
     if not isinstance(app, Starlette):
-        raise InvalidInput(
-            f"http.app: '{attr}' in '{module_name}' is not a Starlette or FastAPI application"
-        )
+        raise InvalidInput(f"http.app: {target!r} is not a Starlette or FastAPI application")
     return app
 
 

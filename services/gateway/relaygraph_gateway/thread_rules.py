@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from relaygraph.errors import InvalidInput
+from relaygraph_gateway.models import ThreadField
 
 RESERVED_METADATA = ("thread_id", "assistant_id", "run_id", "cron_id")
 """Metadata keys the server sets; a client's are dropped, as the reference does."""
 
-THREAD_FIELDS = (
-    "thread_id",
-    "created_at",
-    "updated_at",
-    "state_updated_at",
-    "metadata",
-    "config",
-    "status",
-    "values",
-    "interrupts",
-)
+THREAD_FIELDS = get_args(ThreadField)
 EXTRACT_ROOTS = ("config", "interrupts", "metadata", "values")
 MAX_EXTRACT = 10
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")

@@ -51,7 +51,7 @@ def modes_of(raw: str | None) -> set[Mode]:
 def after_of(last_event_id: str | None) -> int | None:
     if last_event_id is None:
         return None
-    if not last_event_id.isdigit():
+    if not (last_event_id.isascii() and last_event_id.isdigit()):
         raise InvalidInput(
             f"Invalid Last-Event-ID {last_event_id!r}: send the id of the last event received"
         )

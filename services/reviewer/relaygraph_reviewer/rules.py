@@ -59,7 +59,9 @@ def lookup(value: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(current, dict) and part in current:
             current = current[part]
-        elif isinstance(current, list) and part.lstrip("-").isdigit():
+        elif (
+            isinstance(current, list) and part.lstrip("-").isascii() and part.lstrip("-").isdigit()
+        ):
             index = int(part)
             if not -len(current) <= index < len(current):
                 return _MISSING

@@ -4,11 +4,8 @@ after another, after a 4-byte count of dimensions)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import struct
-import sys
 from array import array
 from pathlib import Path
 from typing import Any
@@ -18,31 +15,19 @@ from langgraph.store.base import ensure_embeddings, get_text_at_path, tokenize_p
 
 from relaygraph.config import StoreIndex
 from relaygraph.errors import InvalidInput
+from relaygraph.user_code import TargetError, import_target
 
 
 def load_embeddings(index: StoreIndex, root: Path) -> Embeddings:
     """``./file.py:function`` (relative to langgraph.json) or
     ``package.module:function``; a function from texts to vectors (sync or
     async) or a LangChain ``Embeddings``."""
-    module_name, _, attr = index.embed.rpartition(":")
-    if not module_name or not attr:
-        raise InvalidInput(f"store.index.embed {index.embed!r} must be './file.py:function'")
-    if module_name.endswith(".py") or "/" in module_name:
-        path = (root / module_name).resolve()
-        if not path.exists():
-            raise InvalidInput(f"store.index.embed: could not find embeddings file {path}")
-        spec = importlib.util.spec_from_file_location(f"relaygraph_embed_{path.stem}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_name)
-    embed = getattr(module, attr, None)
-    if embed is None:
-        raise InvalidInput(f"store.index.embed: no {attr!r} in {module_name}")
+    try:
+        embed = import_target(index.embed, root)
+    except TargetError as exc:
+        raise InvalidInput(f"store.index.embed: {exc}") from None
     if not isinstance(embed, Embeddings) and not callable(embed):
-        raise InvalidInput(f"store.index.embed: {attr!r} in {module_name} is not callable")
+        raise InvalidInput(f"store.index.embed: {index.embed!r} is not callable")
     return ensure_embeddings(embed)
 
 
