@@ -223,3 +223,20 @@ async def test_delete_a_run_then_its_thread(c: Any) -> None:
         await c.threads.get(tid)
     with pytest.raises(NotFoundError):
         await c.threads.delete(tid)
+
+
+async def test_state_updates_reach_the_thread_stream(c: Any) -> None:
+    tid = (await c.threads.create(graph_id="slow"))["thread_id"]
+
+    async def first_update() -> tuple[str, Any]:
+        async for part in await c.threads.join_stream(tid, stream_mode="state_update"):
+            return part.event, part.data
+        raise AssertionError("the stream ended")
+
+    follow = asyncio.create_task(first_update())
+    await asyncio.sleep(0.5)
+    await c.runs.wait(tid, "slow", input={"seconds": 0.01})  # run events: not in this mode
+    await c.threads.update_state(tid, {"seconds": 0.5})
+    event, data = await asyncio.wait_for(follow, 30)
+    assert event == "state_update" and data["thread_id"] == tid
+    assert data["state"]["values"] == {"seconds": 0.5, "done": True}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Header, Query, Request
+from nats.errors import Error as NatsError
 from starlette.responses import Response, StreamingResponse
 
 from relaygraph.contracts import GraphQuery
@@ -31,6 +33,7 @@ from relaygraph_gateway.thread_rules import check_extract, shaped, without_reser
 from relaygraph_gateway.thread_stream import after_of, modes_of, thread_events
 
 router = APIRouter(tags=["threads"])
+log = logging.getLogger("relaygraph.gateway")
 
 
 def gw(request: Request) -> Gateway:
@@ -261,7 +264,19 @@ async def update_state(thread_id: str, body: StateUpdate, request: Request) -> R
             checkpoint_id=checkpoint_id,
         )
     )
+    await _announce_state(g, thread_id, graph.decode())
     return JSON(bytes(raw))
+
+
+async def _announce_state(g: Gateway, thread_id: str, graph_id: str) -> None:
+    """A ``state_update`` event for the thread's stream (its ``state_update``
+    mode): the state after an update made outside a run."""
+    state = await g.query(GraphQuery(op="get_state", graph_id=graph_id, thread_id=thread_id))
+    event = b'{"state":%s,"thread_id":"%s"}' % (bytes(state), thread_id.encode())
+    try:
+        await g.nc.publish(g.subjects.thread_state_update(thread_id), event)
+    except NatsError as exc:  # the update is made; only its announcement is lost
+        log.warning("state_update event of thread %s not published: %r", thread_id, exc)
 
 
 async def _history(g: Gateway, thread_id: str, q: HistoryQuery) -> Response:
