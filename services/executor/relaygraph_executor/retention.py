@@ -40,40 +40,61 @@ async def sweep_threads_forever(
     while True:
         await asyncio.sleep(ttl.sweep_interval_minutes * 60)
         try:
-            if removed := await sweep_threads(threads, saver, ttl):
-                log.info("deleted %d thread(s) idle for longer than their TTL", removed)
+            # A full sweep means more are due: go on at once, or deletions
+            # fall behind a steady stream of new threads.
+            while True:
+                looked_at, removed = await sweep_threads(threads, saver, ttl)
+                if removed:
+                    log.info("deleted %d thread(s) idle for longer than their TTL", removed)
+                if looked_at < ttl.sweep_limit:
+                    break
         except INFRA_ERRORS as exc:
             log.warning("thread TTL sweep skipped: %s", exc)
 
 
-async def sweep_threads(threads: Threads, saver: BaseCheckpointSaver[Any], ttl: ThreadTTL) -> int:
-    """Look at every thread due now; how many were deleted."""
+async def sweep_threads(
+    threads: Threads, saver: BaseCheckpointSaver[Any], ttl: ThreadTTL, width: int = 64
+) -> tuple[int, int]:
+    """Look at every thread due now (``width`` at a time: their commands go
+    out together); how many were looked at, and how many deleted."""
+    due = await threads.due(ttl.sweep_limit)
     deleted = 0
-    for thread_id in await threads.due(ttl.sweep_limit):
-        found = await threads.rows([thread_id], _LOOKED_AT)
-        row = found[0] if found else {}
-        own = row.get("ttl_minutes")
-        minutes = float(own) if own else ttl.default_ttl
-        if minutes is None or "updated_at" not in row:  # gone, or no TTL any more
-            await threads.forget_expiry(thread_id)
-            continue
-        if row.get("status") == b"busy":  # its run's end starts the clock again
-            await threads.reschedule(thread_id, minutes)
-            continue
-        idle_since = datetime.fromisoformat(row["updated_at"].decode()).timestamp()
-        left = idle_since + minutes * 60 - time.time()
-        if left > 0:  # updated since it was scheduled
-            await threads.reschedule(thread_id, left / 60)
-            continue
-        strategy = (row.get("ttl_strategy") or ttl.strategy.encode()).decode()
-        if strategy == "keep_latest":
-            await saver.aprune([thread_id], strategy="keep_latest")
-            await threads.reschedule(thread_id, minutes)
-            continue
-        outcome = await threads.expire(thread_id, row["updated_at"])
-        if outcome == "deleted":
-            await saver.adelete_thread(thread_id)
-            deleted += 1
-        elif outcome in ("busy", "changed"):
-            await threads.reschedule(thread_id, minutes)
-    return deleted
+    for start in range(0, len(due), width):
+        outcomes = await asyncio.gather(
+            *(_sweep_one(threads, saver, ttl, t) for t in due[start : start + width])
+        )
+        deleted += sum(outcomes)
+    return len(due), deleted
+
+
+async def _sweep_one(
+    threads: Threads, saver: BaseCheckpointSaver[Any], ttl: ThreadTTL, thread_id: str
+) -> bool:
+    """Whether the thread was deleted (else it is rescheduled or forgotten)."""
+    found = await threads.rows([thread_id], _LOOKED_AT)
+    row = found[0] if found else {}
+    own = row.get("ttl_minutes")
+    minutes = float(own) if own else ttl.default_ttl
+    if minutes is None or "updated_at" not in row:  # gone, or no TTL any more
+        await threads.forget_expiry(thread_id)
+        return False
+    if row.get("status") == b"busy":  # its run's end starts the clock again
+        await threads.reschedule(thread_id, minutes)
+        return False
+    idle_since = datetime.fromisoformat(row["updated_at"].decode()).timestamp()
+    left = idle_since + minutes * 60 - time.time()
+    if left > 0:  # updated since it was scheduled
+        await threads.reschedule(thread_id, left / 60)
+        return False
+    strategy = (row.get("ttl_strategy") or ttl.strategy.encode()).decode()
+    if strategy == "keep_latest":
+        await saver.aprune([thread_id], strategy="keep_latest")
+        await threads.reschedule(thread_id, minutes)
+        return False
+    outcome = await threads.expire(thread_id, row["updated_at"])
+    if outcome == "deleted":
+        await saver.adelete_thread(thread_id)
+        return True
+    if outcome in ("busy", "changed"):
+        await threads.reschedule(thread_id, minutes)
+    return False
