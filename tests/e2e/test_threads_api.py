@@ -33,9 +33,11 @@ async def test_a_thread_made_for_a_graph_has_state_before_any_run(c: Any) -> Non
     tid = thread["thread_id"]
     empty = await c.threads.get_state(tid)
     assert (empty["values"], empty["next"]) == ({}, [])
+    assert empty["checkpoint"] is None and empty["metadata"] is None  # as the reference
     await c.threads.update_state(tid, {"seconds": 0.01}, as_node="__start__")
     state = await c.threads.get_state(tid)
     assert state["values"] == {"seconds": 0.01} and state["next"] == ["wait_a_bit"]
+    assert (await c.threads.get(tid))["status"] == "interrupted"  # a node is next
     out = await c.runs.wait(tid, "slow", input=None)
     assert out == {"seconds": 0.01, "done": True}
     later = await c.threads.get(tid)

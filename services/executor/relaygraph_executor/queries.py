@@ -36,7 +36,9 @@ def _checkpoint(config: RunnableConfig | None) -> dict[str, Any] | None:
 
 def state_json(state: StateSnapshot) -> dict[str, Any]:
     """A StateSnapshot as LangGraph Server's ThreadState."""
-    checkpoint = _checkpoint(state.config)
+    # A thread that never ran has no checkpoint: null, as LangGraph Server says.
+    saved = state.config and state.config.get("configurable", {}).get("checkpoint_id")
+    checkpoint = _checkpoint(state.config) if saved else None
     parent = _checkpoint(state.parent_config)
     return {
         "values": state.values,

@@ -44,7 +44,7 @@ EMPTY_STATE: dict[str, Any] = {
     "values": {},
     "next": [],
     "tasks": [],
-    "metadata": {},
+    "metadata": None,
     "created_at": None,
     "checkpoint": None,
     "parent_checkpoint": None,

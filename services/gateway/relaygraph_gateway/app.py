@@ -251,7 +251,8 @@ def _validation_detail(exc: RequestValidationError) -> str:
                 'e.g. {"values": {...}, "as_node": "node"}'
             )
             continue
-        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        msg = str(err.get("msg")).removeprefix("Value error, ")  # our validators' own words
+        parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request"
 
 
