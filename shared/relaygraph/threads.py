@@ -106,7 +106,7 @@ class Threads:
         replies = await self.runs.trips.run(steps)
         res, raw = replies[0], replies[-1]
         if res == b"conflict":
-            raise Conflict(f"Thread {thread_id} already exists")
+            raise Conflict(f"Thread with ID {thread_id} already exists")
         if not raw:  # the script was reloaded, so it ran after the read
             return await self.get(thread_id)
         return {k.decode(): v for k, v in raw.items()}
@@ -142,7 +142,7 @@ class Threads:
     async def get(self, thread_id: str) -> dict[str, bytes]:
         raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.keys.thread(thread_id)))
         if not raw:
-            raise NotFound(f"Thread {thread_id} not found")
+            raise NotFound(f"Thread with ID {thread_id} not found")
         return {k.decode(): v for k, v in raw.items()}
 
     async def metadata_of(self, thread_id: str) -> dict[str, Any]:
@@ -251,7 +251,7 @@ class Threads:
         pipe.zrem(k.threads_expiry, thread_id)
         removed = (await pipe.execute())[0]
         if not removed:
-            raise NotFound(f"Thread {thread_id} not found")
+            raise NotFound(f"Thread with ID {thread_id} not found")
 
     async def due(self, limit: int) -> list[str]:
         """Threads whose expiry the sweeper should look at now."""

@@ -342,7 +342,7 @@ class Runs:
 def _refused(refusal: Refusal, thread_id: str, detail: str, extra: str) -> Exception:
     """The 4xx a refusal of ``create`` means."""
     if refusal is Refusal.NOT_FOUND:
-        return NotFound(f"Thread {thread_id} not found")
+        return NotFound(f"Thread with ID {thread_id} not found")
     if refusal is Refusal.NOT_INTERRUPTED:
         if detail == "busy":
             return Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
