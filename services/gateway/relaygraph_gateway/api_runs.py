@@ -9,11 +9,12 @@ as LangGraph Server does, so neither proxies nor clients time it out.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from nats.aio.subscription import Subscription
 from starlette.responses import Response, StreamingResponse
 
@@ -155,8 +156,18 @@ async def list_runs(
 ) -> Response:
     g = gw(request)
     await g.threads.get(check_id("thread_id", thread_id))
-    runs = [run_from_row(row) for row in await g.runs.page(thread_id, offset, limit)]
-    return JSON([r for r in runs if status is None or r["status"] == status])
+    if status is None:
+        return JSON([run_from_row(row) for row in await g.runs.page(thread_id, offset, limit)])
+    # Filtered before it is paged, as the reference does: read on until the page is full.
+    found: list[dict[str, Any]] = []
+    cursor, chunk = 0, 200
+    while len(found) < offset + limit:
+        rows = await g.runs.page(thread_id, cursor, chunk)
+        if not rows and cursor >= await g.runs.count(thread_id):
+            break
+        cursor += chunk
+        found += [r for r in map(run_from_row, rows) if r["status"] == status]
+    return JSON(found[offset : offset + limit])
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
@@ -221,6 +232,19 @@ async def cancel_run(
 async def create_stateless(body: RunCreate, request: Request) -> Response:
     run, _, _ = await gw(request).create_run(None, body)
     return JSON(run)
+
+
+@router.post("/runs/batch")
+async def create_stateless_batch(
+    body: Annotated[list[RunCreate], Body(min_length=1, max_length=1000)], request: Request
+) -> Response:
+    """Stateless background runs, all vetted before any is created (a bad one
+    is a 4xx and none is made)."""
+    g = gw(request)
+    for one in body:
+        await g.vet_run(one)
+    made = await asyncio.gather(*(g.create_run(None, one) for one in body))
+    return JSON([run for run, _, _ in made])
 
 
 @router.post("/runs/wait")

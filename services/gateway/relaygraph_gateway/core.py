@@ -141,6 +141,14 @@ class Gateway:
             raise NotFound(f"Assistant {aid} not found")
         return doc
 
+    async def vet_run(self, body: RunCreate) -> None:
+        """The checks :meth:`create_run` makes before it records anything
+        (body, assistant, input), on their own: a batch is vetted whole first."""
+        check_run_body(body)
+        assistant = await self.assistant_for_run(body.assistant_id)
+        if body.input is not None and not is_resume(body):
+            await self.check_input(assistant["graph_id"], body.input)
+
     async def delete_threads_of(self, assistant_id: str) -> None:
         """Delete every thread whose metadata names this assistant."""
         doomed, cursor, page = [], 0, 500

@@ -318,6 +318,10 @@ class Runs:
             await self.redis.zrem(self.keys.thread_runs(thread_id), *expired)
         return [{k.decode(): v for k, v in row.items()} for row in rows if row]
 
+    async def count(self, thread_id: str) -> int:
+        """How many runs the thread's list holds."""
+        return int(await self.redis.zcard(self.keys.thread_runs(thread_id)))
+
     async def delete(self, thread_id: str, run_id: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.delete(self.keys.run(thread_id, run_id))

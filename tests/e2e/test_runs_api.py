@@ -1,0 +1,52 @@
+"""Runs beyond the human-in-the-loop path, as LangGraph Server serves them:
+a batch of stateless background runs (vetted whole before any is created),
+and a thread's runs filtered by status before they are paged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk.errors import NotFoundError
+
+from tests.system import System
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_batch_of_stateless_runs(system: System, c: Any) -> None:
+    made = await c.runs.create_batch(
+        [
+            {"assistant_id": "slow", "input": {"seconds": 0.01}},
+            {"assistant_id": "slow", "input": {"seconds": 0.02}, "metadata": {"n": 2}},
+        ]
+    )
+    assert [r["status"] for r in made] == ["pending", "pending"]
+    assert made[1]["metadata"]["n"] == 2
+    outs = [await c.runs.join(r["thread_id"], r["run_id"]) for r in made]
+    assert outs == [{"seconds": 0.01, "done": True}, {"seconds": 0.02, "done": True}]
+    with pytest.raises(NotFoundError):  # one unknown assistant: the batch is refused
+        await c.runs.create_batch(
+            [
+                {"assistant_id": "slow", "input": {"seconds": 0.01}},
+                {"assistant_id": "00000000-0000-0000-0000-000000000009"},
+            ]
+        )
+    async with httpx.AsyncClient(base_url=system.url) as http:
+        r = await http.post("/runs/batch", json=[])
+        assert r.status_code == 422
+
+
+async def test_runs_are_filtered_by_status_before_they_are_paged(c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    done = await c.runs.create(tid, "slow", input={"seconds": 0.01})
+    await c.runs.join(tid, done["run_id"])
+    for _ in range(3):  # newer runs, all cancelled
+        run = await c.runs.create(tid, "slow", input={"seconds": 5})
+        await c.runs.cancel(tid, run["run_id"], wait=True)
+    assert len(await c.runs.list(tid, limit=3)) == 3
+    found = await c.runs.list(tid, status="success", limit=1)
+    assert [r["run_id"] for r in found] == [done["run_id"]]
+    assert await c.runs.list(tid, status="success", limit=1, offset=1) == []
+    assert len(await c.runs.list(tid, status="interrupted", limit=10)) == 3
