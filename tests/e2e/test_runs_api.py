@@ -50,3 +50,34 @@ async def test_runs_are_filtered_by_status_before_they_are_paged(c: Any) -> None
     assert [r["run_id"] for r in found] == [done["run_id"]]
     assert await c.runs.list(tid, status="success", limit=1, offset=1) == []
     assert len(await c.runs.list(tid, status="interrupted", limit=10)) == 3
+
+
+async def _busy_thread(c: Any) -> tuple[str, str, str]:
+    """A thread with a long run going and one queued behind it."""
+    tid = (await c.threads.create())["thread_id"]
+    running = await c.runs.create(tid, "slow", input={"seconds": 3})
+    queued = await c.runs.create(tid, "slow", input={"seconds": 0.01}, multitask_strategy="enqueue")
+    return tid, running["run_id"], queued["run_id"]
+
+
+async def test_cancel_many_by_ids_or_by_status(system: System, c: Any) -> None:
+    tid, running, queued = await _busy_thread(c)
+    await c.runs.cancel_many(thread_id=tid, run_ids=[running, queued])
+    for run_id in (running, queued):
+        await c.runs.join(tid, run_id)
+        assert (await c.runs.get(tid, run_id))["status"] == "interrupted"
+
+    busy = [await _busy_thread(c) for _ in range(2)]
+    await c.runs.cancel_many(status="pending")  # the queued ones, on every thread
+    for tid, running, queued in busy:
+        await c.runs.join(tid, queued)
+        assert (await c.runs.get(tid, queued))["status"] == "interrupted"
+        assert await c.runs.join(tid, running) == {"seconds": 3, "done": True}
+
+    with pytest.raises(NotFoundError):
+        await c.runs.cancel_many(thread_id=tid, run_ids=["00000000-0000-0000-0000-000000000009"])
+    async with httpx.AsyncClient(base_url=system.url) as http:
+        r = await http.post("/runs/cancel", json={"status": "all", "thread_id": tid})
+        assert r.status_code == 422 and "must be omitted" in r.json()["detail"]
+        r = await http.post("/runs/cancel", json={})
+        assert r.status_code == 422

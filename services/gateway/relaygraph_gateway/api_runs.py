@@ -19,10 +19,11 @@ from nats.aio.subscription import Subscription
 from starlette.responses import Response, StreamingResponse
 
 from relaygraph.contracts import END_EVENT, RunStatus
-from relaygraph.errors import Conflict
+from relaygraph.errors import Conflict, InvalidInput
+from relaygraph_gateway import bulk_cancel
 from relaygraph_gateway.core import Gateway, check_id, run_from_row
 from relaygraph_gateway.follow import TERMINAL
-from relaygraph_gateway.models import MAX_OFFSET, RunCreate
+from relaygraph_gateway.models import MAX_OFFSET, RunCreate, RunsCancel
 from relaygraph_gateway.render import JSON, run_locations
 
 router = APIRouter(tags=["runs"])
@@ -245,6 +246,25 @@ async def create_stateless_batch(
         await g.vet_run(one)
     made = await asyncio.gather(*(g.create_run(None, one) for one in body))
     return JSON([run for run, _, _ in made])
+
+
+@router.post("/runs/cancel")
+async def cancel_many(
+    body: RunsCancel, request: Request, action: Literal["interrupt", "rollback"] = "interrupt"
+) -> Response:
+    g = gw(request)
+    if body.status is not None:
+        if body.thread_id or body.run_ids:
+            raise InvalidInput(
+                "When providing a 'status', 'thread_id' and 'run_ids' must be omitted: "
+                "'status' cancels every run with that status, on every thread"
+            )
+        await bulk_cancel.cancel_with_status(g, body.status, action)
+    elif body.thread_id and body.run_ids is not None:
+        await bulk_cancel.cancel_named(g, body.thread_id, body.run_ids, action)
+    else:
+        raise InvalidInput("Give either 'status', or 'thread_id' with 'run_ids'")
+    return Response(status_code=204)
 
 
 @router.post("/runs/wait")

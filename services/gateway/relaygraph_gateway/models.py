@@ -112,6 +112,14 @@ class ThreadSearch(ThreadCount):
     extract: dict[str, str] | None = None
 
 
+class RunsCancel(Body):
+    """``status``, or ``thread_id`` with ``run_ids`` (not both)."""
+
+    status: Literal["pending", "running", "all"] | None = None
+    thread_id: str | None = None
+    run_ids: list[str] | None = None
+
+
 class ThreadPrune(Body):
     thread_ids: list[str]
     strategy: Literal["delete", "keep_latest"] = "delete"

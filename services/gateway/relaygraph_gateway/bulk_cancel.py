@@ -1,0 +1,61 @@
+"""``POST /runs/cancel`` (``runs.cancel_many``): named runs of one thread, or
+every run of a status on every thread.
+
+A thread with work has an active run (``busy``) and maybe runs queued behind
+it, so finding pending and running runs reads only busy threads: their
+active run and their queue.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from relaygraph.errors import InvalidInput, NotFound
+from relaygraph.subjects import is_token
+from relaygraph_gateway.core import Gateway
+
+CancelStatus = Literal["pending", "running", "all"]
+PAGE = 500
+
+
+async def cancel_named(g: Gateway, thread_id: str, run_ids: list[str], action: str) -> None:
+    """Every run must exist (a 404 names the first that does not), then each
+    is cancelled; runs that already ended are left as they are."""
+    for run_id in [thread_id, *run_ids]:
+        if not is_token(run_id):
+            raise InvalidInput(f"Invalid id {run_id!r}: use letters, digits, '-' and '_'")
+    for run_id in run_ids:
+        await g.runs.get(thread_id, run_id)  # NotFound: "Run ... not found"
+    for run_id in run_ids:
+        await g.cancel(thread_id, run_id, action)
+
+
+async def runs_with_status(g: Gateway, status: CancelStatus) -> list[tuple[str, str]]:
+    """(thread_id, run_id) of every pending and/or running run."""
+    found: list[tuple[str, str]] = []
+    cursor = 0
+    while page := await g.threads.page_ids(cursor, PAGE):
+        cursor += len(page)
+        rows = await g.threads.rows(page, ("thread_id", "status", "active_run"))
+        busy = [r for r in rows if r.get("status") == b"busy" and r.get("active_run")]
+        for row in busy:
+            thread_id, active = row["thread_id"].decode(), row["active_run"].decode()
+            queued = await g.runs.redis.lrange(g.runs.keys.thread_queue(thread_id), 0, -1)
+            try:
+                state = (await g.runs.get(thread_id, active))["status"].decode()
+            except NotFound:  # ended and gone meanwhile
+                state = ""
+            if state == "running" and status in ("running", "all"):
+                found.append((thread_id, active))
+            if state == "pending" and status in ("pending", "all"):
+                found.append((thread_id, active))
+            if status in ("pending", "all"):
+                found += [(thread_id, q.decode()) for q in queued]
+    return found
+
+
+async def cancel_with_status(g: Gateway, status: CancelStatus, action: str) -> int:
+    doomed = await runs_with_status(g, status)
+    for thread_id, run_id in doomed:
+        await g.cancel(thread_id, run_id, action)
+    return len(doomed)
