@@ -4,6 +4,7 @@ and a thread's runs filtered by status before they are paged."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -81,3 +82,22 @@ async def test_cancel_many_by_ids_or_by_status(system: System, c: Any) -> None:
         assert r.status_code == 422 and "must be omitted" in r.json()["detail"]
         r = await http.post("/runs/cancel", json={})
         assert r.status_code == 422
+
+
+@pytest.mark.parametrize("strategy", ["interrupt", "rollback"])
+async def test_a_new_run_ends_the_running_and_every_queued_run(c: Any, strategy: str) -> None:
+    tid, running, queued = await _busy_thread(c)
+    new = await c.runs.create(tid, "slow", input={"seconds": 0.02}, multitask_strategy=strategy)
+    assert await asyncio.wait_for(c.runs.join(tid, new["run_id"]), 2.5) == {
+        "seconds": 0.02,
+        "done": True,
+    }  # at once: not behind the run that was queued before it
+    if strategy == "interrupt":
+        for run_id in (running, queued):
+            await c.runs.join(tid, run_id)
+            assert (await c.runs.get(tid, run_id))["status"] == "interrupted"
+    else:
+        for run_id in (running, queued):
+            with pytest.raises(NotFoundError):
+                await c.runs.get(tid, run_id)
+        assert [r["run_id"] for r in await c.runs.list(tid)] == [new["run_id"]]

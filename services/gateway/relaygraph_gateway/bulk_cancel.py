@@ -1,5 +1,6 @@
-"""``POST /runs/cancel`` (``runs.cancel_many``): named runs of one thread, or
-every run of a status on every thread.
+"""Cancelling runs by the batch: ``POST /runs/cancel`` (``runs.cancel_many``:
+named runs of one thread, or every run of a status on every thread), and the
+queue a new run clears with ``multitask_strategy`` interrupt or rollback.
 
 A thread with work has an active run (``busy``) and maybe runs queued behind
 it, so finding pending and running runs reads only busy threads: their
@@ -8,11 +9,13 @@ active run and their queue.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from relaygraph.errors import InvalidInput, NotFound
 from relaygraph.subjects import is_token
-from relaygraph_gateway.core import Gateway
+
+if TYPE_CHECKING:  # the gateway calls in here too
+    from relaygraph_gateway.core import Gateway
 
 CancelStatus = Literal["pending", "running", "all"]
 PAGE = 500
@@ -59,3 +62,15 @@ async def cancel_with_status(g: Gateway, status: CancelStatus, action: str) -> i
     for thread_id, run_id in doomed:
         await g.cancel(thread_id, run_id, action)
     return len(doomed)
+
+
+async def clear_queue_for(g: Gateway, thread_id: str, run_id: str, action: str) -> None:
+    """Every other run queued on the thread ends (``interrupt``) or goes
+    (``rollback``), as LangGraph Server's multitask strategies do."""
+    queued = await g.runs.redis.lrange(g.runs.keys.thread_queue(thread_id), 0, -1)
+    for other in (q.decode() for q in queued):
+        if other == run_id:
+            continue
+        await g.cancel(thread_id, other, action)
+        if action == "rollback":
+            await g.runs.delete(thread_id, other)

@@ -54,6 +54,7 @@ from relaygraph.subjects import Subjects, is_token
 from relaygraph.threads import Threads
 from relaygraph_gateway.assistant_rules import for_run
 from relaygraph_gateway.assistants import Assistants
+from relaygraph_gateway.bulk_cancel import clear_queue_for
 from relaygraph_gateway.follow import Follower
 from relaygraph_gateway.models import RunCreate
 from relaygraph_gateway.run_request import (
@@ -335,6 +336,7 @@ class Gateway:
         if created.decision is Decision.DISPATCH:
             await self._dispatch(request, thread_id, run_id, created.owner)
         elif body.multitask_strategy in ("interrupt", "rollback") and created.active_run:
+            await clear_queue_for(self, thread_id, run_id, body.multitask_strategy)
             await self.cancel(thread_id, created.active_run, body.multitask_strategy)
         run["status"] = "pending"
         return run, created, sub
