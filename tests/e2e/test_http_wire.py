@@ -149,6 +149,8 @@ async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
             "stream_mode",
         ),
         ("POST", "/runs/wait", {"input": {}}, 422, "assistant_id"),
+        ("POST", "/runs", {"assistant_id": "agent", "after_seconds": 5}, 422, "after_seconds"),
+        ("POST", "/runs", {"assistant_id": "agent", "webhook": "https://x.test"}, 422, "webhook"),
         ("GET", "/assistants/nope", None, 422, "must be a UUID"),
         ("GET", "/assistants/agent/graph?xray=%C2%B3", None, 422, "Invalid xray"),
         ("GET", "/assistants/00000000-0000-0000-0000-000000000001", None, 404, "not found"),

@@ -60,6 +60,7 @@ class RunCreate(Body):
     on_disconnect: Literal["cancel", "continue"] | None = None
     durability: Literal["sync", "async", "exit"] | None = None
     after_seconds: float | None = None
+    webhook: str | None = None
 
 
 class ThreadTTLBody(Body):

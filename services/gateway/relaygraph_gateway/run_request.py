@@ -12,6 +12,11 @@ from relaygraph_gateway.models import RunCreate
 
 
 def check_run_body(body: RunCreate) -> None:
+    # Refused rather than ignored: a client relying on them must know.
+    if body.after_seconds:
+        raise InvalidInput("after_seconds (delayed runs) is not supported yet")
+    if body.webhook:
+        raise InvalidInput("webhook is not supported yet")
     if body.input is not None and body.command is not None:
         raise InvalidInput("a run takes `input` or `command`, not both")
     if body.context and (body.config or {}).get("configurable"):
