@@ -161,6 +161,15 @@ class GraphReply(Wire, frozen=True, kw_only=True, omit_defaults=True):
     error: ErrorBody | None = None
 
 
+class StateUpdated(Wire, frozen=True, kw_only=True, omit_defaults=True):
+    """The ``result`` of an ``update_state`` query: what the API answers
+    (``checkpoint``) and the thread's state after it, which the gateway
+    announces on the thread's stream without asking for it again."""
+
+    checkpoint: msgspec.Raw
+    state: msgspec.Raw = NULL
+
+
 # -- cancels: gateway -> every executor (broadcast) --------------------------
 
 

@@ -14,12 +14,14 @@ expiry set, scored by when the sweeper should look at it next: it expires
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
 from redis.asyncio import Redis
 
+from relaygraph.config import ThreadTTL
 from relaygraph.errors import Conflict, NotFound
 from relaygraph.runs import Runs, now_iso
 from relaygraph.subjects import Keys
@@ -62,6 +64,19 @@ _COPIED = ("metadata", "graph_id", "assistant_id", "values", "interrupts", "stat
 class TTL:
     strategy: str
     minutes: float
+
+
+TTL_FIELDS = ("ttl_strategy", "ttl_minutes")
+
+
+def ttl_of(row: dict[str, bytes], default: ThreadTTL) -> TTL | None:
+    """A thread's TTL: its own (``TTL_FIELDS`` of its record), else the
+    configured default; ``None`` when it has neither."""
+    own = row.get("ttl_minutes")
+    minutes = float(own) if own else default.default_ttl
+    if minutes is None:
+        return None
+    return TTL((row.get("ttl_strategy") or default.strategy.encode()).decode(), minutes)
 
 
 class Threads:
@@ -126,7 +141,7 @@ class Threads:
             row["status"] = src.get("rest_status", b"idle")
         if row.get("status") == b"interrupted" and "pause_checkpoint" in src:
             row["pause_checkpoint"] = src["pause_checkpoint"]
-        for field in ("ttl_strategy", "ttl_minutes"):
+        for field in TTL_FIELDS:
             if field in src:
                 row[field] = src[field]
         row |= {"thread_id": target_id, "created_at": now, "updated_at": now}
@@ -228,9 +243,19 @@ class Threads:
             if any(v is not None for v in row)
         ]
 
-    async def search(self, offset: int, limit: int) -> list[dict[str, bytes]]:
-        """Threads newest first; filters are applied by the caller."""
-        return await self.rows(await self.page_ids(offset, limit))
+    async def pages(
+        self, fields: tuple[str, ...], oldest_first: bool = False, size: int = 500
+    ) -> AsyncIterator[list[dict[str, bytes]]]:
+        """Every thread's ``fields``, a page at a time in order of creation
+        (newest first unless ``oldest_first``); filters are the caller's. A
+        thread made meanwhile shifts the pages: none is given twice."""
+        seen: set[str] = set()
+        cursor = 0
+        while page := await self.page_ids(cursor, size, oldest_first):
+            cursor += len(page)
+            fresh = [t for t in page if t not in seen]
+            seen.update(fresh)
+            yield await self.rows(fresh, tuple(dict.fromkeys(("thread_id", *fields))))
 
     async def count(self) -> int:
         return int(await self.redis.zcard(self.keys.threads_index))

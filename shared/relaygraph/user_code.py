@@ -25,6 +25,14 @@ class TargetError(LookupError):
     """What a target names cannot be found; the message says what is missing."""
 
 
+def make_importable(paths: list[Path]) -> None:
+    """Put ``paths`` (langgraph.json's folder, its ``dependencies``) on
+    ``sys.path``, first, once each."""
+    for path in map(str, paths):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
 def split_target(target: str) -> tuple[str, str]:
     module_part, _, attr = target.rpartition(":")
     if not module_part or not attr:

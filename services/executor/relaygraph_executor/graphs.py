@@ -19,7 +19,6 @@ import contextlib
 import inspect
 import logging
 import os
-import sys
 import traceback
 import typing
 from collections.abc import AsyncIterator, Callable
@@ -38,7 +37,7 @@ from relaygraph.catalog import GraphEntry, graph_version
 from relaygraph.checkpoint import graph_allowlist
 from relaygraph.config import Config, GraphSpec
 from relaygraph.errors import GraphUnavailable, NotFound
-from relaygraph.user_code import TargetError, import_target
+from relaygraph.user_code import TargetError, import_target, make_importable
 from relaygraph_executor.attempts import AttemptSaver
 from relaygraph_executor.schemas import context_keys, graph_schemas
 
@@ -58,9 +57,7 @@ def prepare_environment(config: Config) -> None:
     """Put the config's env into os.environ and its dependencies on sys.path."""
     for key, value in config.env.items():
         os.environ.setdefault(key, value)
-    for path in [config.root, *config.dependencies]:
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
+    make_importable([config.root, *config.dependencies])
 
 
 def _import_target(spec: GraphSpec, root: Path) -> Any:

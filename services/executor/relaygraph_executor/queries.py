@@ -139,7 +139,7 @@ class Queries:
             dumps(thread_interrupts(state)),
             pause_checkpoint=state.config["configurable"].get("checkpoint_id", ""),
         )
-        return dumps({"checkpoint": _checkpoint(new_config)})
+        return dumps({"checkpoint": _checkpoint(new_config), "state": state_json(state)})
 
     async def _store(self, op: str, body: dict[str, Any]) -> bytes:
         """The Store calls the gateway hands over (they need the embedding function)."""

@@ -16,11 +16,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from relaygraph.config import ThreadTTL
 from relaygraph.store import RedisStore
-from relaygraph.threads import Threads
+from relaygraph.threads import TTL_FIELDS, Threads, ttl_of
 from relaygraph_executor.graph_io import INFRA_ERRORS
 
 log = logging.getLogger("relaygraph.executor")
-_LOOKED_AT = ("status", "updated_at", "ttl_strategy", "ttl_minutes")
+_LOOKED_AT = ("status", "updated_at", *TTL_FIELDS)
 
 
 async def sweep_store(store: RedisStore, interval: float) -> None:
@@ -73,11 +73,11 @@ async def _sweep_one(
     """Whether the thread was deleted (else it is rescheduled or forgotten)."""
     found = await threads.rows([thread_id], _LOOKED_AT)
     row = found[0] if found else {}
-    own = row.get("ttl_minutes")
-    minutes = float(own) if own else ttl.default_ttl
-    if minutes is None or "updated_at" not in row:  # gone, or no TTL any more
+    own = ttl_of(row, ttl)
+    if own is None or "updated_at" not in row:  # gone, or no TTL any more
         await threads.forget_expiry(thread_id)
         return False
+    minutes = own.minutes
     if row.get("status") == b"busy":  # its run's end starts the clock again
         await threads.reschedule(thread_id, minutes)
         return False
@@ -86,8 +86,7 @@ async def _sweep_one(
     if left > 0:  # updated since it was scheduled
         await threads.reschedule(thread_id, left / 60)
         return False
-    strategy = (row.get("ttl_strategy") or ttl.strategy.encode()).decode()
-    if strategy == "keep_latest":
+    if own.strategy == "keep_latest":
         await saver.aprune([thread_id], strategy="keep_latest")
         await threads.reschedule(thread_id, minutes)
         return False

@@ -21,7 +21,7 @@ from relaygraph_gateway.assistant_rules import (
     ordered,
     selected,
 )
-from relaygraph_gateway.core import Gateway
+from relaygraph_gateway.core import Gateway, gw
 from relaygraph_gateway.models import (
     AssistantCount,
     AssistantCreate,
@@ -33,10 +33,6 @@ from relaygraph_gateway.models import (
 from relaygraph_gateway.render import JSON, matches, page_headers
 
 router = APIRouter(tags=["assistants"])
-
-
-def gw(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 def _id(g: Gateway, assistant_id: str) -> str:

@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from relaygraph.contracts import END_EVENT, RunStatus
 from relaygraph.errors import Conflict, InvalidInput
 from relaygraph_gateway import bulk_cancel
-from relaygraph_gateway.core import Gateway, check_id, run_from_row
+from relaygraph_gateway.core import Gateway, check_id, gw, run_from_row
 from relaygraph_gateway.follow import TERMINAL
 from relaygraph_gateway.models import MAX_OFFSET, RunCreate, RunsCancel
 from relaygraph_gateway.render import JSON, run_locations
@@ -29,10 +29,6 @@ from relaygraph_gateway.render import JSON, run_locations
 router = APIRouter(tags=["runs"])
 log = logging.getLogger("relaygraph.gateway")
 HEARTBEAT = b": heartbeat\r\n\r\n"
-
-
-def gw(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 async def waiting_response(

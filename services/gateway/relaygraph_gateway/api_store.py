@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from relaygraph.contracts import GraphQuery
 from relaygraph.errors import BadRequest, InvalidInput
-from relaygraph_gateway.core import Gateway
+from relaygraph_gateway.core import Gateway, gw
 from relaygraph_gateway.render import JSON
 from relaygraph_gateway.store_models import (
     StoreDelete,
@@ -28,10 +28,6 @@ from relaygraph_gateway.store_models import (
 )
 
 router = APIRouter(tags=["store"])
-
-
-def gw(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 def _semantic(g: Gateway) -> bool:

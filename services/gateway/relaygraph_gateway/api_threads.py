@@ -12,11 +12,11 @@ from fastapi import APIRouter, Header, Query, Request
 from nats.errors import Error as NatsError
 from starlette.responses import Response, StreamingResponse
 
-from relaygraph.contracts import GraphQuery
+from relaygraph.contracts import GraphQuery, StateUpdated
 from relaygraph.errors import BadRequest, Conflict, InvalidInput, NotFound
-from relaygraph.threads import TTL
+from relaygraph.threads import TTL, ttl_of
 from relaygraph_gateway import thread_search
-from relaygraph_gateway.core import Gateway, check_id
+from relaygraph_gateway.core import Gateway, check_id, gw
 from relaygraph_gateway.models import (
     HistoryQuery,
     StateAt,
@@ -34,10 +34,6 @@ from relaygraph_gateway.thread_stream import after_of, modes_of, thread_events
 
 router = APIRouter(tags=["threads"])
 log = logging.getLogger("relaygraph.gateway")
-
-
-def gw(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 EMPTY_STATE: dict[str, Any] = {
@@ -82,18 +78,14 @@ async def create_thread_response(g: Gateway, body: ThreadCreate) -> Response:
 def _with_ttl(g: Gateway, row: dict[str, bytes], include: str | None) -> dict[str, Any]:
     thread = thread_json(row)
     if include and "ttl" in include.split(","):
-        own = row.get("ttl_minutes")
-        minutes = float(own) if own else g.config.thread_ttl.default_ttl
-        if minutes is None:
-            thread["ttl"] = None
-        else:
+        ttl = ttl_of(row, g.config.thread_ttl)
+        thread["ttl"] = None
+        if ttl is not None:
             since = datetime.fromisoformat(thread["updated_at"])
             thread["ttl"] = {
-                "strategy": (
-                    row.get("ttl_strategy") or g.config.thread_ttl.strategy.encode()
-                ).decode(),
-                "ttl_minutes": minutes,
-                "expires_at": (since + timedelta(minutes=minutes)).isoformat(),
+                "strategy": ttl.strategy,
+                "ttl_minutes": ttl.minutes,
+                "expires_at": (since + timedelta(minutes=ttl.minutes)).isoformat(),
             }
     return thread
 
@@ -130,8 +122,8 @@ async def copy_thread(thread_id: str, request: Request) -> Response:
     source = await g.threads.get(check_id("thread_id", thread_id))
     copy_id = str(uuid.uuid4())
     await g.saver.acopy_thread(thread_id, copy_id)
-    own = source.get("ttl_minutes")
-    await g.threads.copy(thread_id, copy_id, float(own) if own else g.config.thread_ttl.default_ttl)
+    ttl = ttl_of(source, g.config.thread_ttl)
+    await g.threads.copy(thread_id, copy_id, ttl.minutes if ttl else None)
     return JSON(thread_json(await g.threads.get(copy_id)))
 
 
@@ -264,14 +256,14 @@ async def update_state(thread_id: str, body: StateUpdate, request: Request) -> R
             checkpoint_id=checkpoint_id,
         )
     )
-    await _announce_state(g, thread_id, graph.decode())
-    return JSON(bytes(raw))
+    updated = msgspec.json.decode(raw, type=StateUpdated)
+    await _announce_state(g, thread_id, updated.state)
+    return JSON({"checkpoint": updated.checkpoint})
 
 
-async def _announce_state(g: Gateway, thread_id: str, graph_id: str) -> None:
+async def _announce_state(g: Gateway, thread_id: str, state: msgspec.Raw) -> None:
     """A ``state_update`` event for the thread's stream (its ``state_update``
     mode): the state after an update made outside a run."""
-    state = await g.query(GraphQuery(op="get_state", graph_id=graph_id, thread_id=thread_id))
     event = b'{"state":%s,"thread_id":"%s"}' % (bytes(state), thread_id.encode())
     try:
         await g.nc.publish(g.subjects.thread_state_update(thread_id), event)

@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # the gateway calls in here too
     from relaygraph_gateway.core import Gateway
 
 CancelStatus = Literal["pending", "running", "all"]
-PAGE = 500
 
 
 async def cancel_named(g: Gateway, thread_id: str, run_ids: list[str], action: str) -> None:
@@ -36,14 +35,11 @@ async def cancel_named(g: Gateway, thread_id: str, run_ids: list[str], action: s
 async def runs_with_status(g: Gateway, status: CancelStatus) -> list[tuple[str, str]]:
     """(thread_id, run_id) of every pending and/or running run."""
     found: list[tuple[str, str]] = []
-    cursor = 0
-    while page := await g.threads.page_ids(cursor, PAGE):
-        cursor += len(page)
-        rows = await g.threads.rows(page, ("thread_id", "status", "active_run"))
+    async for rows in g.threads.pages(("status", "active_run")):
         busy = [r for r in rows if r.get("status") == b"busy" and r.get("active_run")]
         for row in busy:
             thread_id, active = row["thread_id"].decode(), row["active_run"].decode()
-            queued = await g.runs.redis.lrange(g.runs.keys.thread_queue(thread_id), 0, -1)
+            queued = await g.runs.queued(thread_id)
             try:
                 state = (await g.runs.get(thread_id, active))["status"].decode()
             except NotFound:  # ended and gone meanwhile
@@ -53,7 +49,7 @@ async def runs_with_status(g: Gateway, status: CancelStatus) -> list[tuple[str, 
             if state == "pending" and status in ("pending", "all"):
                 found.append((thread_id, active))
             if status in ("pending", "all"):
-                found += [(thread_id, q.decode()) for q in queued]
+                found += [(thread_id, q) for q in queued]
     return found
 
 
@@ -67,8 +63,7 @@ async def cancel_with_status(g: Gateway, status: CancelStatus, action: str) -> i
 async def clear_queue_for(g: Gateway, thread_id: str, run_id: str, action: str) -> None:
     """Every other run queued on the thread ends (``interrupt``) or goes
     (``rollback``), as LangGraph Server's multitask strategies do."""
-    queued = await g.runs.redis.lrange(g.runs.keys.thread_queue(thread_id), 0, -1)
-    for other in (q.decode() for q in queued):
+    for other in await g.runs.queued(thread_id):
         if other == run_id:
             continue
         await g.cancel(thread_id, other, action)

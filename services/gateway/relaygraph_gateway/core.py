@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 import msgspec
+from fastapi import Request
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
@@ -81,6 +82,11 @@ def check_id(kind: str, value: str) -> str:
             f"{kind} {value!r} is not valid: use letters, digits, '-' and '_' (a UUID is typical)"
         )
     return value
+
+
+def gw(request: Request) -> Gateway:
+    """The gateway a route serves with."""
+    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 async def _nothing() -> dict[str, Any]:
@@ -152,9 +158,8 @@ class Gateway:
 
     async def delete_threads_of(self, assistant_id: str) -> None:
         """Delete every thread whose metadata names this assistant."""
-        doomed, cursor, page = [], 0, 500
-        while rows := await self.threads.search(cursor, page):
-            cursor += page
+        doomed = []
+        async for rows in self.threads.pages(("metadata", "assistant_id")):
             doomed += [
                 row["thread_id"].decode()
                 for row in rows

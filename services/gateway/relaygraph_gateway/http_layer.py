@@ -11,7 +11,6 @@ graphs); its routes stay behind the API key like every other route.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relaygraph.config import HttpConfig
 from relaygraph.errors import InvalidInput
-from relaygraph.user_code import TargetError, import_target
+from relaygraph.user_code import TargetError, import_target, make_importable
 
 DEFAULT_CORS: dict[str, Any] = {
     "allow_origins": ["*"],
@@ -47,9 +46,7 @@ def cors_options(http: HttpConfig) -> dict[str, Any]:
 def load_custom_app(target: str, root: Path, dependencies: list[Path]) -> Starlette:
     """``./file.py:app`` (relative to langgraph.json) or ``module:app``, with
     the config's ``dependencies`` importable, as for graphs."""
-    for dependency in map(str, dependencies):
-        if dependency not in sys.path:
-            sys.path.insert(0, dependency)
+    make_importable(dependencies)
     try:
         app = import_target(target, root)
     except TargetError as exc:

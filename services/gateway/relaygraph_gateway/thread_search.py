@@ -20,7 +20,6 @@ from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.models import ThreadCount, ThreadSearch
 from relaygraph_gateway.render import matches
 
-PAGE = 500
 _FIELDS = (
     "thread_id",
     "status",
@@ -73,12 +72,7 @@ async def _candidates(
         rows = await g.threads.rows(ids, fields)
         yield sorted(rows, key=lambda r: r["created_at"], reverse=not oldest_first)
         return
-    seen: set[bytes] = set()
-    cursor = 0
-    while page := await g.threads.page_ids(cursor, PAGE, oldest_first):
-        cursor += len(page)
-        rows = [r for r in await g.threads.rows(page, fields) if r["thread_id"] not in seen]
-        seen.update(r["thread_id"] for r in rows)  # a thread created meanwhile shifts the pages
+    async for rows in g.threads.pages(fields, oldest_first):
         yield rows
 
 

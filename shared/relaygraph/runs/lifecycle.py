@@ -318,6 +318,11 @@ class Runs:
             await self.redis.zrem(self.keys.thread_runs(thread_id), *expired)
         return [{k.decode(): v for k, v in row.items()} for row in rows if row]
 
+    async def queued(self, thread_id: str) -> list[str]:
+        """The runs waiting behind the thread's active run, in order."""
+        ids = await self.redis.lrange(self.keys.thread_queue(thread_id), 0, -1)
+        return [i.decode() for i in ids]
+
     async def count(self, thread_id: str) -> int:
         """How many runs the thread's list holds."""
         return int(await self.redis.zcard(self.keys.thread_runs(thread_id)))
