@@ -28,8 +28,9 @@ log = logging.getLogger("relaygraph.executor")
 
 
 async def sweep(runs: Runs, dispatcher: Dispatcher, interval: float) -> None:
-    """Re-dispatch runs whose lease (or dispatch grace) ran out, and publish the
-    interrupt events of runs whose executor died before it could, forever."""
+    """Re-dispatch runs whose lease (or dispatch grace) ran out, send delayed
+    runs when they are due, and publish the interrupt events of runs whose
+    executor died before it could, forever."""
     while True:
         await asyncio.sleep(interval)
         try:
@@ -45,6 +46,11 @@ async def sweep(runs: Runs, dispatcher: Dispatcher, interval: float) -> None:
                     await dispatcher.to_queue(
                         due.request, due.run_id, dedupe=f"s{due.until}", priority=True
                     )
+                elif due.outcome is SweepOutcome.DUE:
+                    log.info(
+                        "run %s of thread %s is due; dispatching it", due.run_id, due.thread_id
+                    )
+                    await dispatcher.to_queue(due.request, due.run_id)
                 elif due.outcome is SweepOutcome.PUBLISH:
                     log.warning(
                         "run %s: publishing its interrupt event left unpublished", due.run_id

@@ -47,8 +47,9 @@ from relaygraph.errors import (
     from_code,
 )
 from relaygraph.owners import Owners
+from relaygraph.pipelining import Step
 from relaygraph.resumes import ResumePlan
-from relaygraph.runs import Cancelled, CancelOutcome, Created, Decision, Runs, now_iso
+from relaygraph.runs import Cancelled, CancelOutcome, Created, Decision, Runs
 from relaygraph.settings import GatewaySettings
 from relaygraph.store import store_for
 from relaygraph.subjects import Subjects, is_token
@@ -57,9 +58,11 @@ from relaygraph_gateway.assistant_rules import for_run
 from relaygraph_gateway.assistants import Assistants
 from relaygraph_gateway.bulk_cancel import clear_queue_for
 from relaygraph_gateway.follow import Follower
+from relaygraph_gateway.input_check import check_input
 from relaygraph_gateway.models import RunCreate
 from relaygraph_gateway.run_request import (
     NewRun,
+    StartTime,
     check_run_body,
     is_resume,
     run_object,
@@ -229,47 +232,9 @@ class Gateway:
         return schemas
 
     async def check_input(self, graph_id: str, value: Any) -> None:
-        """Refuse input the graph cannot take: not an object, unknown keys, or a
-        top-level scalar of the wrong JSON type (by the graph's published input
-        schema)."""
-        if value is None:
-            return
-        entry = await self.catalog.get(graph_id)
-        if entry is None or entry.schemas is None:
-            return  # never published (no executor yet), or did not load: run it unchecked
-        schema = entry.schemas.get("input_schema") or {}
-        props = schema.get("properties")
-        if schema.get("type") != "object" or not isinstance(props, dict):
-            return
-        if not isinstance(value, dict):
-            raise InvalidInput(
-                f"input of graph {graph_id!r} must be an object with keys {sorted(props)}"
-            )
-        unknown = sorted(set(value) - set(props))
-        if unknown:
-            raise InvalidInput(
-                f"input key(s) {unknown} are not in graph {graph_id!r}'s input schema; "
-                f"it accepts {sorted(props)}"
-            )
-        # Scalars only: reducers (add_messages...) accept more shapes than a
-        # schema's array/object says, and LangGraph itself does not check them.
-        types: dict[str, type | tuple[type, ...]] = {
-            "string": str,
-            "integer": int,
-            "number": (int, float),
-            "boolean": bool,
-        }
-        for key, item in value.items():
-            expected = props[key].get("type") if isinstance(props[key], dict) else None
-            py = types.get(expected) if isinstance(expected, str) else None
-            if py is None or item is None:
-                continue
-            if not isinstance(item, py) or (
-                expected in ("integer", "number") and isinstance(item, bool)
-            ):
-                raise InvalidInput(
-                    f"input key {key!r} must be of type {expected}, got {type(item).__name__}"
-                )
+        """Refuse input the graph cannot take (by its published input schema)."""
+        if value is not None:
+            check_input(graph_id, value, await self.catalog.get(graph_id))
 
     # -- runs ----------------------------------------------------------------
     async def create_run(
@@ -278,13 +243,18 @@ class Gateway:
         body: RunCreate,
         follow: str | None = None,
         resume: ResumePlan | None = None,
+        *,
+        run_id: str | None = None,
+        then: list[Step] | None = None,
     ) -> tuple[dict[str, Any], Created, Subscription | None]:
         """Record a run and send it on its way. Returns the Run object, what Redis
         decided (``dispatch``, ``queued`` or ``duplicate`` of a resume) and, with
         ``follow`` (``end`` or ``all``), a subscription to the new run's events
         made before it was dispatched, so none is missed and no JetStream
         consumer is needed. ``resume``: which pause a resume answers, when the
-        caller decided it (NATS); otherwise LangGraph's HTTP rule applies."""
+        caller decided it (NATS); otherwise LangGraph's HTTP rule applies.
+        ``run_id`` and ``then``: a cron's run, its id fixed by the tick, and the
+        step that marks the tick fired (:meth:`Runs.create`)."""
         check_run_body(body)
         temporary = thread_id is None
         thread_id = check_id("thread_id", str(uuid.uuid4()) if thread_id is None else thread_id)
@@ -297,12 +267,13 @@ class Gateway:
         resuming = is_resume(body)
         if body.input is not None and not resuming:
             await self.check_input(graph_id, body.input)
+        due = StartTime.after(body.after_seconds)
         new = NewRun(
-            run_id=str(uuid.uuid4()),
+            run_id=run_id or str(uuid.uuid4()),
             thread_id=thread_id,
             assistant_id=assistant_id,
             graph_id=graph_id,
-            created_at=now_iso(),
+            created_at=due.iso,  # the reference's: when the run may start
             temporary=temporary,
         )
         run_id = new.run_id
@@ -323,6 +294,8 @@ class Gateway:
             resume=(resume or resumes.over_http(body.command.resume))
             if resuming and body.command
             else None,
+            due_ms=due.ms,
+            then=then,
         )
         if created.decision is Decision.DUPLICATE:
             return await self.run_json(thread_id, created.run_id), created, None

@@ -26,6 +26,8 @@ StreamModeName = Literal[
 
 MAX_OFFSET = 2**31 - 1
 """Largest ``offset`` a list or search takes (a larger one is a 422)."""
+MAX_DELAY_SECONDS = 366 * 24 * 3600
+"""Longest ``after_seconds`` a run may wait (a year)."""
 MAX_TTL_MINUTES = 100 * 365 * 24 * 60
 """Longest TTL a thread or Store item may be given (a century)."""
 
@@ -59,7 +61,7 @@ class RunCreate(Body):
     on_completion: Literal["delete", "keep"] | None = None
     on_disconnect: Literal["cancel", "continue"] | None = None
     durability: Literal["sync", "async", "exit"] | None = None
-    after_seconds: float | None = None
+    after_seconds: float | None = Field(None, ge=0, le=MAX_DELAY_SECONDS)
     webhook: str | None = None
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from relaygraph.contracts import RunRequest
@@ -13,8 +15,6 @@ from relaygraph_gateway.models import RunCreate
 
 def check_run_body(body: RunCreate) -> None:
     # Refused rather than ignored: a client relying on them must know.
-    if body.after_seconds:
-        raise InvalidInput("after_seconds (delayed runs) is not supported yet")
     if body.webhook:
         raise InvalidInput("webhook is not supported yet")
     if body.input is not None and body.command is not None:
@@ -28,6 +28,21 @@ def check_run_body(body: RunCreate) -> None:
 
 def is_resume(body: RunCreate) -> bool:
     return body.command is not None and "resume" in body.command.model_fields_set
+
+
+@dataclass(frozen=True, slots=True)
+class StartTime:
+    """When a run may start: now, or ``after_seconds`` from now (a delayed run)."""
+
+    iso: str
+    ms: int | None
+    """Epoch milliseconds of a delayed run's start; ``None``: at once."""
+
+    @classmethod
+    def after(cls, seconds: float | None) -> StartTime:
+        now = time.time()
+        at = now + (seconds or 0)
+        return cls(datetime.fromtimestamp(at, UTC).isoformat(), int(at * 1000) if seconds else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,8 @@ from relaygraph.lua import Lua
 # release_resumes: a run that did not apply its resume (cancelled, or its graph
 # did not load) leaves the interrupts it answered answerable again.
 # hand_on: the thread goes to its next queued run (made active, its request
-# returned for dispatch), or is left with no active run. A queued run of an
+# returned for dispatch, or its due time if it is a delayed run not yet due),
+# or is left with no active run. A queued run of an
 # older layout has no QUEUED entry: its id comes back with an empty request and
 # the caller reads the request from the run itself.
 _END = r"""
@@ -48,13 +49,18 @@ local function hand_on(now_ms)
   local nxt = redis.call('LPOP', QUEUE)
   if not nxt then
     redis.call('HDEL', THREAD, 'active_run', 'active_since')
-    return {'recorded', '', ''}
+    return {'recorded', '', '', ''}
   end
   local request = redis.call('HGET', QUEUED, nxt) or ''
-  redis.call('HDEL', QUEUED, nxt)
+  local due = redis.call('HGET', QUEUED, 'due:' .. nxt) or ''
+  redis.call('HDEL', QUEUED, nxt, 'due:' .. nxt)
   redis.call('HSET', THREAD, 'rest_status', redis.call('HGET', THREAD, 'status') or 'idle')
   redis.call('HSET', THREAD, 'active_run', nxt, 'active_since', now_ms, 'status', 'busy')
-  return {'handed_on', request, nxt}
+  if due ~= '' and tonumber(due) > tonumber(now_ms) then
+    -- A delayed run: the thread waits for it; the sweeper sends it when due.
+    return {'handed_on', '', nxt, due}
+  end
+  return {'handed_on', request, nxt, ''}
 end
 """
 
@@ -78,14 +84,19 @@ CREATE = Lua(
         "lease_until",
         "resume_mode",
         "resume_checkpoint",
+        "due_ms",
     ),
     body=r"""
--- Replies {decision, detail, owner}: dispatch | queued (detail: the active
--- run), duplicate (detail: the run that already answered), or a refusal:
+-- due_ms: a delayed run's due time ('' for a run to send now). It is the
+-- thread's active run or queued like any other, but not sent before then.
+-- Replies {decision, detail, owner}: dispatch | delayed (active, sent by the
+-- sweeper when due) | queued (detail: the active run), duplicate (detail: the
+-- run that already answered, or this run id if it exists), or a refusal:
 -- not_found, not_interrupted (detail: status), busy (detail: active run),
 -- other_pause (detail: the pause's checkpoint), unnamed, unknown_ids (detail,
 -- owner: unknown and pending ids as JSON), many_pending (detail: pending ids).
 local mode = resume_mode
+if redis.call('EXISTS', RUN) == 1 then return {'duplicate', run_id, ''} end
 if redis.call('EXISTS', THREAD) == 0 then
   if create_thread ~= '1' or mode ~= '' then return {'not_found', '', ''} end
   redis.call('HSET', THREAD, 'thread_id', thread_id, 'created_at', now, 'updated_at', now,
@@ -152,6 +163,7 @@ else
 end
 redis.call('HSET', RUN, 'run', run_json, 'request', request, 'status', 'pending',
   'updated_at', now, 'attempt', '0', 'lease_until', lease_until)
+if due_ms ~= '' then redis.call('HSET', RUN, 'due_ms', due_ms) end
 redis.call('ZADD', RUNS, score, run_id)
 redis.call('HSET', THREAD, 'graph_id', graph_id, 'assistant_id', assistant_id)
 for _, id in ipairs(ids) do redis.call('HSET', RESUMES, id, run_id) end
@@ -163,8 +175,10 @@ if decision == 'dispatch' then
   redis.call('HSET', THREAD, 'rest_status', redis.call('HGET', THREAD, 'status') or 'idle')
   redis.call('HSET', THREAD, 'active_run', run_id, 'active_since', now_ms, 'status', 'busy',
     'updated_at', now)
+  if due_ms ~= '' then decision = 'delayed' end
 else
   redis.call('HSET', QUEUED, run_id, request)
+  if due_ms ~= '' then redis.call('HSET', QUEUED, 'due:' .. run_id, due_ms) end
   if strategy == 'enqueue' then
     redis.call('RPUSH', QUEUE, run_id)
   else
@@ -182,11 +196,13 @@ CLAIM = Lua(
     body=r"""
 -- Replies {outcome, epoch, attempt, cancel}: ok | cancelled (a cancel came
 -- first: record it, run nothing) | exhausted (too many attempts) | held
--- (another live attempt) | done (status in detail) | gone | not_active.
+-- (another live attempt) | done (status in detail) | gone | not_active (not
+-- the thread's active run, or a delayed run not yet sent).
 local st = redis.call('HGET', RUN, 'status')
 if not st then return {'gone', '0', '0', ''} end
 if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st} end
 if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'not_active', '0', '0', ''} end
+if redis.call('HEXISTS', RUN, 'due_ms') == 1 then return {'not_active', '0', '0', ''} end
 if st == 'running' then
   local lu = tonumber(redis.call('HGET', RUN, 'lease_until') or '0')
   if lu > tonumber(now_ms) then return {'held', '0', '0', ''} end
@@ -259,8 +275,9 @@ FINISH = Lua(
 -- (the run changed nothing); values / interrupts '': left as they are.
 -- outbox: the interrupt event to publish (kept until it is published, so the
 -- sweeper publishes it if this executor dies first).
--- Replies {outcome, next_request, next_run_id}: recorded | handed_on | stale.
-if redis.call('GET', EPOCH) ~= epoch then return {'stale', '', ''} end
+-- Replies {outcome, next_request, next_run_id, next_due_ms}: recorded |
+-- handed_on | stale.
+if redis.call('GET', EPOCH) ~= epoch then return {'stale', '', '', ''} end
 redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now)
 keep_for(record_ttl)
 if outbox ~= '' then redis.call('HSET', RUN, 'outbox', outbox) end
@@ -273,7 +290,7 @@ end
 if interrupts ~= '' then redis.call('HSET', THREAD, 'interrupts', interrupts) end
 if values ~= '' then redis.call('HSET', THREAD, 'values', values) end
 if run_status == 'interrupted' or thread_status == '' then release_resumes(run_id) end
-if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'recorded', '', ''} end
+if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'recorded', '', '', ''} end
 return hand_on(now_ms)
 """,
 )
@@ -284,18 +301,19 @@ CANCEL = Lua(
     args=("run_id", "now", "now_ms", "action", "record_ttl"),
     functions=_END,
     body=r"""
--- Replies {outcome, next_request, next_run_id}: dequeued (was queued behind
--- another run) | cancelled (dispatched but never claimed: ended here, the
--- thread handed on) | flagged (its executor stops it) | done | gone.
+-- Replies {outcome, next_request, next_run_id, next_due_ms}: dequeued (was
+-- queued behind another run) | cancelled (dispatched but never claimed, or
+-- delayed: ended here, the thread handed on) | flagged (its executor stops
+-- it) | done | gone.
 local st = redis.call('HGET', RUN, 'status')
-if not st then return {'gone', '', ''} end
-if st ~= 'pending' and st ~= 'running' then return {'done', '', ''} end
+if not st then return {'gone', '', '', ''} end
+if st ~= 'pending' and st ~= 'running' then return {'done', '', '', ''} end
 if st == 'pending' and redis.call('LREM', QUEUE, 0, run_id) > 0 then
-  redis.call('HDEL', QUEUED, run_id)
+  redis.call('HDEL', QUEUED, run_id, 'due:' .. run_id)
   redis.call('HSET', RUN, 'status', 'interrupted', 'updated_at', now)
   keep_for(record_ttl)
   release_resumes(run_id)
-  return {'dequeued', '', ''}
+  return {'dequeued', '', '', ''}
 end
 if st == 'pending' and redis.call('HEXISTS', RUN, 'claimed_ms') == 0
     and redis.call('HGET', THREAD, 'active_run') == run_id then
@@ -307,12 +325,11 @@ if st == 'pending' and redis.call('HEXISTS', RUN, 'claimed_ms') == 0
     'updated_at', now, 'state_updated_at', now)
   release_resumes(run_id)
   local handed = hand_on(now_ms)
-  local outcome = 'cancelled'
-  return {outcome, handed[2], handed[3]}
+  return {'cancelled', handed[2], handed[3], handed[4]}
 end
 -- Claimed, or running: whoever claims or renews it next sees the flag.
 redis.call('HSET', RUN, 'cancel', action)
-return {'flagged', '', ''}
+return {'flagged', '', '', ''}
 """,
 )
 
@@ -323,7 +340,8 @@ SWEEP = Lua(
     body=r"""
 -- One watched run whose deadline passed. Replies {outcome, request, until}:
 -- drop (nothing to watch) | later (watch again until ``until``) | redispatch
--- (send ``request`` again) | publish (ended, its interrupt event ``request``
+-- (send ``request`` again) | due (a delayed run's time came: send ``request``)
+-- | publish (ended, its interrupt event ``request``
 -- never published).
 local now, grace = tonumber(now_ms), tonumber(grace_ms)
 local st = redis.call('HGET', RUN, 'status')
@@ -340,6 +358,14 @@ if redis.call('HGET', THREAD, 'active_run') ~= run_id then
     return {'later', '', tostring(now + grace)}
   end
   return {'drop', '', '0'}
+end
+local due = redis.call('HGET', RUN, 'due_ms')
+if due then
+  -- The thread's delayed run: sent once it is due, then watched as any other.
+  if tonumber(due) > now then return {'later', '', due} end
+  redis.call('HDEL', RUN, 'due_ms')
+  redis.call('HSET', RUN, 'lease_until', now + grace)
+  return {'due', redis.call('HGET', RUN, 'request'), tostring(now + grace)}
 end
 local lu = tonumber(redis.call('HGET', RUN, 'lease_until') or '0')
 if st == 'pending' then

@@ -117,14 +117,20 @@ class Runs:
         assistant_id: str,
         thread_metadata: dict[str, Any] | None = None,
         resume: ResumePlan | None = None,
+        due_ms: int | None = None,
+        then: list[Step] | None = None,
     ) -> Created:
         """Decide and record a run in one round trip, watched from the start
         (so no crash can strand it). ``resume``: which pause a resume answers
         (:mod:`relaygraph.resumes`). A repeat of a resume returns the run that
-        answered it (``DUPLICATE``); a refusal raises the 4xx it means."""
+        answered it (``DUPLICATE``), as does a run id that exists already; a
+        refusal raises the 4xx it means. ``due_ms``: a delayed run, sent when
+        due. ``then``: steps sent right after the script in the same round
+        trip (a cron marks its tick fired there)."""
         now = now_ms()
+        first_look = now + self.grace_ms if due_ms is None else min(due_ms, now + self.grace_ms)
         steps: list[Step] = [
-            self.watching.watch_step(thread_id, run_id, now + self.grace_ms),
+            self.watching.watch_step(thread_id, run_id, first_look),
             self._step(
                 "create",
                 thread_id,
@@ -145,10 +151,12 @@ class Runs:
                 lease_until=now + self.grace_ms,
                 resume_mode=str(resume.mode) if resume else "",
                 resume_checkpoint=resume.checkpoint_id if resume else "",
+                due_ms="" if due_ms is None else due_ms,
             ),
         ]
         if create_thread and resume is None:  # the search index (outside the slot)
             steps.append(("ZADD", self.keys.threads_index, "NX", time.time(), thread_id))
+        steps += then or []
         reply = (await self.trips.run(steps))[1]
         word, detail, extra = (x.decode() for x in reply)
         if word in Decision._value2member_map_:
@@ -249,13 +257,20 @@ class Runs:
             pause_checkpoint=pause_checkpoint,
             record_ttl=self.record_ttl,
         )
-        word, request, next_id = (await self.trips.run([step]))[0]
+        word, request, next_id, due = (await self.trips.run([step]))[0]
         outcome = FinishOutcome(word.decode())
         if outcome is not FinishOutcome.HANDED_ON:
             return Finished(outcome)
-        return Finished(outcome, await self._next(thread_id, next_id.decode(), request))
+        return Finished(outcome, await self._next(thread_id, next_id.decode(), request, due))
 
-    async def _next(self, thread_id: str, run_id: str, request: bytes) -> NextRun:
+    async def _next(
+        self, thread_id: str, run_id: str, request: bytes, due: bytes
+    ) -> NextRun | None:
+        """The run the thread was handed on to, to send now; ``None`` for a
+        delayed run not yet due (the sweeper sends it: it is looked at when due)."""
+        if due:
+            await self.watching.watch(thread_id, run_id, int(due))
+            return None
         if not request:  # queued by an older layout: its request is on the run
             stored = await self.redis.hget(self.keys.run(thread_id, run_id), "request")
             request = cast(bytes, stored or b"")
@@ -273,11 +288,11 @@ class Runs:
             action=action,
             record_ttl=self.record_ttl,
         )
-        word, request, next_id = (await self.trips.run([step]))[0]
+        word, request, next_id, due = (await self.trips.run([step]))[0]
         outcome = CancelOutcome(word.decode())
         if not next_id:
             return Cancelled(outcome)
-        return Cancelled(outcome, await self._next(thread_id, next_id.decode(), request))
+        return Cancelled(outcome, await self._next(thread_id, next_id.decode(), request, due))
 
     # -- the sweeper -----------------------------------------------------------------
     async def sweep(self, limit: int = 100) -> list[Due]:
@@ -291,7 +306,7 @@ class Runs:
             outcome = SweepOutcome(word.decode())
             keep = None if outcome is SweepOutcome.DROP else int(until)
             await self.watching.keep(thread_id, run_id, keep)
-            carries = outcome in (SweepOutcome.REDISPATCH, SweepOutcome.PUBLISH)
+            carries = outcome in (SweepOutcome.REDISPATCH, SweepOutcome.DUE, SweepOutcome.PUBLISH)
             out.append(Due(thread_id, run_id, outcome, request if carries else None, int(until)))
         return out
 

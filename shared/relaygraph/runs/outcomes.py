@@ -36,9 +36,12 @@ class Decision(StrEnum):
     """The thread was free: send it now."""
     QUEUED = "queued"
     """Behind the active run; sent when the thread is handed on to it."""
+    DELAYED = "delayed"
+    """The thread's active run, but delayed (``after_seconds``): the sweeper
+    sends it when it is due."""
     DUPLICATE = "duplicate"
-    """A resume of a pause already answered: nothing created, the run that
-    answered it is returned."""
+    """A resume of a pause already answered (or a run id that exists):
+    nothing created, the run that answered it is returned."""
 
 
 class Refusal(StrEnum):
@@ -105,6 +108,8 @@ class SweepOutcome(StrEnum):
     DROP = "drop"
     LATER = "later"
     REDISPATCH = "redispatch"
+    DUE = "due"
+    """A delayed run's time came: send it."""
     PUBLISH = "publish"
 
 
