@@ -125,9 +125,12 @@ class System:
         return svc
 
     @contextlib.contextmanager
-    def another_gateway(self, name: str, config: Path | None = None, **env: str) -> Iterator[str]:
+    def another_gateway(
+        self, name: str, config: Path | None = None, killed: bool = False, **env: str
+    ) -> Iterator[str]:
         """A second gateway on this system's NATS and Redis (its own
-        ``config`` and ``env``), serving once ``/ok`` answers; its URL."""
+        ``config`` and ``env``), serving once ``/ok`` answers; its URL. On
+        leaving, it is stopped (``killed``: with SIGKILL)."""
         port = free_port()
         svc = Service(
             name,
@@ -149,7 +152,7 @@ class System:
                 time.sleep(0.1)
             yield url
         finally:
-            svc.stop()
+            svc.kill() if killed else svc.stop()
 
     def wait_ready(self, timeout: float = 60.0, executor: bool = True) -> None:
         """The API answers and (``executor``) an executor has published the

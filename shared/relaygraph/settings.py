@@ -102,6 +102,15 @@ class GatewaySettings(BaseSettings):
         description="Seconds to wait for an executor to answer a state/history query, "
         "including while none is running yet.",
     )
+    cron_interval: float = Field(
+        1.0, gt=0, description="Seconds between two looks for crons whose time came."
+    )
+    cron_fire_grace: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a gateway may take to record the run of a cron tick it took; "
+        "after it, another gateway fires the tick (its run id is fixed, so once).",
+    )
 
 
 class RunSettings(BaseSettings):

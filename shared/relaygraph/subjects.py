@@ -197,6 +197,32 @@ class Keys:
         must still end: what the sweeper re-dispatches when a lease runs out."""
         return f"{self.prefix}:leases"
 
+    # -- crons: one hash tag for all (few keys; issue 14 may shard them) --------
+    def cron(self, cron_id: str) -> str:
+        """Hash of a cron: ``doc`` (the Cron as the API shows it, without
+        ``next_run_date``, JSON) and ``next_ms`` (its next fire, epoch ms)."""
+        return f"{self.prefix}:cron:{{crons}}:{cron_id}"
+
+    @property
+    def crons_index(self) -> str:
+        """Sorted set of every cron id, scored by creation time (ms)."""
+        return f"{self.prefix}:crons:{{crons}}:index"
+
+    @property
+    def crons_due(self) -> str:
+        """Sorted set cron id -> next fire (ms) of every enabled cron."""
+        return f"{self.prefix}:crons:{{crons}}:due"
+
+    @property
+    def crons_fires(self) -> str:
+        """Sorted set ``<cron_id>/<tick_ms>`` -> deadline (ms) of every claimed
+        tick whose run is not yet recorded (redone after the deadline)."""
+        return f"{self.prefix}:crons:{{crons}}:fires"
+
+    def crons_of_thread(self, thread_id: str) -> str:
+        """Set of the cron ids of a thread (deleted with the thread)."""
+        return f"{self.prefix}:crons:{{crons}}:thread:{thread_id}"
+
     def assistant(self, assistant_id: str) -> str:
         """Hash of an assistant: ``doc`` (the assistant as the API shows it,
         JSON) and ``version`` (the highest version ever written)."""

@@ -8,6 +8,7 @@ paused at an interrupt), so the fuzzing reaches the handlers behind the 404s.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from tests.system import EXAMPLES, System, running_system
 
 pytestmark = pytest.mark.e2e
 ST = Path(sys.executable).parent / "st"
+HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ def fuzz(system: System, tmp_path: Path, *args: str, config: str = "") -> None:
         text=True,
         timeout=300,
         cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
     )
     assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", proc.stdout)
@@ -81,6 +84,7 @@ def real_ids(thread_id: str, run_id: str) -> str:
     )
 
 
+@pytest.mark.timeout(280)  # ~5000 requests over 57 operations, on two cores
 def test_no_server_error_on_real_threads_and_runs(api: System, tmp_path: Path) -> None:
     # Deleting the thread first would leave the rest to 404: deletes go below.
     fuzz(api, tmp_path, "--exclude-method", "DELETE", config=real_ids(*paused_thread(api)))

@@ -27,7 +27,6 @@ CLIENTS = {
 PENDING = {
     "threads.stream": "LangGraph's v3 streaming protocol (/threads/{id}/commands and "
     "/threads/{id}/stream/events): not served",
-    **{f"crons.{name}": "issue 13 (runs and crons)" for name in dir(CronClient)},
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from relaygraph.config import ThreadTTL
+from relaygraph.crons import Crons
 from relaygraph.store import RedisStore
 from relaygraph.threads import TTL_FIELDS, Threads, ttl_of
 from relaygraph_executor.graph_io import INFRA_ERRORS
@@ -92,6 +93,7 @@ async def _sweep_one(
         return False
     outcome = await threads.expire(thread_id, row["updated_at"])
     if outcome == "deleted":
+        await Crons(threads.redis, threads.keys).delete_of_thread(thread_id)
         await saver.adelete_thread(thread_id)
         return True
     if outcome in ("busy", "changed"):

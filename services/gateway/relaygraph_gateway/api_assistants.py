@@ -190,6 +190,7 @@ async def delete_assistant(
     aid = _id(g, assistant_id)
     if not await g.assistants.delete(aid):
         raise NotFound(f"Assistant with ID {aid} not found")
+    await g.crons.delete_of_assistant(aid)
     if delete_threads:
         await g.delete_threads_of(aid)
     return Response(status_code=204)

@@ -34,7 +34,7 @@ async def info(request: Request) -> Response:
             "graph_errors": {gid: e.error for gid, e in published.items() if e.error},
             "flags": {
                 "assistants": "assistants" not in off,
-                "crons": False,
+                "crons": "runs" not in off,
                 "langsmith": False,
                 "store": "store" not in off,
                 "thread_ttl": "threads" not in off,

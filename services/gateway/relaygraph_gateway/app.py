@@ -46,6 +46,7 @@ from relaygraph.subjects import Keys, Subjects
 from relaygraph.threads import Threads
 from relaygraph_gateway import (
     api_assistants,
+    api_crons,
     api_docs,
     api_meta,
     api_runs,
@@ -53,6 +54,7 @@ from relaygraph_gateway import (
     api_threads,
 )
 from relaygraph_gateway.core import Gateway
+from relaygraph_gateway.cron_scheduler import schedule_forever
 from relaygraph_gateway.fast import ApiKeyAuth, FastRoutes
 from relaygraph_gateway.http_layer import (
     CustomRoutes,
@@ -127,7 +129,7 @@ def create_app(
     groups = {
         "assistants": [api_assistants.router],
         "threads": [api_threads.router],
-        "runs": [api_runs.router],
+        "runs": [api_runs.router, api_crons.router],
         "store": [api_store.router],
         "meta": [api_meta.router, api_docs.router],
     }
@@ -209,9 +211,17 @@ async def _lifespan(
                 return await resume_over_nats(gateway, thread_id, msg.body)
 
             await broker.start()
+            crons = asyncio.create_task(
+                schedule_forever(gateway, settings.cron_interval, settings.cron_fire_grace)
+            )
             release_memory()
             log.info("gateway serving graphs %s", ", ".join(cfg.graphs))
-            yield
+            try:
+                yield
+            finally:
+                crons.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await crons
         finally:
             try:
                 await broker.stop()

@@ -38,6 +38,7 @@ from relaygraph.contracts import (
     decode,
     encode,
 )
+from relaygraph.crons import Crons
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import (
     GraphUnavailable,
@@ -123,6 +124,7 @@ class Gateway:
         self.follower = Follower(runs, threads, js, subjects)
         self.assistants = Assistants(runs.redis, runs.keys, runs.trips, config)
         self.store = store_for(config, runs.redis, runs.keys, runs.trips, embed=False)
+        self.crons = Crons(runs.redis, runs.keys)
 
     # -- assistants ----------------------------------------------------------
     def check_graph(self, graph_id: str) -> None:
@@ -175,13 +177,15 @@ class Gateway:
                 await self.delete_thread(thread_id)
 
     async def delete_thread(self, thread_id: str) -> None:
-        """The thread, its runs (an active one cancelled first) and its checkpoints."""
+        """The thread, its runs (an active one cancelled first), its crons and
+        its checkpoints."""
         row = await self.threads.get(thread_id)
         if row.get("status") == b"busy":
             active = row.get("active_run", b"").decode()
             if active:
                 await self.cancel(thread_id, active)
         await self.threads.delete(thread_id)
+        await self.crons.delete_of_thread(thread_id)
         await self.saver.adelete_thread(thread_id)
 
     # -- executor queries ----------------------------------------------------
@@ -245,6 +249,7 @@ class Gateway:
         resume: ResumePlan | None = None,
         *,
         run_id: str | None = None,
+        new_thread_id: str | None = None,
         then: list[Step] | None = None,
     ) -> tuple[dict[str, Any], Created, Subscription | None]:
         """Record a run and send it on its way. Returns the Run object, what Redis
@@ -253,11 +258,12 @@ class Gateway:
         made before it was dispatched, so none is missed and no JetStream
         consumer is needed. ``resume``: which pause a resume answers, when the
         caller decided it (NATS); otherwise LangGraph's HTTP rule applies.
-        ``run_id`` and ``then``: a cron's run, its id fixed by the tick, and the
-        step that marks the tick fired (:meth:`Runs.create`)."""
+        ``run_id``, ``new_thread_id`` (a stateless run's thread) and ``then``:
+        a cron's run, its ids fixed by the tick, and the step that marks the
+        tick fired (:meth:`Runs.create`)."""
         check_run_body(body)
         temporary = thread_id is None
-        thread_id = check_id("thread_id", str(uuid.uuid4()) if thread_id is None else thread_id)
+        thread_id = check_id("thread_id", thread_id or new_thread_id or str(uuid.uuid4()))
         # Both in one round trip: they go out in the same pipeline.
         assistant, thread_metadata = await asyncio.gather(
             self.assistant_for_run(body.assistant_id),
