@@ -18,6 +18,7 @@ from typing import Any
 
 from relaygraph.errors import InvalidInput
 from relaygraph.subjects import is_token
+from relaygraph.webhooks import WebhookConfig, read_webhooks
 
 # The namespace LangGraph Server derives a graph's default assistant id from.
 ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
@@ -124,6 +125,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     thread_ttl: ThreadTTL = field(default_factory=ThreadTTL)
     http: HttpConfig = field(default_factory=HttpConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
     @property
     def root(self) -> Path:
@@ -254,6 +256,7 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
         _read_store(cfg_path, raw.get("store")),
         _read_thread_ttl(cfg_path, raw.get("checkpointer")),
         _read_http(cfg_path, raw.get("http")),
+        read_webhooks(cfg_path, raw.get("webhooks"), raw.get("http")),
     )
 
 

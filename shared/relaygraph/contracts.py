@@ -46,6 +46,8 @@ class RunRequest(Wire, frozen=True, kw_only=True, omit_defaults=True):
     temporary: bool = False
     """A stateless run: its thread is deleted when the run ends."""
     created_at: str = ""
+    webhook: str | None = None
+    """POSTed the finished run (``relaygraph.webhooks`` says where it may go)."""
 
 
 class OwnerReply(Wire, frozen=True, kw_only=True, omit_defaults=True):

@@ -174,6 +174,11 @@ class ExecutorSettings(BaseSettings):
     max_concurrent_runs: int = Field(
         16, description="Runs one executor steps at once (more wait in the queue)."
     )
+    webhook_secret: str | None = Field(
+        None,
+        description="When set, each webhook POST is signed with it (Standard Webhooks: "
+        "`webhook-id`, `webhook-timestamp`, `webhook-signature`).",
+    )
     heartbeat_interval: float = Field(
         5.0, description="Seconds between JetStream in-progress acks and liveness refreshes."
     )

@@ -111,6 +111,7 @@ async def harness() -> AsyncIterator[tuple[NatsBroker, Executor, Outcomes, Publi
         nc=None,  # type: ignore[arg-type]
         js=published,  # type: ignore[arg-type]
         dispatcher=None,  # type: ignore[arg-type]
+        webhooks=None,  # type: ignore[arg-type]
     )
     async with asyncio.TaskGroup() as tasks:
         executor = Executor(resources, alive, tasks)  # type: ignore[arg-type]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -101,6 +103,7 @@ class Recorder:
         self, req: RunRequest, epoch: int, ending: Ending, outcome: Outcome
     ) -> Attempt:
         runs = self.res.runs
+        hook = await self._webhook_base(req) if req.webhook else None
         # A queued run is watched by the sweeper from its creation until its
         # turn, so the thread is handed on in the same script.
         finished = await runs.finish(
@@ -142,10 +145,41 @@ class Recorder:
         else:
             await end
         runs.watching.unwatch_soon(req.thread_id, req.run_id, outbox_sent=bool(outcome.outbox))
+        if hook is not None and req.webhook:
+            self.res.webhooks.send_soon(req.webhook, self._webhook_body(req, hook, ending, outcome))
         if finished.next_run is not None:
             nxt = finished.next_run
             await self.res.dispatcher.send(nxt.request, req.thread_id, nxt.run_id)
         return Attempt.DONE
+
+    async def _webhook_base(self, req: RunRequest) -> dict[str, Any]:
+        """The run as the API shows it, and when this attempt began (read
+        before the outcome is written: a rollback deletes the record)."""
+        key = self.res.keys.run(req.thread_id, req.run_id)
+        raw, claimed = await self.res.redis.hmget(key, ["run", "claimed_ms"])
+        run: dict[str, Any] = msgspec.json.decode(raw) if raw else {"run_id": req.run_id}
+        started = int(claimed) / 1000 if claimed else time.time()
+        run["run_started_at"] = datetime.fromtimestamp(started, UTC).isoformat()
+        return run
+
+    @staticmethod
+    def _webhook_body(
+        req: RunRequest, run: dict[str, Any], ending: Ending, outcome: Outcome
+    ) -> dict[str, Any]:
+        """The reference's body: the run, its final status (``rollback`` for a
+        rolled-back run), when it ran, the thread's values (none for a stateless
+        or rolled-back run) and the error, if any."""
+        body = {
+            **run,
+            "status": "rollback" if ending.rollback else str(outcome.status),
+            "run_ended_at": now_iso(),
+            "values": None
+            if req.temporary or ending.rollback or not outcome.values
+            else msgspec.Raw(outcome.values),
+        }
+        if ending.error is not None:
+            body["error"] = ending.error
+        return body
 
     async def unrunnable(self, req: RunRequest, epoch: int, why: str) -> Attempt:
         """A run of a graph this executor could not load ends in ``error`` saying

@@ -27,6 +27,7 @@ from relaygraph.subjects import Keys, Subjects
 from relaygraph.threads import Threads
 from relaygraph_executor.attempts import AttemptSaver
 from relaygraph_executor.graphs import GraphRegistry
+from relaygraph_executor.webhook_sender import WebhookSender
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class Resources:
     nc: Client
     js: JetStreamContext
     dispatcher: Dispatcher
+    webhooks: WebhookSender
 
 
 @contextlib.asynccontextmanager
@@ -86,6 +88,8 @@ async def open_resources(config: Config, settings: Settings) -> AsyncIterator[Re
         js = broker.connection.jetstream()
         await ensure_streams(js, subjects, nats)
         await ensure_run_consumers(js, subjects, ex.ack_wait)
+        webhooks = WebhookSender(config.webhooks, ex.webhook_secret)
+        stack.push_async_callback(webhooks.close)
         yield Resources(
             settings=settings,
             redis=rds,
@@ -103,4 +107,5 @@ async def open_resources(config: Config, settings: Settings) -> AsyncIterator[Re
             dispatcher=Dispatcher(
                 broker.connection, js, owners, subjects, settings.runs.owner_timeout
             ),
+            webhooks=webhooks,
         )

@@ -55,6 +55,7 @@ from relaygraph.settings import GatewaySettings
 from relaygraph.store import store_for
 from relaygraph.subjects import Subjects, is_token
 from relaygraph.threads import Threads
+from relaygraph.webhooks import check_url
 from relaygraph_gateway.assistant_rules import for_run
 from relaygraph_gateway.assistants import Assistants
 from relaygraph_gateway.bulk_cancel import clear_queue_for
@@ -160,6 +161,8 @@ class Gateway:
         assistant = await self.assistant_for_run(body.assistant_id)
         if body.input is not None and not is_resume(body):
             await self.check_input(assistant["graph_id"], body.input)
+        if body.webhook:
+            await check_url(body.webhook, self.config.webhooks)
 
     async def delete_threads_of(self, assistant_id: str) -> None:
         """Delete every thread whose metadata names this assistant."""
@@ -273,6 +276,8 @@ class Gateway:
         resuming = is_resume(body)
         if body.input is not None and not resuming:
             await self.check_input(graph_id, body.input)
+        if body.webhook:
+            await check_url(body.webhook, self.config.webhooks)
         due = StartTime.after(body.after_seconds)
         new = NewRun(
             run_id=run_id or str(uuid.uuid4()),

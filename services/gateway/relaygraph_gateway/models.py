@@ -62,7 +62,7 @@ class RunCreate(Body):
     on_disconnect: Literal["cancel", "continue"] | None = None
     durability: Literal["sync", "async", "exit"] | None = None
     after_seconds: float | None = Field(None, ge=0, le=MAX_DELAY_SECONDS)
-    webhook: str | None = None
+    webhook: str | None = Field(None, min_length=1, max_length=65536)
 
 
 class ThreadTTLBody(Body):

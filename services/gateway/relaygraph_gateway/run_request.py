@@ -15,8 +15,6 @@ from relaygraph_gateway.models import RunCreate
 
 def check_run_body(body: RunCreate) -> None:
     # Refused rather than ignored: a client relying on them must know.
-    if body.webhook:
-        raise InvalidInput("webhook is not supported yet")
     if body.input is not None and body.command is not None:
         raise InvalidInput("a run takes `input` or `command`, not both")
     if body.context and (body.config or {}).get("configurable"):
@@ -87,6 +85,7 @@ def run_request(
         durability=body.durability,
         temporary=new.temporary and body.on_completion != "keep",
         created_at=new.created_at,
+        webhook=body.webhook,
     )
 
 
@@ -110,5 +109,6 @@ def run_object(new: NewRun, body: RunCreate, req: RunRequest) -> dict[str, Any]:
             else [body.stream_mode],
             "interrupt_before": body.interrupt_before,
             "interrupt_after": body.interrupt_after,
+            "webhook": body.webhook,
         },
     }

@@ -1,0 +1,158 @@
+"""Run webhooks, as LangGraph Server sends them: the finished run POSTed with
+its status, times, values and error, retried on a 5xx; only to http(s) hosts
+that resolve to public addresses unless langgraph.json's ``webhooks.url``
+allows loopback or private ones; signed when ``RELAYGRAPH_WEBHOOK_SECRET`` is set."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.system import TEST_GRAPHS, System, assert_eventually, running_system
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "a-shared-secret"
+
+
+class Receiver:
+    """An HTTP server on loopback that keeps what it is sent; the first
+    ``fail_first`` requests get a 503."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.got: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = fail_first
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                failing = len(outer.got) <= outer.fail_first
+                self.send_response(503 if failing else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.got]
+
+
+async def test_webhooks_to_internal_addresses_are_refused(system: System, c: Any) -> None:
+    async with httpx.AsyncClient(base_url=system.url) as http:
+        for url, detail in [
+            ("http://127.0.0.1:9/h", "Webhook host blocked: loopback IP range"),
+            ("http://localhost:9/h", "Webhook host blocked: loopback IP range"),
+            ("http://10.1.2.3/h", "Webhook host blocked: private IP range"),
+            ("http://192.168.1.1/h", "Webhook host blocked: private IP range"),
+            ("http://169.254.169.254/latest/meta-data", "Webhook host blocked: blocked IP range"),
+            ("http://[::ffff:127.0.0.1]/h", "Webhook host blocked: loopback IP range"),
+            ("ftp://example.com/h", "Webhook host blocked: scheme 'ftp' not allowed"),
+            ("/internal/route", "Relative webhook URLs are not supported"),
+            ("https://nonexistent.invalid/h", "Webhook host blocked: DNS resolution failed"),
+        ]:
+            r = await http.post("/runs", json={"assistant_id": "slow", "webhook": url})
+            assert r.status_code == 422, (url, r.text)
+            assert r.json()["detail"].startswith(detail), (url, r.text)
+        # A cron's runs are held to the same rule when it is made.
+        r = await http.post(
+            "/runs/crons",
+            json={"assistant_id": "slow", "schedule": "0 0 1 1 *", "webhook": "http://10.0.0.1/"},
+        )
+        assert r.status_code == 422 and "private IP range" in r.text
+
+
+def _config(tmp: Path) -> Path:
+    """The test graphs, with webhooks to this machine allowed."""
+    raw = json.loads(TEST_GRAPHS.read_text())
+    root = TEST_GRAPHS.parent
+    raw["dependencies"] = [str((root / d).resolve()) for d in raw["dependencies"]]
+    for key in ("graphs",):
+        raw[key] = {
+            gid: f"{(root / path.split(':')[0]).resolve()}:{path.split(':')[1]}"
+            for gid, path in raw[key].items()
+        }
+    raw["store"]["index"]["embed"] = str((root / "embed.py").resolve()) + ":letters"
+    raw["webhooks"] = {
+        "url": {"disable_loopback": False, "require_https": False},
+        "headers": {"Authorization": "Bearer ${{ env.LG_WEBHOOK_TOKEN }}"},
+    }
+    path = tmp / "langgraph.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def _verify(headers: dict[str, str], body: bytes) -> None:
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    digest = hmac.new(SECRET.encode(), signed, hashlib.sha256).digest()
+    assert headers["webhook-signature"] == "v1," + base64.b64encode(digest).decode()
+
+
+def test_finished_runs_are_posted_signed_and_retried(tmp_path: Path) -> None:
+    hooks = Receiver(fail_first=1)
+    env = {"RELAYGRAPH_WEBHOOK_SECRET": SECRET, "LG_WEBHOOK_TOKEN": "t0ken"}
+
+    async def scenario(system: System) -> None:
+        async with get_client(url=system.url, timeout=30) as c:
+            tid = (await c.threads.create())["thread_id"]
+            run = await c.runs.create(tid, "slow", input={"seconds": 0.01}, webhook=hooks.url)
+            assert run["kwargs"]["webhook"] == hooks.url
+            await c.runs.join(tid, run["run_id"])
+
+            async def delivered() -> None:  # the first POST got a 503: sent again
+                assert len(hooks.got) == 2
+
+            await assert_eventually(delivered, timeout=10)
+            first, second = hooks.bodies()
+            assert first["run_id"] == second["run_id"] == run["run_id"]
+            body = second
+            assert body["status"] == "success" and body["thread_id"] == tid
+            assert body["values"] == {"seconds": 0.01, "done": True}
+            assert body["run_started_at"] <= body["run_ended_at"] <= body["webhook_sent_at"]
+            assert body["kwargs"]["webhook"] == hooks.url and "error" not in body
+            headers, raw = hooks.got[1]
+            assert headers["authorization"] == "Bearer t0ken"
+            assert headers["content-type"] == "application/json"
+            _verify(headers, raw)
+
+            # A stateless run: no values (its thread is gone); a cancelled one.
+            hooks.got.clear()
+            await c.runs.wait(None, "slow", input={"seconds": 0.01}, webhook=hooks.url)
+            slow = await c.runs.create(tid, "slow", input={"seconds": 5}, webhook=hooks.url)
+            await asyncio.sleep(0.5)
+            await c.runs.cancel(tid, slow["run_id"], wait=True)
+
+            async def both() -> None:
+                assert len(hooks.got) == 2
+
+            await assert_eventually(both, timeout=10)
+            stateless, cancelled = hooks.bodies()
+            assert stateless["status"] == "success" and stateless["values"] is None
+            assert cancelled["run_id"] == slow["run_id"]
+            assert cancelled["status"] == "interrupted"
+
+    try:
+        with running_system(tmp_path / "sys", config=_config(tmp_path), extra_env=env) as system:
+            asyncio.run(scenario(system))
+    finally:
+        hooks.close()
