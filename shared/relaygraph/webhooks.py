@@ -44,6 +44,8 @@ PAYLOAD_FIELDS = frozenset(
         "error",
     }
 )
+DNS_TIMEOUT = 5.0
+"""Seconds a webhook host may take to resolve (longer: refused)."""
 _TEMPLATE = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
 
 
@@ -185,8 +187,11 @@ async def check_url(url: str, cfg: WebhookConfig) -> Target:
     if _allowed_domain(host, cfg):
         return Target(url, host, port, ())
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        infos = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM),
+            DNS_TIMEOUT,
+        )
+    except (OSError, UnicodeError, TimeoutError):
         raise InvalidInput("Webhook host blocked: DNS resolution failed") from None
     addresses = []
     for info in infos:
