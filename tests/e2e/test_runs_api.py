@@ -101,3 +101,27 @@ async def test_a_new_run_ends_the_running_and_every_queued_run(c: Any, strategy:
             with pytest.raises(NotFoundError):
                 await c.runs.get(tid, run_id)
         assert [r["run_id"] for r in await c.runs.list(tid)] == [new["run_id"]]
+
+
+async def test_commands_go_to_nodes_sends_and_update_pairs(system: System, c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    await c.runs.wait(tid, "slow", input={"seconds": 0.01})
+    # `update` as [key, value] pairs, `goto` one node by name.
+    out = await c.runs.wait(
+        tid, "slow", command={"update": [["seconds", 0.02], ["done", False]], "goto": "wait_a_bit"}
+    )
+    assert out == {"seconds": 0.02, "done": True}
+    # `goto` {node, input}: a Send, the node gets that input (not written to the state).
+    await c.threads.update_state(tid, {"done": False})
+    out = await c.runs.wait(tid, "slow", command={"goto": {"node": "wait_a_bit", "input": {}}})
+    assert out == {"seconds": 0.02, "done": True}
+    out = await c.runs.wait(
+        tid, "slow", command={"goto": [{"node": "wait_a_bit", "input": {"seconds": 0}}]}
+    )
+    assert out["done"] is True
+    async with httpx.AsyncClient(base_url=system.url) as http:
+        r = await http.post(
+            f"/threads/{tid}/runs",
+            json={"assistant_id": "slow", "command": {"goto": ["wait_a_bit", {"node": "x"}]}},
+        )
+        assert r.status_code == 422 and "goto" in r.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, Send, StateSnapshot
 from nats.errors import Error as NatsError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -66,13 +66,26 @@ def run_config(req: RunRequest, epoch: int | None) -> dict[str, Any]:
 
 def graph_input(req: RunRequest) -> Any:
     if req.command:
-        cmd = req.command
-        return Command(
-            resume=cmd.get("resume"),
-            goto=cmd.get("goto") or (),
-            update=cmd.get("update"),
-        )
+        return to_command(req.command)
     return req.input
+
+
+def to_command(cmd: dict[str, Any]) -> Command[Any]:
+    """A run's ``command`` as LangGraph takes it, as the reference converts it:
+    ``goto`` one or many nodes, ``{node, input}`` a ``Send``; ``update`` a
+    dict or ``[key, value]`` pairs."""
+    goto = cmd.get("goto")
+    targets = goto if isinstance(goto, list) else [] if goto is None else [goto]
+    update = cmd.get("update")
+    if isinstance(update, list) and all(
+        isinstance(p, list | tuple) and len(p) == 2 and isinstance(p[0], str) for p in update
+    ):
+        update = [tuple(p) for p in update]
+    return Command(
+        resume=cmd.get("resume"),
+        goto=[t if isinstance(t, str) else Send(t["node"], t.get("input")) for t in targets],
+        update=update,
+    )
 
 
 def interrupts_of(state: StateSnapshot) -> list[Any]:

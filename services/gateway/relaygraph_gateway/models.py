@@ -36,10 +36,19 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class SendBody(Body):
+    """``goto`` to a node with an input of its own (LangGraph's ``Send``)."""
+
+    node: str
+    input: Any = None
+
+
 class CommandBody(Body):
     resume: Any = None
-    goto: Any = None
+    goto: str | SendBody | list[str] | list[SendBody] | None = None
+    """Node names, or ``Send``s; not both in one list (as the reference)."""
     update: Any = None
+    """A dict, or a list of ``[key, value]`` pairs."""
 
 
 class RunCreate(Body):
