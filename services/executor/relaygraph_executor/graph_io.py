@@ -14,18 +14,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from relaygraph.checkpoint import FENCING_TOKEN
 from relaygraph.contracts import RunRequest
 
-# API stream modes -> langgraph stream modes, and the SSE event name they use.
-MODES = {
-    "values": ("values", "values"),
-    "updates": ("updates", "updates"),
-    "custom": ("custom", "custom"),
-    "debug": ("debug", "debug"),
-    "tasks": ("tasks", "tasks"),
-    "checkpoints": ("checkpoints", "checkpoints"),
-    "messages-tuple": ("messages", "messages"),
-    "messages": ("messages", "messages"),
-}
-
 
 def run_context(req: RunRequest, keys: frozenset[str] | None) -> dict[str, Any]:
     """What the graph reads as ``Runtime.context``, built as LangGraph Server

@@ -22,7 +22,6 @@ from relaygraph_executor.decisions import Attempt
 from relaygraph_executor.events import RunEvents
 from relaygraph_executor.graph_io import (
     INFRA_ERRORS,
-    MODES,
     caused_by,
     graph_input,
     interrupts_of,
@@ -33,6 +32,7 @@ from relaygraph_executor.graphs import Graph
 from relaygraph_executor.outcome import Ending, Recorder
 from relaygraph_executor.resources import Resources
 from relaygraph_executor.serde import dumps
+from relaygraph_executor.stream_frames import MODES, Framer
 
 log = logging.getLogger("relaygraph.executor")
 
@@ -204,8 +204,7 @@ class Runner:
         await self.events.chunk(req, seq, "metadata", metadata)
         config = run_config(req, epoch)
         context = run_context(req, self.registry.loaded_graph(req.graph_id).context_keys)
-        modes = list(dict.fromkeys(m for m in req.stream_mode if m in MODES)) or ["values"]
-        lg_modes = list(dict.fromkeys(MODES[m][0] for m in modes))
+        framer = Framer([m for m in req.stream_mode if m in MODES] or ["values"])
         try:
             async with self.registry.for_run(req.graph_id, config, context) as graph:  # type: ignore[arg-type]
                 first_input, anything_left = await self._start_input(req, graph, attempt)
@@ -218,7 +217,7 @@ class Runner:
                     first_input,
                     config,
                     context=context,
-                    stream_mode=lg_modes,
+                    stream_mode=framer.graph_modes,
                     subgraphs=req.stream_subgraphs,
                     interrupt_before=req.interrupt_before,
                     interrupt_after=req.interrupt_after,
@@ -228,9 +227,9 @@ class Runner:
                         ns, mode, chunk = part
                     else:
                         ns, (mode, chunk) = (), part
-                    name = f"{mode}|{'|'.join(ns)}" if ns else mode
-                    seq += 1
-                    await self.events.chunk(req, seq, name, dumps(chunk))
+                    for name, data in framer.frames(ns, mode, chunk):
+                        seq += 1
+                        await self.events.chunk(req, seq, name, dumps(data))
         except asyncio.CancelledError:
             stop = self.stops.get(req.run_id)
             if stop is None:

@@ -1,0 +1,65 @@
+"""Stream modes framed as LangGraph Server frames them, through the SDK. The
+expected event names, order and shapes are what the official server
+(langgraph-api 0.16.7, ``langgraph dev``) sent for the same graph
+(``tests/graphs/chat.py``): a fake chat model streaming "hello there friend"
+word by word, then a node writing two custom chunks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+HI = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+async def _parts(c: Any, mode: Any, thread: bool = True) -> list[tuple[str, Any]]:
+    tid = (await c.threads.create())["thread_id"] if thread else None
+    return [(p.event, p.data) async for p in c.runs.stream(tid, "chat", input=HI, stream_mode=mode)]
+
+
+@pytest.mark.parametrize("thread", [True, False], ids=["thread", "stateless"])
+async def test_messages_mode_sends_metadata_then_the_message_so_far(c: Any, thread: bool) -> None:
+    parts = await _parts(c, "messages", thread)
+    assert [e for e, _ in parts] == [
+        "metadata",
+        "messages/metadata",
+        *["messages/partial"] * 5,
+    ]
+    (meta,) = parts[1][1].values()
+    assert meta["metadata"]["langgraph_node"] == "call_model"
+    partials = [data for event, data in parts if event == "messages/partial"]
+    assert all(len(p) == 1 and p[0]["type"] == "ai" for p in partials)
+    assert [p[0]["content"] for p in partials] == [
+        "hello",
+        "hello ",
+        "hello there",
+        "hello there ",
+        "hello there friend",
+    ]
+    assert {p[0]["id"] for p in partials} == set(parts[1][1])  # one message id throughout
+
+
+async def test_messages_tuple_mode_sends_each_chunk_with_its_metadata(c: Any) -> None:
+    parts = await _parts(c, "messages-tuple")
+    assert [e for e, _ in parts] == ["metadata", *["messages"] * 5]
+    chunks = [data[0] for _, data in parts[1:]]
+    assert [ch["content"] for ch in chunks] == ["hello", " ", "there", " ", "friend"]
+    assert all(ch["type"] == "AIMessageChunk" for ch in chunks)
+    assert all(data[1]["langgraph_node"] == "call_model" for _, data in parts[1:])
+    # Asked for both, the tuple form alone is sent (as the reference does).
+    both = await _parts(c, ["messages", "messages-tuple"])
+    assert [e for e, _ in both] == ["metadata", *["messages"] * 5]
+
+
+async def test_updates_custom_and_values_modes(c: Any) -> None:
+    parts = await _parts(c, ["updates", "custom"])
+    assert [e for e, _ in parts] == ["metadata", "updates", "custom", "custom", "updates"]
+    assert parts[1][1]["call_model"]["messages"][0]["content"] == "hello there friend"
+    assert parts[2][1] == {"progress": 1} and parts[3][1] == "plain string"
+    assert parts[4][1] == {"write_custom": None}
+    values = await _parts(c, "values")
+    assert [e for e, _ in values] == ["metadata", "values", "values"]
+    assert [m["type"] for m in values[-1][1]["messages"]] == ["human", "ai"]
