@@ -1,5 +1,6 @@
 """The official LangGraph JS SDK (@langchain/langgraph-sdk, pinned in
-tests/js/package-lock.json) runs the seeds' JS flows against relaygraph."""
+tests/js/package-lock.json) runs the seeds' JS flows against relaygraph, a
+stream in ``messages`` mode and a cron."""
 
 from __future__ import annotations
 
@@ -58,3 +59,13 @@ def test_js_sdk_hitl_flows(system: System, node_modules: Path) -> None:
         ["updates", ["call_llm"]],
     ]
     assert out["state"] == "According to the search, it's sunny in San Francisco right now!"
+    assert out["chat"] == [
+        ["metadata", None],
+        ["messages/metadata", None],
+        *[
+            ["messages/partial", text]
+            for text in ["hello", "hello ", "hello there", "hello there ", "hello there friend"]
+        ],
+    ]
+    assert out["cron"]["listed"] == [out["cron"]["id"]]
+    assert out["cron"]["firedWith"] == "js"
