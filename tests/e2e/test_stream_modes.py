@@ -63,3 +63,34 @@ async def test_updates_custom_and_values_modes(c: Any) -> None:
     values = await _parts(c, "values")
     assert [e for e, _ in values] == ["metadata", "values", "values"]
     assert [m["type"] for m in values[-1][1]["messages"]] == ["human", "ai"]
+
+
+async def test_events_mode_streams_astream_events_rooted_at_the_graph(c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    run_id = None
+    parts: list[tuple[str, Any]] = []
+    async for p in c.runs.stream(tid, "chat", input=HI, stream_mode=["events", "custom"]):
+        parts.append((p.event, p.data))
+        if p.event == "metadata":
+            run_id = p.data["run_id"]
+    events = [data for name, data in parts if name == "events"]
+    kinds = [(e["event"], e["name"]) for e in events]
+    # The reference's order for this graph (its custom writes are not events).
+    assert kinds == [
+        ("on_chain_start", "chat"),
+        ("on_chain_start", "call_model"),
+        ("on_chat_model_start", "GenericFakeChatModel"),
+        *[("on_chat_model_stream", "GenericFakeChatModel")] * 5,
+        ("on_chat_model_end", "GenericFakeChatModel"),
+        ("on_chain_stream", "call_model"),
+        ("on_chain_end", "call_model"),
+        ("on_chain_start", "write_custom"),
+        ("on_chain_stream", "write_custom"),
+        ("on_chain_end", "write_custom"),
+        ("on_chain_end", "chat"),
+    ]
+    root = events[0]
+    assert root["run_id"] == run_id and root["parent_ids"] == [] and root["tags"] == []
+    assert events[1]["parent_ids"] == [run_id]
+    assert [d for name, d in parts if name == "custom"] == [{"progress": 1}, "plain string"]
+    assert events[-1]["data"]["output"]["messages"][-1]["content"] == "hello there friend"

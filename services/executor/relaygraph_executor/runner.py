@@ -32,7 +32,7 @@ from relaygraph_executor.graphs import Graph
 from relaygraph_executor.outcome import Ending, Recorder
 from relaygraph_executor.resources import Resources
 from relaygraph_executor.serde import dumps
-from relaygraph_executor.stream_frames import MODES, Framer
+from relaygraph_executor.stream_frames import MODES, Framer, framed
 
 log = logging.getLogger("relaygraph.executor")
 
@@ -204,7 +204,7 @@ class Runner:
         await self.events.chunk(req, seq, "metadata", metadata)
         config = run_config(req, epoch)
         context = run_context(req, self.registry.loaded_graph(req.graph_id).context_keys)
-        framer = Framer([m for m in req.stream_mode if m in MODES] or ["values"])
+        framer = Framer([m for m in req.stream_mode if m in MODES] or ["values"], req.graph_id)
         try:
             async with self.registry.for_run(req.graph_id, config, context) as graph:  # type: ignore[arg-type]
                 first_input, anything_left = await self._start_input(req, graph, attempt)
@@ -213,23 +213,19 @@ class Runner:
                     log.info("run %s continues from its last checkpoint (%s)", req.run_id, left)
                 if not anything_left:
                     return Ending(RunStatus.SUCCESS, seq)
-                async for part in graph.astream(  # type: ignore[call-overload]
+                async for name, data in framed(
+                    framer,
+                    graph,
                     first_input,
                     config,
                     context=context,
-                    stream_mode=framer.graph_modes,
                     subgraphs=req.stream_subgraphs,
                     interrupt_before=req.interrupt_before,
                     interrupt_after=req.interrupt_after,
                     durability=req.durability,
                 ):
-                    if req.stream_subgraphs:
-                        ns, mode, chunk = part
-                    else:
-                        ns, (mode, chunk) = (), part
-                    for name, data in framer.frames(ns, mode, chunk):
-                        seq += 1
-                        await self.events.chunk(req, seq, name, dumps(data))
+                    seq += 1
+                    await self.events.chunk(req, seq, name, dumps(data))
         except asyncio.CancelledError:
             stop = self.stops.get(req.run_id)
             if stop is None:

@@ -8,11 +8,15 @@
   first seen, then ``messages/partial`` (a chunk: the message so far) or
   ``messages/complete`` (a whole message), each a one-element list. These are
   never namespaced.
+- ``events``: the run goes through ``astream_events`` (v2); every event is an
+  ``events`` event but the root's own ``on_chain_stream``, which carries the
+  other modes' chunks. The root's ``name`` is the graph id and its ``run_id``
+  the run's (as in the reference).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from langchain_core.messages import (
@@ -34,6 +38,7 @@ MODES = {
     "checkpoints": "checkpoints",
     "messages-tuple": "messages",
     "messages": "messages",
+    "events": None,
 }
 
 
@@ -55,17 +60,27 @@ def _message(raw: Any) -> tuple[BaseMessage, bool]:
 class Framer:
     """One run's framing: asked modes in, (event name, data) out."""
 
-    def __init__(self, modes: list[str]) -> None:
+    def __init__(self, modes: list[str], graph_id: str) -> None:
         self.modes = modes
+        self.graph_id = graph_id
         self.tuples = "messages-tuple" in modes
         self._messages: dict[str | None, BaseMessage] = {}
 
     @property
     def graph_modes(self) -> list[str]:
-        return list(dict.fromkeys(MODES[m] for m in self.modes))
+        """The langgraph stream modes to ask for (one at least: ``events``
+        alone still needs the graph streamed)."""
+        asked = [mode for m in self.modes if (mode := MODES[m]) is not None]
+        return list(dict.fromkeys(asked)) or ["values"]
+
+    @property
+    def events(self) -> bool:
+        return "events" in self.modes
 
     def frames(self, ns: tuple[str, ...], mode: str, chunk: Any) -> Iterator[tuple[str, Any]]:
         suffix = f"|{'|'.join(ns)}" if ns else ""
+        if not any(MODES[m] == mode for m in self.modes):
+            return  # streamed for ``events`` only
         if mode != "messages":
             yield mode + suffix, chunk
         elif self.tuples:
@@ -85,3 +100,31 @@ class Framer:
         shown = so_far if is_chunk and isinstance(raw, dict) else message_chunk_to_message(so_far)
         event = "messages/partial" if isinstance(msg, BaseMessageChunk) else "messages/complete"
         yield event, [shown]
+
+
+async def framed(
+    framer: Framer, graph: Any, graph_input: Any, config: dict[str, Any], **kwargs: Any
+) -> AsyncIterator[tuple[str, Any]]:
+    """The run's events, each (name, data), from ``astream`` (or, with
+    ``events``, ``astream_events``); ``kwargs`` go to ``astream``."""
+    subgraphs = bool(kwargs.get("subgraphs"))
+    modes = framer.graph_modes
+    if not framer.events:
+        async for part in graph.astream(graph_input, config, stream_mode=modes, **kwargs):
+            ns, (mode, chunk) = (part[0], part[1:]) if subgraphs else ((), part)
+            for frame in framer.frames(ns, mode, chunk):
+                yield frame
+        return
+    root = config["run_id"]
+    config = {**config, "run_name": config.get("run_name") or framer.graph_id}
+    stream = graph.astream_events(graph_input, config, version="v2", stream_mode=modes, **kwargs)
+    async for event in stream:
+        if "langsmith:hidden" in (event.get("tags") or ()):
+            continue
+        if event["event"] == "on_chain_stream" and event["run_id"] == root:
+            part = event["data"]["chunk"]
+            ns, (mode, chunk) = (part[0], part[1:]) if subgraphs else ((), part)
+            for frame in framer.frames(ns, mode, chunk):
+                yield frame
+        else:
+            yield "events", event
