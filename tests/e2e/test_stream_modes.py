@@ -94,3 +94,42 @@ async def test_events_mode_streams_astream_events_rooted_at_the_graph(c: Any) ->
     assert events[1]["parent_ids"] == [run_id]
     assert [d for name, d in parts if name == "custom"] == [{"progress": 1}, "plain string"]
     assert events[-1]["data"]["output"]["messages"][-1]["content"] == "hello there friend"
+
+
+async def test_debug_tasks_and_checkpoints_modes(c: Any) -> None:
+    parts = await _parts(c, ["debug"])
+    kinds = [(d["type"], d["step"]) for e, d in parts if e == "debug"]
+    # The reference's order for a thread run of this graph.
+    assert kinds == [
+        ("checkpoint", -1),
+        ("checkpoint", 0),
+        ("task", 1),
+        ("task_result", 1),
+        ("checkpoint", 1),
+        ("task", 2),
+        ("task_result", 2),
+        ("checkpoint", 2),
+    ]
+    first = parts[1][1]["payload"]
+    assert set(first) >= {"config", "parent_config", "values", "metadata", "next", "tasks"}
+    assert first["checkpoint"]["checkpoint_id"] == first["config"]["configurable"]["checkpoint_id"]
+    assert first["parent_checkpoint"] is None and first["next"] == ["__start__"]
+    shown = [
+        d["payload"]["config"]["configurable"] for e, d in parts if d.get("type") == "checkpoint"
+    ]
+    assert all("fencing_token" not in conf for conf in shown)  # relaygraph's own key
+    tasks = await _parts(c, "tasks")
+    assert [(d["name"], "result" in d) for _, d in tasks[1:]] == [
+        ("call_model", False),
+        ("call_model", True),
+        ("write_custom", False),
+        ("write_custom", True),
+    ]
+    checkpoints = await _parts(c, "checkpoints")
+    assert [d["next"] for _, d in checkpoints[1:]] == [
+        ["__start__"],
+        ["call_model"],
+        ["write_custom"],
+        [],
+    ]
+    assert "checkpoint" not in checkpoints[1][1]

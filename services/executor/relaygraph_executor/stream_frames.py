@@ -28,6 +28,8 @@ from langchain_core.messages import (
     message_chunk_to_message,
 )
 
+from relaygraph.checkpoint import FENCING_TOKEN
+
 # API stream modes -> the langgraph stream mode each needs.
 MODES = {
     "values": "values",
@@ -57,6 +59,53 @@ def _message(raw: Any) -> tuple[BaseMessage, bool]:
     return convert_to_messages([raw])[0], False
 
 
+def _checkpoint_of(config: Any) -> dict[str, Any] | None:
+    """``{checkpoint_id, thread_id, checkpoint_ns[, checkpoint_map]}`` of a config."""
+    conf = (config or {}).get("configurable") or {}
+    if not conf.get("thread_id") or not conf.get("checkpoint_id"):
+        return None
+    out = {"checkpoint_id": conf["checkpoint_id"], "thread_id": conf["thread_id"]}
+    if "checkpoint_ns" in conf:
+        out["checkpoint_ns"] = conf["checkpoint_ns"] or ""
+    if "checkpoint_map" in conf:
+        out["checkpoint_map"] = conf["checkpoint_map"]
+    return out
+
+
+def _shown_configs(payload: Any) -> Any:
+    """A checkpoint payload without the attempt's fencing token in its configs
+    (relaygraph's own key: the API never shows it)."""
+    if not isinstance(payload, dict):
+        return payload
+    out = dict(payload)
+    for key in ("config", "parent_config"):
+        conf = (out.get(key) or {}).get("configurable")
+        if isinstance(conf, dict) and FENCING_TOKEN in conf:
+            rest = {k: v for k, v in conf.items() if k != FENCING_TOKEN}
+            out[key] = {**out[key], "configurable": rest}
+    return out
+
+
+def _debug_checkpoint(payload: Any) -> Any:
+    """A ``debug`` checkpoint as the reference adds to it: ``checkpoint`` and
+    ``parent_checkpoint``, and a task's ``state`` config as its ``checkpoint``."""
+    if not isinstance(payload, dict):
+        return payload
+    tasks = []
+    for task in payload.get("tasks") or []:
+        state = task.get("state") if isinstance(task, dict) else None
+        if isinstance(state, dict) and state.get("configurable"):
+            task = {k: v for k, v in task.items() if k != "state"}
+            task["checkpoint"] = state["configurable"]
+        tasks.append(task)
+    return {
+        **payload,
+        "checkpoint": _checkpoint_of(payload.get("config")),
+        "parent_checkpoint": _checkpoint_of(payload.get("parent_config")),
+        "tasks": tasks,
+    }
+
+
 class Framer:
     """One run's framing: asked modes in, (event name, data) out."""
 
@@ -81,6 +130,10 @@ class Framer:
         suffix = f"|{'|'.join(ns)}" if ns else ""
         if not any(MODES[m] == mode for m in self.modes):
             return  # streamed for ``events`` only
+        if mode == "debug" and isinstance(chunk, dict) and chunk.get("type") == "checkpoint":
+            chunk = {**chunk, "payload": _debug_checkpoint(_shown_configs(chunk["payload"]))}
+        elif mode == "checkpoints":
+            chunk = _shown_configs(chunk)
         if mode != "messages":
             yield mode + suffix, chunk
         elif self.tuples:
