@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from langgraph_sdk import get_client
@@ -119,7 +120,29 @@ async def test_kill_9_mid_run_continues_from_the_last_checkpoint(
     seen = effects(cluster, tid)
     assert seen["s1"] == 1, "a checkpointed step ran again"
     assert seen["s2"] == 1
+    # The stream's ids grow across the retry: resuming from the first
+    # attempt's last id gives exactly the second attempt's events.
+    replay = await _replay(cluster, tid, run["run_id"])
+    ids = [i for i, _ in replay]
+    assert ids == sorted(set(ids)), ids
+    starts = [n for n, (_, event) in enumerate(replay) if event == "metadata"]
+    assert len(starts) == 2, replay
+    after_first = await _replay(cluster, tid, run["run_id"], after=replay[starts[1] - 1][0])
+    assert after_first == replay[starts[1] :]
     keep_two(cluster)
+
+
+async def _replay(cluster: System, tid: str, run_id: str, after: int = -1) -> list[tuple[int, str]]:
+    """(id, event) of a finished run's stream, replayed after ``after``."""
+    headers = {"Last-Event-ID": str(after)} if after >= 0 else {}
+    async with httpx.AsyncClient(base_url=cluster.url) as http:
+        r = await http.get(f"/threads/{tid}/runs/{run_id}/stream", headers=headers)
+    out = []
+    for frame in r.content.split(b"\r\n\r\n"):
+        fields = dict(line.split(b": ", 1) for line in frame.split(b"\r\n") if b": " in line)
+        if b"id" in fields:
+            out.append((int(fields[b"id"]), fields[b"event"].decode()))
+    return out
 
 
 async def test_resume_to_an_owner_that_dies_mid_run_is_not_lost(

@@ -45,12 +45,13 @@ async def test_sse_framing_and_headers(http: httpx.AsyncClient) -> None:
 
     assert raw.endswith(b"\r\n\r\n")
     frames = [f for f in raw.split(b"\r\n\r\n") if f]
-    events = []
+    events, ids = [], []
     for frame in frames:
         lines = frame.split(b"\r\n")
         assert b"\n" not in frame.replace(b"\r\n", b"")  # every line ends in CRLF
         fields = dict(line.split(b": ", 1) for line in lines)
         events.append((fields[b"event"].decode(), json.loads(fields[b"data"])))
+        ids.append(int(fields[b"id"]))
     assert events[0] == ("metadata", {"run_id": run_id, "attempt": 1})
     names = [e for e, _ in events[1:]]
     assert names == ["values", "updates", "values"]
@@ -60,11 +61,12 @@ async def test_sse_framing_and_headers(http: httpx.AsyncClient) -> None:
     # The run can be joined (a finished run: its output) and its stream replayed.
     joined = await http.get(f"/threads/{tid}/runs/{run_id}/join")
     assert joined.json()["__interrupt__"][0]["value"] == {"text_to_revise": "hi"}, joined.text
+    assert ids == sorted(set(ids))  # ids grow
     async with http.stream(
-        "GET", f"/threads/{tid}/runs/{run_id}/stream", headers={"Last-Event-ID": "1"}
+        "GET", f"/threads/{tid}/runs/{run_id}/stream", headers={"Last-Event-ID": str(ids[1])}
     ) as r:
         replay = b"".join([chunk async for chunk in r.aiter_raw()])
-    assert replay.count(b"event: ") == 2  # events after id 1
+    assert replay.count(b"event: ") == 2  # the events after the second
 
 
 async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
@@ -149,8 +151,8 @@ async def test_wait_headers_and_error_output(http: httpx.AsyncClient) -> None:
             "stream_mode",
         ),
         ("POST", "/runs/wait", {"input": {}}, 422, "assistant_id"),
-        ("POST", "/runs", {"assistant_id": "agent", "after_seconds": 5}, 422, "after_seconds"),
-        ("POST", "/runs", {"assistant_id": "agent", "webhook": "https://x.test"}, 422, "webhook"),
+        ("POST", "/runs", {"assistant_id": "agent", "after_seconds": -5}, 422, "after_seconds"),
+        ("POST", "/runs", {"assistant_id": "agent", "webhook": "https://x.test"}, 422, "Webhook"),
         ("GET", "/assistants/nope", None, 422, "must be a UUID"),
         ("GET", "/assistants/agent/graph?xray=%C2%B3", None, 422, "Invalid xray"),
         ("GET", "/assistants/00000000-0000-0000-0000-000000000001", None, 404, "not found"),

@@ -10,6 +10,16 @@ from relaygraph.contracts import END_EVENT, RunEnd, RunEvent, RunRequest, encode
 from relaygraph.runs import RunStatus
 from relaygraph.subjects import Subjects
 
+EVENTS_PER_ATTEMPT = 1_000_000
+
+
+def first_seq(epoch: int) -> int:
+    """The sequence number of an attempt's first event: the attempt's fencing
+    epoch (never reused on a thread) times :data:`EVENTS_PER_ATTEMPT`, so a
+    run's event ids grow across a failover retry, and a client that resumes
+    from the last id it saw gets the new attempt's events."""
+    return epoch * EVENTS_PER_ATTEMPT
+
 
 class RunEvents:
     def __init__(self, nc: Client, js: JetStreamContext, subjects: Subjects) -> None:

@@ -25,7 +25,7 @@ from relaygraph.contracts import InterruptEvent, InterruptItem, RunRequest, enco
 from relaygraph.runs import FinishOutcome, RunStatus, ThreadStatus, now_iso
 from relaygraph.threads import STATELESS_RESULT_TTL
 from relaygraph_executor.decisions import Attempt
-from relaygraph_executor.events import RunEvents
+from relaygraph_executor.events import RunEvents, first_seq
 from relaygraph_executor.graph_io import interrupts_of, thread_interrupts
 from relaygraph_executor.graphs import Graph
 from relaygraph_executor.resources import Resources
@@ -186,9 +186,10 @@ class Recorder:
         why; the thread keeps its state and status (nothing ran)."""
         error = {"error": "GraphLoadError", "message": why}
         log.warning("run %s not run: %s", req.run_id, why)
-        await self.events.chunk(req, 0, "metadata", dumps({"run_id": req.run_id, "attempt": 1}))
-        await self.events.chunk(req, 1, "error", dumps(error))
-        ending = Ending(RunStatus.ERROR, seq=1, error=error)
+        seq = first_seq(epoch)
+        await self.events.chunk(req, seq, "metadata", dumps({"run_id": req.run_id, "attempt": 1}))
+        await self.events.chunk(req, seq + 1, "error", dumps(error))
+        ending = Ending(RunStatus.ERROR, seq=seq + 1, error=error)
         return await self.record(
             req, epoch, ending, Outcome(RunStatus.ERROR, None, error_output(error))
         )
@@ -207,8 +208,9 @@ class Recorder:
             headers={"Nats-Msg-Id": f"dead:{req.run_id}", "Relaygraph-Reason": error["error"]},
         )
         log.error("run %s: %s", req.run_id, error["message"])
-        await self.events.chunk(req, 0, "error", dumps(error))
-        return await self.finish(req, graph, epoch, Ending(RunStatus.ERROR, seq=0, error=error))
+        seq = first_seq(epoch)
+        await self.events.chunk(req, seq, "error", dumps(error))
+        return await self.finish(req, graph, epoch, Ending(RunStatus.ERROR, seq=seq, error=error))
 
     async def _roll_back(self, req: RunRequest, epoch: int) -> None:
         """Remove what the run wrote: its checkpoints, and the pending writes it

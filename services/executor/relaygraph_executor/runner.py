@@ -19,7 +19,7 @@ from relaygraph.contracts import RunRequest
 from relaygraph.errors import StaleEpoch
 from relaygraph.runs import ClaimOutcome, ReleaseOutcome, RenewOutcome, RunStatus
 from relaygraph_executor.decisions import Attempt
-from relaygraph_executor.events import RunEvents
+from relaygraph_executor.events import RunEvents, first_seq
 from relaygraph_executor.graph_io import (
     INFRA_ERRORS,
     caused_by,
@@ -199,7 +199,7 @@ class Runner:
     async def _stream(self, req: RunRequest, epoch: int, attempt: int) -> Ending | Attempt:
         """Stream the graph, each chunk a run event; how it ended (or, if there
         is nothing to record, what the attempt came to)."""
-        seq = 0
+        seq = first_seq(epoch)
         metadata = dumps({"run_id": req.run_id, "attempt": attempt})
         await self.events.chunk(req, seq, "metadata", metadata)
         config = run_config(req, epoch)
