@@ -11,7 +11,7 @@ import httpx
 import pytest
 from langgraph_sdk.errors import NotFoundError
 
-from tests.system import System
+from tests.system import System, assert_eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -125,3 +125,27 @@ async def test_commands_go_to_nodes_sends_and_update_pairs(system: System, c: An
             json={"assistant_id": "slow", "command": {"goto": ["wait_a_bit", {"node": "x"}]}},
         )
         assert r.status_code == 422 and "goto" in r.text
+
+
+async def test_a_wait_whose_client_leaves_cancels_the_run_with_on_disconnect_cancel(
+    system: System, c: Any
+) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    body = {"assistant_id": "slow", "input": {"seconds": 5}, "on_disconnect": "cancel"}
+    async with httpx.AsyncClient(base_url=system.url) as http:
+        async with http.stream("POST", f"/threads/{tid}/runs/wait", json=body) as r:
+            assert r.status_code == 200
+            run_id = r.headers["content-location"].rsplit("/", 1)[-1]
+            await asyncio.sleep(1)  # then the client goes
+
+    async def cancelled() -> None:
+        assert (await c.runs.get(tid, run_id))["status"] == "interrupted"
+
+    await assert_eventually(cancelled, timeout=5)
+    # Without it, the run goes on when the client leaves.
+    body["on_disconnect"] = "continue"
+    body["input"] = {"seconds": 1}
+    async with httpx.AsyncClient(base_url=system.url) as http:
+        async with http.stream("POST", f"/threads/{tid}/runs/wait", json=body) as r:
+            run_id = r.headers["content-location"].rsplit("/", 1)[-1]
+    assert await c.runs.join(tid, run_id) == {"seconds": 1, "done": True}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Body, Header, Query, Request
 from nats.aio.subscription import Subscription
 from starlette.responses import Response, StreamingResponse
@@ -32,13 +33,21 @@ HEARTBEAT = b": heartbeat\r\n\r\n"
 
 
 async def waiting_response(
-    outcome: AsyncGenerator[bytes | None, None], headers: dict[str, str]
+    outcome: AsyncGenerator[bytes | None, None],
+    headers: dict[str, str],
+    on_disconnect: Callable[[], Awaitable[Any]] | None = None,
 ) -> Response:
     """A run's output as JSON (``outcome``: :meth:`Gateway.outcome`). Ready
     before the first quiet heartbeat, it is a plain response (an error still
     gets its own status); otherwise the response starts, and a newline goes
     out at every heartbeat until the output comes (JSON parsers skip leading
-    whitespace)."""
+    whitespace). ``on_disconnect`` (``on_disconnect="cancel"``): the response
+    starts at once, so a client that leaves before the output is noticed,
+    and this is called then."""
+    if on_disconnect is not None:
+        return StreamingResponse(
+            _until_output(outcome, on_disconnect), media_type="application/json", headers=headers
+        )
     first = await anext(outcome)
     if first is not None:
         await outcome.aclose()
@@ -46,9 +55,25 @@ async def waiting_response(
     return StreamingResponse(_keep_alive(outcome), media_type="application/json", headers=headers)
 
 
-async def _keep_alive(outcome: AsyncGenerator[bytes | None, None]) -> AsyncIterator[bytes]:
+async def _until_output(
+    outcome: AsyncGenerator[bytes | None, None], on_disconnect: Callable[[], Awaitable[Any]]
+) -> AsyncIterator[bytes]:
     try:
-        yield b"\n"
+        async for output in _keep_alive(outcome, first=False):
+            yield output
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client left before the output (the response is being torn down).
+        with anyio.CancelScope(shield=True):
+            await on_disconnect()
+        raise
+
+
+async def _keep_alive(
+    outcome: AsyncGenerator[bytes | None, None], first: bool = True
+) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield b"\n"
         async for output in outcome:
             yield b"\n" if output is None else output
     except Exception as exc:  # the status line is sent: the error goes in the body
@@ -126,7 +151,17 @@ async def wait_run_response(g: Gateway, thread_id: str, body: RunCreate) -> Resp
     return await waiting_response(
         g.follower.outcome(thread_id, run["run_id"], sub),
         run_locations(thread_id, run["run_id"], "join"),
+        _canceller(g, thread_id, run["run_id"], body),
     )
+
+
+def _canceller(
+    g: Gateway, thread_id: str, run_id: str, body: RunCreate
+) -> Callable[[], Awaitable[Any]] | None:
+    """With ``on_disconnect="cancel"``: what cancels the run when its client leaves."""
+    if body.on_disconnect != "cancel":
+        return None
+    return lambda: g.cancel(thread_id, run_id)
 
 
 @router.post("/threads/{thread_id}/runs/stream")
@@ -274,6 +309,7 @@ async def wait_stateless_response(g: Gateway, body: RunCreate) -> Response:
     return await waiting_response(
         g.follower.outcome(run["thread_id"], run["run_id"], sub),
         run_locations(run["thread_id"], run["run_id"], "join"),
+        _canceller(g, run["thread_id"], run["run_id"], body),
     )
 
 
