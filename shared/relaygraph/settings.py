@@ -9,7 +9,7 @@ import socket
 import uuid
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -173,6 +173,13 @@ class ExecutorSettings(BaseSettings):
     )
     max_concurrent_runs: int = Field(
         16, description="Runs one executor steps at once (more wait in the queue)."
+    )
+    run_timeout: float = Field(
+        86400.0,
+        gt=0,
+        validation_alias=AliasChoices("RELAYGRAPH_RUN_TIMEOUT", "BG_JOB_TIMEOUT_SECS"),
+        description="Seconds one attempt of a run may take (LangGraph Server's "
+        "BG_JOB_TIMEOUT_SECS is read too); then the run ends `timeout`, its thread `error`.",
     )
     webhook_secret: str | None = Field(
         None,

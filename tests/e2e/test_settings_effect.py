@@ -41,6 +41,7 @@ TUNED = {
     "RELAYGRAPH_LIVENESS_TTL": "4",
     "RELAYGRAPH_DISPATCH_GRACE": "7",
     "RELAYGRAPH_RUN_RECORD_TTL": "3",
+    "BG_JOB_TIMEOUT_SECS": "6",  # LangGraph Server's name of RELAYGRAPH_RUN_TIMEOUT
 }
 
 
@@ -165,6 +166,18 @@ async def test_a_finished_run_is_kept_as_long_as_the_setting(c: Any, redis: Redi
     with pytest.raises(NotFoundError):
         await c.runs.get(tid, run["run_id"])
     assert (await c.threads.get(tid))["values"] == {"seconds": 0.01, "done": True}
+
+
+async def test_a_run_that_runs_out_of_time_ends_timeout(c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    began = time.monotonic()
+    out = await c.runs.wait(tid, "slow", input={"seconds": 30}, raise_error=False)
+    assert 5.5 <= time.monotonic() - began < 15
+    assert out == {"__error__": {"error": "TimeoutError", "message": ""}}
+    (run,) = await c.runs.list(tid)
+    assert run["status"] == "timeout"
+    thread = await c.threads.get(tid)
+    assert thread["status"] == "error"
 
 
 async def test_liveness_key_lives_as_long_as_the_setting(tuned: System, redis: Redis) -> None:

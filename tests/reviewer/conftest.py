@@ -234,6 +234,9 @@ def start_reviewer(
                 stop=stop,
                 resume_timeout=resume_timeout,
                 webhook_backoff=0.05,
+                # A test's webhook waits at most this long between attempts, so a
+                # delivery due after a restart comes within its `eventually`.
+                webhook_max_backoff=0.4,
                 webhook_give_up_after=webhook_give_up_after,
                 handle_signals=False,
             )

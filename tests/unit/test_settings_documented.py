@@ -61,6 +61,7 @@ PROVEN_BY = {
     "RELAYGRAPH_CRON_INTERVAL": "tests/e2e/test_crons.py::test_each_tick_fires_once_across_gateways_killed_mid_tick",
     "RELAYGRAPH_CRON_FIRE_GRACE": "tests/e2e/test_crons.py::test_each_tick_fires_once_across_gateways_killed_mid_tick",
     "RELAYGRAPH_WEBHOOK_SECRET": "tests/e2e/test_webhooks.py::test_finished_runs_are_posted_signed_and_retried",
+    "RELAYGRAPH_RUN_TIMEOUT": f"{EFFECT}::test_a_run_that_runs_out_of_time_ends_timeout",
     "RELAYGRAPH_LEASE_TTL": f"{FAILOVER}::test_kill_9_mid_run_continues_from_the_last_checkpoint",
     "RELAYGRAPH_DISPATCH_GRACE": f"{EFFECT}::test_dispatch_grace_is_how_long_a_run_may_wait_to_be_claimed",
     "RELAYGRAPH_OWNER_TIMEOUT": "tests/e2e/test_ownership.py::test_a_frozen_owner_is_waited_for_owner_timeout_then_bypassed",

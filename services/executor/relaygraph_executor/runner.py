@@ -66,6 +66,7 @@ class Runner:
         self.recorder = Recorder(res, self.events)
         self.active: dict[str, asyncio.Task[Any]] = {}
         self.stops: dict[str, Stop] = {}
+        self.run_timeout = res.settings.executor.run_timeout
 
     async def execute(self, req: RunRequest) -> Attempt:
         """Run ``req`` to a terminal status or an interrupt; what happened."""
@@ -213,19 +214,29 @@ class Runner:
                     log.info("run %s continues from its last checkpoint (%s)", req.run_id, left)
                 if not anything_left:
                     return Ending(RunStatus.SUCCESS, seq)
-                async for name, data in framed(
-                    framer,
-                    graph,
-                    first_input,
-                    config,
-                    context=context,
-                    subgraphs=req.stream_subgraphs,
-                    interrupt_before=req.interrupt_before,
-                    interrupt_after=req.interrupt_after,
-                    durability=req.durability,
-                ):
-                    seq += 1
-                    await self.events.chunk(req, seq, name, dumps(data))
+                clock = asyncio.timeout(self.run_timeout)
+                try:
+                    async with clock:
+                        async for name, data in framed(
+                            framer,
+                            graph,
+                            first_input,
+                            config,
+                            context=context,
+                            subgraphs=req.stream_subgraphs,
+                            interrupt_before=req.interrupt_before,
+                            interrupt_after=req.interrupt_after,
+                            durability=req.durability,
+                        ):
+                            seq += 1
+                            await self.events.chunk(req, seq, name, dumps(data))
+                except TimeoutError:
+                    if not clock.expired():
+                        raise  # the graph's own: an error of the graph, as any other
+                    # As in the reference: ``timeout``, the thread in error, no error event.
+                    log.warning("run %s ran out of time (RELAYGRAPH_RUN_TIMEOUT)", req.run_id)
+                    error = {"error": "TimeoutError", "message": ""}
+                    return Ending(RunStatus.TIMEOUT, seq, error=error)
         except asyncio.CancelledError:
             stop = self.stops.get(req.run_id)
             if stop is None:

@@ -62,6 +62,7 @@ async def open_reviewer(
     *,
     resume_timeout: float = 10.0,
     webhook_backoff: float = 0.5,
+    webhook_max_backoff: float = 60.0,
     webhook_give_up_after: float = 24 * 3600.0,
 ) -> AsyncIterator[Reviewer]:
     """Every resource of a reviewer, opened in order and closed in reverse.
@@ -82,6 +83,7 @@ async def open_reviewer(
             webhook = WebhookOutbox(
                 *(redis, keys, settings.durable, http, settings.webhook_url),
                 backoff=webhook_backoff,
+                max_backoff=webhook_max_backoff,
                 give_up_after=webhook_give_up_after,
             )
         broker = make_broker(
@@ -178,6 +180,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     resume_timeout: float = 10.0,
     webhook_backoff: float = 0.5,
+    webhook_max_backoff: float = 60.0,
     webhook_give_up_after: float = 24 * 3600.0,
     handle_signals: bool = True,
 ) -> None:
@@ -203,6 +206,7 @@ async def serve(
             redis_settings,
             resume_timeout=resume_timeout,
             webhook_backoff=webhook_backoff,
+            webhook_max_backoff=webhook_max_backoff,
             webhook_give_up_after=webhook_give_up_after,
         ) as reviewer:
             app = create_app(reviewer, api_key=api_key)
