@@ -185,6 +185,27 @@ class System:
         self.nats.stop()
 
 
+def graphs_config(dest: Path, **sections: Any) -> Path:
+    """The test graphs' langgraph.json in ``dest``, its paths made absolute,
+    with ``sections`` set (``env``, ``webhooks``...)."""
+    import json
+
+    config = json.loads(TEST_GRAPHS.read_text())
+    root = TEST_GRAPHS.parent
+
+    def absolute(target: str) -> str:
+        path, _, name = target.rpartition(":")
+        return f"{(root / path).resolve()}:{name}"
+
+    config["dependencies"] = [str((root / d).resolve()) for d in config["dependencies"]]
+    config["graphs"] = {gid: absolute(target) for gid, target in config["graphs"].items()}
+    config["store"]["index"]["embed"] = absolute(config["store"]["index"]["embed"])
+    config.update(sections)
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "langgraph.json").write_text(json.dumps(config))
+    return dest / "langgraph.json"
+
+
 def _graph_ids(config: Path) -> list[str]:
     import json
 

@@ -73,3 +73,17 @@ async def test_factories_are_called_per_run(c: Any) -> None:
         (await c.assistants.get("from_runtime"))["assistant_id"]
     )
     assert schemas["input_schema"]["properties"].keys() == {"question", "seen"}
+
+
+async def test_a_graph_reads_its_run_in_configurable(c: Any) -> None:
+    """As LangGraph Server tells a graph: run_id, thread_id, graph_id and
+    assistant_id in ``config["configurable"]``."""
+    tid = (await c.threads.create())["thread_id"]
+    run = await c.runs.create(tid, "whoami", input={})
+    out = await c.runs.join(tid, run["run_id"])
+    assert out["seen"] == {
+        "run_id": run["run_id"],
+        "thread_id": tid,
+        "graph_id": "whoami",
+        "assistant_id": run["assistant_id"],
+    }

@@ -173,9 +173,10 @@ async def test_bad_crons_get_a_clear_4xx(system: System) -> None:
 
 
 def test_each_tick_fires_once_across_gateways_killed_mid_tick(tmp_path: Path) -> None:
-    """Two gateways poll; one is killed with SIGKILL now and then, and a tick
-    is taken by a 'gateway' that dies before it records the run (a claim made
-    here and never fired). Every tick of the window has exactly one run."""
+    """Two gateways poll (and two executors run); gateways are killed with
+    SIGKILL, and a tick is taken by a 'gateway' that dies before it records
+    the run (a claim made here and never fired). Every tick of the window has
+    exactly one run."""
     env = {"RELAYGRAPH_CRON_FIRE_GRACE": "1", "RELAYGRAPH_CRON_INTERVAL": "0.3"}
 
     async def scenario(system: System) -> None:
@@ -214,5 +215,5 @@ def test_each_tick_fires_once_across_gateways_killed_mid_tick(tmp_path: Path) ->
             for r in runs:
                 await c.runs.join(tid, r["run_id"])
 
-    with running_system(tmp_path / "sys", extra_env=env) as system:
+    with running_system(tmp_path / "sys", executors=2, extra_env=env) as system:
         asyncio.run(scenario(system))

@@ -10,7 +10,6 @@ config of its own."""
 from __future__ import annotations
 
 import http.server
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from playwright.async_api import async_playwright
 
 from relaygraph_dev.servers import free_port
 from tests.conftest import CHROMIUM_ARGS
-from tests.system import System
+from tests.system import System, graphs_config
 
 pytestmark = pytest.mark.e2e
 KEY = "cors-key"
@@ -54,29 +53,21 @@ async def not_ours() -> dict:
 def custom(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     project = Path(tmp_path_factory.mktemp("custom-http"))
     (project / "app.py").write_text(CUSTOM_APP)
-    config = json.loads(system.config.read_text())
-    root = system.config.parent
-    config["dependencies"] = [str((root / d).resolve()) for d in config["dependencies"]]
-    config["graphs"] = {
-        gid: f"{(root / t.rsplit(':', 1)[0]).resolve()}:{t.rsplit(':', 1)[1]}"
-        for gid, t in config["graphs"].items()
-    }
-    config.pop("store", None)
-    config["http"] = {
-        "app": "./app.py:app",
-        "cors": {
-            "allow_origins": [ALLOWED],
-            "allow_credentials": True,
-            "allow_methods": ["GET", "POST"],
-            "allow_headers": ["x-api-key", "content-type"],
-            "max_age": 77,
+    config = graphs_config(
+        project,
+        http={
+            "app": "./app.py:app",
+            "cors": {
+                "allow_origins": [ALLOWED],
+                "allow_credentials": True,
+                "allow_methods": ["GET", "POST"],
+                "allow_headers": ["x-api-key", "content-type"],
+                "max_age": 77,
+            },
+            "disable_store": True,
         },
-        "disable_store": True,
-    }
-    (project / "langgraph.json").write_text(json.dumps(config))
-    with system.another_gateway(
-        "gateway-custom-http", project / "langgraph.json", RELAYGRAPH_API_KEY=KEY
-    ) as url:
+    )
+    with system.another_gateway("gateway-custom-http", config, RELAYGRAPH_API_KEY=KEY) as url:
         yield url
 
 

@@ -24,7 +24,7 @@ from nats.js.api import DiscardPolicy
 from redis.asyncio import Redis
 
 from relaygraph_dev.servers import free_port
-from tests.system import TEST_GRAPHS, Service, System, running_system
+from tests.system import Service, System, graphs_config, running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -45,29 +45,12 @@ TUNED = {
 }
 
 
-def tuned_config(dest: Path) -> Path:
-    """The test graphs' langgraph.json, paths made absolute, with ``env``."""
-    config = json.loads(TEST_GRAPHS.read_text())
-    root = TEST_GRAPHS.parent
-    config["dependencies"] = [str((root / d).resolve()) for d in config["dependencies"]]
-    config["graphs"] = {
-        gid: f"{(root / target.rsplit(':', 1)[0]).resolve()}:{target.rsplit(':', 1)[1]}"
-        for gid, target in config["graphs"].items()
-    }
-    index = config["store"]["index"]
-    index["embed"] = f"{(root / index['embed'].rsplit(':', 1)[0]).resolve()}:letters"
-    config["env"] = TUNED
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "langgraph.json").write_text(json.dumps(config))
-    return dest / "langgraph.json"
-
-
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     data = Path(tmp_path_factory.mktemp("tuned"))
     with running_system(
         data,
-        config=tuned_config(data / "project"),
+        config=graphs_config(data / "project", env=TUNED),
         extra_env={"RELAYGRAPH_LOG_LEVEL": "DEBUG"},
     ) as system:
         yield system

@@ -133,3 +133,25 @@ async def test_debug_tasks_and_checkpoints_modes(c: Any) -> None:
         [],
     ]
     assert "checkpoint" not in checkpoints[1][1]
+
+
+async def test_a_subgraphs_events_are_named_by_its_node_and_task(c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    modes = ["values", "updates", "debug", "tasks", "checkpoints"]
+    parts = [
+        (p.event, p.data)
+        async for p in c.runs.stream(
+            tid, "nested", input={"text": "hi"}, stream_mode=modes, stream_subgraphs=True
+        )
+    ]
+    named = [e.split("|") for e, _ in parts if "|" in e]
+    # Every subgraph event: <mode>|child:<the child task's id>, one id for all.
+    assert {mode for mode, _ in named} == set(modes)
+    assert len({ns for _, ns in named}) == 1
+    ns = named[0][1]
+    assert ns.startswith("child:")
+    child_task = next(d for e, d in parts if e == "tasks" and d["name"] == "child" and "input" in d)
+    assert ns == f"child:{child_task['id']}"
+    inner_update = next(d for e, d in parts if e == f"updates|{ns}")
+    assert inner_update == {"shout": {"text": "HI", "steps": 1}}
+    assert next(d for e, d in parts if e == "updates") == {"child": {"text": "HI", "steps": 1}}

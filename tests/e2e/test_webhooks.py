@@ -19,11 +19,15 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.system import TEST_GRAPHS, System, assert_eventually, running_system
+from tests.system import System, assert_eventually, graphs_config, running_system
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "a-shared-secret"
+WEBHOOKS = {  # to this machine, over http; a header from the environment
+    "url": {"disable_loopback": False, "require_https": False},
+    "headers": {"Authorization": "Bearer ${{ env.LG_WEBHOOK_TOKEN }}"},
+}
 
 
 class Receiver:
@@ -82,26 +86,6 @@ async def test_webhooks_to_internal_addresses_are_refused(system: System, c: Any
         assert r.status_code == 422 and "private IP range" in r.text
 
 
-def _config(tmp: Path) -> Path:
-    """The test graphs, with webhooks to this machine allowed."""
-    raw = json.loads(TEST_GRAPHS.read_text())
-    root = TEST_GRAPHS.parent
-    raw["dependencies"] = [str((root / d).resolve()) for d in raw["dependencies"]]
-    for key in ("graphs",):
-        raw[key] = {
-            gid: f"{(root / path.split(':')[0]).resolve()}:{path.split(':')[1]}"
-            for gid, path in raw[key].items()
-        }
-    raw["store"]["index"]["embed"] = str((root / "embed.py").resolve()) + ":letters"
-    raw["webhooks"] = {
-        "url": {"disable_loopback": False, "require_https": False},
-        "headers": {"Authorization": "Bearer ${{ env.LG_WEBHOOK_TOKEN }}"},
-    }
-    path = tmp / "langgraph.json"
-    path.write_text(json.dumps(raw))
-    return path
-
-
 def _verify(headers: dict[str, str], body: bytes) -> None:
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
     digest = hmac.new(SECRET.encode(), signed, hashlib.sha256).digest()
@@ -152,7 +136,11 @@ def test_finished_runs_are_posted_signed_and_retried(tmp_path: Path) -> None:
             assert cancelled["status"] == "interrupted"
 
     try:
-        with running_system(tmp_path / "sys", config=_config(tmp_path), extra_env=env) as system:
+        with running_system(
+            tmp_path / "sys",
+            config=graphs_config(tmp_path / "project", webhooks=WEBHOOKS),
+            extra_env=env,
+        ) as system:
             asyncio.run(scenario(system))
     finally:
         hooks.close()

@@ -64,3 +64,15 @@ def from_both(config: RunnableConfig, runtime: ServerRuntime) -> Any:
     return _graph_saying(
         {"access": runtime.access_context, "thread": config["configurable"].get("thread_id")}
     )
+
+
+def _who(state: State, config: RunnableConfig) -> State:
+    conf = config["configurable"]
+    return {"seen": {k: conf.get(k) for k in ("run_id", "thread_id", "graph_id", "assistant_id")}}
+
+
+whoami_builder = StateGraph(State)
+whoami_builder.add_node("who", _who)
+whoami_builder.add_edge(START, "who")
+whoami = whoami_builder.compile()
+"""Says which run, thread, graph and assistant its config names."""

@@ -30,7 +30,13 @@ def run_config(req: RunRequest, epoch: int | None) -> dict[str, Any]:
     cfg = dict(req.config or {})
     # A run's context is also seen in its configurable (LangGraph Server mirrors it).
     configurable = {**(req.context or {}), **(cfg.get("configurable") or {})}
-    configurable["thread_id"] = req.thread_id
+    # Who the run is, as LangGraph Server tells a graph (config["configurable"]).
+    configurable.update(
+        run_id=req.run_id,
+        thread_id=req.thread_id,
+        graph_id=req.graph_id,
+        assistant_id=req.assistant_id,
+    )
     configurable.setdefault("checkpoint_ns", "")
     if req.checkpoint_id:
         configurable["checkpoint_id"] = req.checkpoint_id
