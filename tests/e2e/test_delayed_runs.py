@@ -56,6 +56,19 @@ async def test_a_delayed_run_queued_behind_another_waits_for_its_time(c: Any) ->
     assert (await c.runs.get(tid, delayed["run_id"]))["status"] == "success"
 
 
+async def test_a_delayed_run_due_before_its_turn_starts_with_its_turn(c: Any) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    first = await c.runs.create(tid, "slow", input={"seconds": 1.5})
+    delayed = await c.runs.create(
+        tid, "slow", input={"seconds": 0.01}, after_seconds=0.2, multitask_strategy="enqueue"
+    )
+    await c.runs.join(tid, first["run_id"])
+    ended = time.time()
+    await c.runs.join(tid, delayed["run_id"])
+    assert time.time() - ended < 3  # at once, not at the next sweep of a queued run
+    assert (await c.runs.get(tid, delayed["run_id"]))["status"] == "success"
+
+
 async def test_a_delayed_run_is_cancelled_at_once(c: Any) -> None:
     tid = (await c.threads.create())["thread_id"]
     run = await c.runs.create(tid, "slow", input={"seconds": 0.01}, after_seconds=60)

@@ -202,7 +202,9 @@ local st = redis.call('HGET', RUN, 'status')
 if not st then return {'gone', '0', '0', ''} end
 if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st} end
 if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'not_active', '0', '0', ''} end
-if redis.call('HEXISTS', RUN, 'due_ms') == 1 then return {'not_active', '0', '0', ''} end
+if tonumber(redis.call('HGET', RUN, 'due_ms') or '0') > tonumber(now_ms) then
+  return {'not_active', '0', '0', ''}
+end
 if st == 'running' then
   local lu = tonumber(redis.call('HGET', RUN, 'lease_until') or '0')
   if lu > tonumber(now_ms) then return {'held', '0', '0', ''} end
@@ -212,6 +214,7 @@ local attempt = redis.call('HINCRBY', RUN, 'attempt', 1)
 local deadline = tonumber(now_ms) + tonumber(lease_ms)
 redis.call('HSET', RUN, 'status', 'running', 'owner', executor_id, 'epoch', epoch,
   'lease_until', deadline, 'claimed_ms', now_ms, 'updated_at', now)
+redis.call('HDEL', RUN, 'due_ms')
 redis.call('HSET', THREAD, 'status', 'busy', 'owner', executor_id, 'updated_at', now,
   'state_updated_at', now)
 local outcome = 'ok'
@@ -360,7 +363,7 @@ if redis.call('HGET', THREAD, 'active_run') ~= run_id then
   return {'drop', '', '0'}
 end
 local due = redis.call('HGET', RUN, 'due_ms')
-if due then
+if due and st == 'pending' then
   -- The thread's delayed run: sent once it is due, then watched as any other.
   if tonumber(due) > now then return {'later', '', due} end
   redis.call('HDEL', RUN, 'due_ms')
