@@ -411,7 +411,7 @@ def markdown(results: Results) -> str:
         add("")
         add(
             f"Retention: threads expire {retention_mark():.0f} s into the run at the latest "
-            "(bench/graphs/langgraph.json: a 2-minute thread TTL swept every 15 s, run events "
+            "(bench/graphs/langgraph.json: a 2-minute thread TTL swept every minute, run events "
             "kept 120 s); from then on what is stored should stay flat (within 20 %):"
         )
         add("")
