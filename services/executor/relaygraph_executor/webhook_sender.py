@@ -73,9 +73,6 @@ class WebhookSender:
 
     async def send(self, url: str, payload: dict[str, Any]) -> bool:
         """Whether the receiver took it (a 2xx)."""
-        fields = self.config.allowed_fields
-        if fields is not None:
-            payload = {k: v for k, v in payload.items() if k in fields}
         run_id = str(payload.get("run_id", ""))
         delay = 1.0
         for attempt in range(1, ATTEMPTS + 1):
@@ -103,6 +100,9 @@ class WebhookSender:
     async def _post(self, url: str, payload: dict[str, Any], run_id: str) -> int:
         target = await check_url(url, self.config)
         payload = {**payload, "webhook_sent_at": now_iso()}
+        fields = self.config.allowed_fields
+        if fields is not None:  # the last step, as in the reference
+            payload = {k: v for k, v in payload.items() if k in fields}
         body = msgspec.json.encode(payload)
         headers = {"Content-Type": "application/json", **self.config.headers}
         if self.secret:
