@@ -14,7 +14,6 @@ Every key carries the hash tag ``{crons}`` (``relaygraph.subjects.Keys``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -25,6 +24,7 @@ from redis.exceptions import WatchError
 
 from relaygraph.lua import Lua, Script
 from relaygraph.pipelining import Direct, Step
+from relaygraph.runs import now_ms
 from relaygraph.subjects import Keys
 
 Change = Callable[[dict[str, Any], int | None], Awaitable[tuple[dict[str, Any], int | None]]]
@@ -64,10 +64,6 @@ return 1
 )
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _fire(cron_id: str, tick: int) -> str:
     return f"{cron_id}/{tick}"
 
@@ -81,7 +77,8 @@ class Crons:
         self._direct = Direct(redis)
 
     # -- documents ---------------------------------------------------------------
-    async def put(self, doc: dict[str, Any], next_ms: int | None) -> None:
+    async def put(self, doc: dict[str, Any], next_ms: int | None) -> dict[str, Any]:
+        """Record a new cron; it as the API shows it."""
         k, cron_id = self.keys, doc["cron_id"]
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(
@@ -93,6 +90,7 @@ class Crons:
         if doc.get("thread_id"):
             pipe.sadd(k.crons_of_thread(doc["thread_id"]), cron_id)
         await pipe.execute()
+        return _shown(msgspec.json.encode(doc), _ms(next_ms).encode())
 
     async def get(self, cron_id: str) -> dict[str, Any] | None:
         """The cron as the API shows it (with ``next_run_date``), or ``None``."""

@@ -5,9 +5,6 @@ and what the executor's sender does with them, against a local receiver."""
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +13,7 @@ import pytest
 from relaygraph.errors import InvalidInput
 from relaygraph.webhooks import WebhookConfig, check_url, read_webhooks
 from relaygraph_executor.webhook_sender import WebhookSender
+from tests.webhook_receiver import Receiver
 
 WHERE = Path("langgraph.json")
 
@@ -64,32 +62,8 @@ async def test_urls_are_checked_by_the_policy() -> None:
         await check_url("http://169.254.169.254/", open_cfg)  # link-local: always
 
 
-class _Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                outer.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 async def test_the_sender_keeps_allowed_fields_and_sends_nothing_when_disabled() -> None:
-    receiver = _Receiver()
+    receiver = Receiver()
     payload = {"run_id": "r1", "status": "success", "values": {"x": 1}, "kwargs": {}}
     try:
         allowed = WebhookConfig(
@@ -97,13 +71,13 @@ async def test_the_sender_keeps_allowed_fields_and_sends_nothing_when_disabled()
         )
         sender = WebhookSender(allowed, None)
         assert await sender.send(receiver.url, payload)
-        assert receiver.bodies == [{"run_id": "r1", "status": "success"}]
+        assert receiver.bodies() == [{"run_id": "r1", "status": "success"}]
         await sender.close()
 
         off = WebhookSender(WebhookConfig(disable_loopback=False, disabled=True), None)
         off.send_soon(receiver.url, payload)
         await asyncio.sleep(0.2)
         await off.close()
-        assert len(receiver.bodies) == 1
+        assert len(receiver.got) == 1
     finally:
         receiver.close()

@@ -19,13 +19,13 @@ import hashlib
 import hmac
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import msgspec
 
 from relaygraph.errors import InvalidInput
+from relaygraph.runs import now_iso
 from relaygraph.webhooks import WebhookConfig, check_url
 
 log = logging.getLogger("relaygraph.webhooks")
@@ -33,10 +33,6 @@ log = logging.getLogger("relaygraph.webhooks")
 ATTEMPTS = 3
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def signed(secret: str, msg_id: str, body: bytes) -> dict[str, str]:

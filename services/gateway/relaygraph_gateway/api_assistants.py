@@ -35,14 +35,8 @@ from relaygraph_gateway.render import JSON, matches, page_headers
 router = APIRouter(tags=["assistants"])
 
 
-def _id(g: Gateway, assistant_id: str) -> str:
-    """An assistant's id from the path: its UUID, or a graph id (its default)."""
-    spec = g.config.graphs.get(assistant_id)
-    return spec.assistant_id if spec is not None else canonical_id(assistant_id)
-
-
 async def _get(g: Gateway, assistant_id: str) -> dict[str, Any]:
-    aid = _id(g, assistant_id)
+    aid = g.assistant_id_of(assistant_id)
     doc = await g.assistants.get(aid)
     if doc is None:
         raise NotFound(f"Assistant {aid} not found")
@@ -101,13 +95,13 @@ async def set_latest_version(
     assistant_id: str, body: AssistantVersionChange, request: Request
 ) -> Response:
     g = gw(request)
-    return JSON(await g.assistants.set_latest(_id(g, assistant_id), body.version))
+    return JSON(await g.assistants.set_latest(g.assistant_id_of(assistant_id), body.version))
 
 
 @router.post("/assistants/{assistant_id}/versions")
 async def list_versions(assistant_id: str, body: AssistantVersions, request: Request) -> Response:
     g = gw(request)
-    aid = _id(g, assistant_id)
+    aid = g.assistant_id_of(assistant_id)
     versions = [
         v for v in await g.assistants.versions(aid) if matches(v["metadata"], body.metadata)
     ]
@@ -179,7 +173,7 @@ async def patch_assistant(assistant_id: str, body: AssistantPatch, request: Requ
     if body.graph_id is not None:
         g.check_graph(body.graph_id)
     changes = body.model_dump(exclude_unset=True)
-    return JSON(await g.assistants.patch(_id(g, assistant_id), changes))
+    return JSON(await g.assistants.patch(g.assistant_id_of(assistant_id), changes))
 
 
 @router.delete("/assistants/{assistant_id}", status_code=204)
@@ -187,7 +181,7 @@ async def delete_assistant(
     assistant_id: str, request: Request, delete_threads: bool = False
 ) -> Response:
     g = gw(request)
-    aid = _id(g, assistant_id)
+    aid = g.assistant_id_of(assistant_id)
     if not await g.assistants.delete(aid):
         raise NotFound(f"Assistant with ID {aid} not found")
     await g.crons.delete_of_assistant(aid)

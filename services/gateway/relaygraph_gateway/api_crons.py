@@ -9,7 +9,6 @@ run's own rules) when the cron is made or patched, not only when it fires.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -17,8 +16,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from relaygraph.errors import BadRequest, NotFound
-from relaygraph.runs import now_iso
-from relaygraph_gateway.assistant_rules import canonical_id, only
+from relaygraph.runs import now_iso, now_ms
+from relaygraph_gateway.assistant_rules import only
 from relaygraph_gateway.core import Gateway, check_id, gw
 from relaygraph_gateway.cron_models import CronCount, CronCreate, CronPatch, CronSearch
 from relaygraph_gateway.cron_rules import (
@@ -33,10 +32,6 @@ from relaygraph_gateway.cron_rules import (
 from relaygraph_gateway.render import JSON, matches, page_headers
 
 router = APIRouter(tags=["crons"])
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def _create(g: Gateway, thread_id: str | None, body: CronCreate) -> dict[str, Any]:
@@ -54,10 +49,9 @@ async def _create(g: Gateway, thread_id: str | None, body: CronCreate) -> dict[s
         thread_id=thread_id,
         now=now_iso(),
     )
-    next_ms = next_fire(body.schedule, body.timezone, _now_ms())
+    next_ms = next_fire(body.schedule, body.timezone, now_ms())
     await g.vet_run(run_body(doc))
-    await g.crons.put(doc, next_ms)
-    return shown(await _get(g, cron_id))
+    return shown(await g.crons.put(doc, next_ms))
 
 
 async def _get(g: Gateway, cron_id: str) -> dict[str, Any]:
@@ -96,7 +90,7 @@ async def patch_cron(cron_id: str, body: CronPatch, request: Request) -> Respons
         new, reschedule = patched(doc, body, fields, now_iso())
         await g.vet_run(run_body(new))
         if reschedule:
-            next_ms = next_fire(new["schedule"], new["timezone"], _now_ms())
+            next_ms = next_fire(new["schedule"], new["timezone"], now_ms())
         return new, next_ms
 
     doc = await g.crons.patch(cron_id, change)
@@ -112,14 +106,8 @@ async def delete_cron(cron_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _assistant(g: Gateway, assistant_id: str) -> str:
-    """An assistant's UUID, or its graph's id for the graph's default one."""
-    spec = g.config.graphs.get(assistant_id)
-    return spec.assistant_id if spec is not None else canonical_id(assistant_id)
-
-
 async def _found(g: Gateway, body: CronCount) -> list[dict[str, Any]]:
-    assistant = _assistant(g, body.assistant_id) if body.assistant_id else None
+    assistant = g.assistant_id_of(body.assistant_id) if body.assistant_id else None
     enabled = body.enabled if isinstance(body, CronSearch) else None
     return [
         doc

@@ -56,7 +56,7 @@ from relaygraph.store import store_for
 from relaygraph.subjects import Subjects, is_token
 from relaygraph.threads import Threads
 from relaygraph.webhooks import check_url
-from relaygraph_gateway.assistant_rules import for_run
+from relaygraph_gateway.assistant_rules import canonical_id, for_run
 from relaygraph_gateway.assistants import Assistants
 from relaygraph_gateway.bulk_cancel import clear_queue_for
 from relaygraph_gateway.follow import Follower
@@ -134,6 +134,12 @@ class Gateway:
                 f"Graph '{graph_id}' not found. Expected one of: {sorted(self.config.graphs)!r}"
             )
 
+    def assistant_id_of(self, value: str) -> str:
+        """An assistant's id as a request names it: its UUID, or a graph id
+        (the graph's default assistant)."""
+        spec = self.config.graphs.get(value)
+        return spec.assistant_id if spec is not None else canonical_id(value)
+
     async def assistant_for_run(self, assistant_id: str) -> dict[str, Any]:
         """The assistant a run names: by id, or by its graph's id (the graph's
         default assistant)."""
@@ -159,8 +165,13 @@ class Gateway:
         (body, assistant, input), on their own: a batch is vetted whole first."""
         check_run_body(body)
         assistant = await self.assistant_for_run(body.assistant_id)
+        await self._check_payload(assistant["graph_id"], body)
+
+    async def _check_payload(self, graph_id: str, body: RunCreate) -> None:
+        """What a run carries that must be checked against the graph or the
+        config: its input (not a resume's) and its webhook."""
         if body.input is not None and not is_resume(body):
-            await self.check_input(assistant["graph_id"], body.input)
+            await self.check_input(graph_id, body.input)
         if body.webhook:
             await check_url(body.webhook, self.config.webhooks)
 
@@ -274,10 +285,7 @@ class Gateway:
         )
         graph_id, assistant_id = assistant["graph_id"], assistant["assistant_id"]
         resuming = is_resume(body)
-        if body.input is not None and not resuming:
-            await self.check_input(graph_id, body.input)
-        if body.webhook:
-            await check_url(body.webhook, self.config.webhooks)
+        await self._check_payload(graph_id, body)
         due = StartTime.after(body.after_seconds)
         new = NewRun(
             run_id=run_id or str(uuid.uuid4()),

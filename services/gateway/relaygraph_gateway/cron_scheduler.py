@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from typing import Any
 
 from nats.errors import Error as NatsError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from relaygraph.errors import InvalidInput, RelaygraphError
+from relaygraph.runs import now_ms
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.cron_rules import ended, next_fire, run_body, tick_ids
 
@@ -28,14 +29,10 @@ BATCH = 100
 INFRA_ERRORS = (RedisConnectionError, RedisTimeoutError, NatsError, OSError)
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-async def fire(g: Gateway, cron_id: str, tick: int) -> None:
-    """Make the tick's run (its ids fixed by the tick); the claim is cleared in
-    the same round trip as the run's record, or here when the run is refused."""
-    doc = await g.crons.get(cron_id)
+async def fire(g: Gateway, cron_id: str, tick: int, doc: dict[str, Any] | None) -> None:
+    """Make the tick's run (its ids fixed by the tick) from the cron ``doc``;
+    the claim is cleared in the same round trip as the run's record, or here
+    when the run is refused."""
     if doc is None:  # deleted since it was claimed
         await g.crons.fired(cron_id, tick)
         return
@@ -60,11 +57,11 @@ async def fire(g: Gateway, cron_id: str, tick: int) -> None:
 
 async def turn(g: Gateway, grace_ms: int) -> int:
     """Fire what is due now; how many crons were looked at."""
-    now = _now_ms()
+    now = now_ms()
     stalled = await g.crons.stalled(now, BATCH, now + grace_ms)
     for cron_id, tick in stalled:
         log.warning("cron %s: tick %d was claimed but never fired; firing it", cron_id, tick)
-        await fire(g, cron_id, tick)
+        await fire(g, cron_id, tick, await g.crons.get(cron_id))
     due = await g.crons.due(now, BATCH)
     for cron_id, tick in due:
         doc = await g.crons.get(cron_id)
@@ -80,7 +77,7 @@ async def turn(g: Gateway, grace_ms: int) -> int:
         if over:
             await g.crons.fired(cron_id, tick)
         else:
-            await fire(g, cron_id, tick)
+            await fire(g, cron_id, tick, doc)
     return len(stalled) + len(due)
 
 
