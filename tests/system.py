@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio
 
 from relaygraph_dev.servers import (
     NatsCluster,
@@ -28,6 +29,7 @@ from relaygraph_dev.servers import (
     nats_server,
     valkey_server,
 )
+from relaygraph_dev.valkey_cluster import ValkeyCluster, valkey_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "langgraph.json"
@@ -94,6 +96,14 @@ class System:
     services: list[Service] = field(default_factory=list)
     nats_cluster: NatsCluster | None = None
     """With ``running_system(nats_nodes=N)``: every node (``nats`` is the first)."""
+    redis_cluster: ValkeyCluster | None = None
+    """With ``running_system(redis_masters=N)``: every node (``redis`` is the first)."""
+
+    def redis_client(self) -> redis.asyncio.Redis | redis.asyncio.RedisCluster:
+        """A client of this system's Redis, cluster-aware when it is a cluster."""
+        if self.redis_cluster is not None:
+            return redis.asyncio.RedisCluster.from_url(self.redis.url)
+        return redis.asyncio.Redis.from_url(self.redis.url)
 
     @property
     def url(self) -> str:
@@ -179,6 +189,8 @@ class System:
     def stop(self) -> None:
         for svc in reversed(self.services):
             svc.stop()
+        if self.redis_cluster is not None:
+            self.redis_cluster.stop()
         self.redis.stop()
         if self.nats_cluster is not None:
             self.nats_cluster.stop()
@@ -221,12 +233,15 @@ def running_system(
     nats_nodes: int = 1,
     nats_config: list[str] | None = None,
     durable_servers: bool = False,
+    redis_masters: int = 0,
+    redis_replicas: int = 0,
 ) -> Iterator[System]:
     """The whole system; ``nats_nodes`` > 1: a NATS cluster of that many nodes
     (streams replicated on each, ``NATS_REPLICAS``), every URL in ``NATS_URL``.
     ``nats_config``: more lines of the (single) nats-server's config (auth, TLS).
     ``durable_servers``: JetStream syncs every write, Valkey ``appendfsync always``
-    (what deploy/ ships)."""
+    (what deploy/ ships). ``redis_masters`` > 0: a Valkey cluster of that many
+    masters with ``redis_replicas`` replicas each instead of one Valkey."""
     data.mkdir(parents=True, exist_ok=True)
     cluster = nats_cluster(data / "nats", nats_nodes).start() if nats_nodes > 1 else None
     nats = (
@@ -235,7 +250,12 @@ def running_system(
         else nats_server(data / "nats", sync_always=durable_servers, extra=nats_config).start()
     )
     fsync = "always" if durable_servers else "everysec"
-    redis = valkey_server(data / "valkey", fsync=fsync).start()
+    redis_cluster = None
+    if redis_masters:
+        redis_cluster = valkey_cluster(data / "valkey", redis_masters, redis_replicas).start()
+        redis = redis_cluster.nodes[0]
+    else:
+        redis = valkey_server(data / "valkey", fsync=fsync).start()
     env = {
         **os.environ,
         "NATS_URL": cluster.urls if cluster is not None else nats.url,
@@ -244,7 +264,16 @@ def running_system(
         "RELAYGRAPH_LOG_LEVEL": "INFO",
         **(extra_env or {}),
     }
-    system = System(data, config, nats, redis, free_port(), env, nats_cluster=cluster)
+    system = System(
+        data,
+        config,
+        nats,
+        redis,
+        free_port(),
+        env,
+        nats_cluster=cluster,
+        redis_cluster=redis_cluster,
+    )
     try:
         for _ in range(executors):
             system.executor()

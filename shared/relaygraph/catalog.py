@@ -20,9 +20,9 @@ from typing import Any
 
 import msgspec
 from redis import Redis as SyncRedis
-from redis.asyncio import Redis
 
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
+from relaygraph.redis_client import RedisClient
 
 log = logging.getLogger("relaygraph.catalog")
 
@@ -57,7 +57,7 @@ def graph_version(schemas: dict[str, Any] | None, nodes: list[str], error: str |
 class Catalog:
     """The graph catalog in Redis (one hash per graph, see :meth:`Keys.graph_catalog`)."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
 

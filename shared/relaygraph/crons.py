@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from relaygraph.keys import Keys
 from relaygraph.lua import Lua, Script
 from relaygraph.pipelining import Direct, Step
+from relaygraph.redis_client import RedisClient
 from relaygraph.runs import now_ms
-from relaygraph.subjects import Keys
 
 Change = Callable[[dict[str, Any], int | None], Awaitable[tuple[dict[str, Any], int | None]]]
 """A cron's document and next fire time -> the new ones (for :meth:`Crons.patch`)."""
@@ -69,7 +69,7 @@ def _fire(cron_id: str, tick: int) -> str:
 
 
 class Crons:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
         self._claim = Script(redis, _CLAIM)

@@ -12,18 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 
-from redis.asyncio import Redis
+import msgspec
 
-from relaygraph.subjects import Keys
+from relaygraph.errors import InvalidInput
+from relaygraph.keys import Keys
+from relaygraph.redis_client import RedisClient
 
 log = logging.getLogger("relaygraph.layout")
 
-Migration = Callable[[Redis, Keys], Awaitable[int]]
+Migration = Callable[[RedisClient, Keys], Awaitable[int]]
 """Brings the records one version up; returns how many it changed."""
 
 
-async def _queued_requests(redis: Redis, keys: Keys) -> int:
+async def _queued_requests(redis: RedisClient, keys: Keys) -> int:
     """v2: a queued run's request is also kept in its thread's QUEUED hash, so
     that handing a thread on reads only the thread's own keys."""
     changed = 0
@@ -38,26 +41,70 @@ async def _queued_requests(redis: Redis, keys: Keys) -> int:
     return changed
 
 
+async def _sharded_indexes(redis: RedisClient, keys: Keys) -> int:
+    """v3: each index that spans threads is split into ``keys.shards`` keys
+    (``relaygraph.keys``), so that on Redis Cluster its traffic spreads."""
+    p = keys.prefix
+
+    def leases(member: str) -> str:
+        return keys.leases(member.partition("/")[0])
+
+    def store_namespaces(member: str) -> str:
+        return keys.store_namespaces(tuple(member.split("\x00")))
+
+    def store_expiry(member: str) -> str:
+        return keys.store_expiry(tuple(msgspec.json.decode(member)[0]))
+
+    moves: list[tuple[str, Callable[[str], str]]] = [
+        (f"{p}:leases", leases),
+        (f"{p}:threads", keys.threads_index),
+        (f"{p}:threads:expiry", keys.threads_expiry),
+        (f"{p}:store:namespaces", store_namespaces),
+        (f"{p}:store:expiry", store_expiry),
+    ]
+    moved = 0
+    for old, shard_of in moves:
+        while batch := cast(
+            list[tuple[bytes, float]], await redis.zrange(old, 0, 499, withscores=True)
+        ):
+            for raw, score in batch:
+                member = raw.decode()
+                await redis.zadd(shard_of(member), {member: score}, nx=True)
+            await redis.zrem(old, *[raw for raw, _ in batch])
+            moved += len(batch)
+    return moved
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "queued runs' requests in the thread's QUEUED hash", _queued_requests),
+    (3, "indexes that span threads split into shards", _sharded_indexes),
 ]
 LAYOUT_VERSION = MIGRATIONS[-1][0]
 LOCK_SECONDS = 300
 
 
-async def version(redis: Redis, keys: Keys) -> int:
+async def version(redis: RedisClient, keys: Keys) -> int:
     """The layout the records are in: 1 when relaygraph wrote records before
     layouts were versioned, the current one for an empty database."""
     raw = await redis.get(keys.layout)
     if raw is not None:
         return int(raw)
-    async for _ in redis.scan_iter(match=f"{keys.prefix}:*", count=100):
-        return 1
+    async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=100):
+        if not key.decode().startswith(keys.layout):  # the layout's own keys
+            return 1
     return LAYOUT_VERSION
 
 
-async def setup(redis: Redis, keys: Keys) -> None:
-    """Migrate the records to :data:`LAYOUT_VERSION` (a no-op when they are)."""
+async def setup(redis: RedisClient, keys: Keys) -> None:
+    """Migrate the records to :data:`LAYOUT_VERSION` (a no-op when they are);
+    refuse a shard count other than the one the records were written with."""
+    await redis.set(keys.index_shards, keys.shards, nx=True)
+    written = int(await redis.get(keys.index_shards) or keys.shards)
+    if written != keys.shards:
+        raise InvalidInput(
+            f"REDIS_INDEX_SHARDS is {keys.shards}, but the records in Redis were written "
+            f"with {written} shards: set REDIS_INDEX_SHARDS={written}"
+        )
     current = await version(redis, keys)
     if current >= LAYOUT_VERSION:
         if current == LAYOUT_VERSION:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from relaygraph.pipelining import Step
+from relaygraph.redis_client import RedisClient
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Lua:
 class Script:
     """A :class:`Lua` registered on a client: call it by names."""
 
-    def __init__(self, redis: Redis, lua: Lua) -> None:
+    def __init__(self, redis: RedisClient, lua: Lua) -> None:
         self.lua = lua
         self._script: AsyncScript = redis.register_script(lua.source)
 

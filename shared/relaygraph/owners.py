@@ -3,13 +3,12 @@ lives: each executor refreshes a liveness key with a TTL while it runs."""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
+from relaygraph.redis_client import RedisClient
 
 
 class Owners:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
 

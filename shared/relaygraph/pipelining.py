@@ -23,11 +23,16 @@ steps, except that what precedes a script runs before it.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
+
+from relaygraph.redis_client import REDIS_UNAVAILABLE, RedisClient
 
 Step = tuple[Any, ...]
 """A plain command (``("ZADD", key, score, member)``), or a script call
@@ -47,11 +52,11 @@ class RoundTrips(Protocol):
 class Direct:
     """Each request is one round trip of its own (its steps as one pipeline)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
 
     async def run(self, steps: list[Step]) -> list[Any]:
-        replies = await _execute(self.redis, steps)
+        (replies,) = await execute(self.redis, [steps])
         error = next((r for r in replies if isinstance(r, Exception)), None)
         if error is not None:
             raise error
@@ -61,7 +66,7 @@ class Direct:
 class AutoPipeline:
     """The requests of one turn of the event loop, as one pipeline."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
         self._pending: list[tuple[list[Step], asyncio.Future[list[Any]]]] = []
         self._scheduled = False
@@ -96,9 +101,8 @@ class AutoPipeline:
                 task.add_done_callback(self._in_flight.discard)
 
     async def _send(self, taken: list[tuple[list[Step], asyncio.Future[list[Any]]]]) -> None:
-        flat = [step for steps, _ in taken for step in steps]
         try:
-            results = await _execute(self.redis, flat)
+            results = await execute(self.redis, [steps for steps, _ in taken])
         except BaseException as exc:
             for _, future in taken:
                 if not future.done():
@@ -106,10 +110,7 @@ class AutoPipeline:
             if not isinstance(exc, Exception):
                 raise
             return
-        i = 0
-        for steps, future in taken:
-            replies = results[i : i + len(steps)]
-            i += len(steps)
+        for (_, future), replies in zip(taken, results, strict=True):
             if future.done():
                 continue
             error = next((r for r in replies if isinstance(r, Exception)), None)
@@ -119,20 +120,128 @@ class AutoPipeline:
                 future.set_result(replies)
 
 
-async def _execute(redis: Redis, steps: list[Step]) -> list[Any]:
+async def execute(redis: RedisClient, requests: list[list[Step]]) -> list[list[Any]]:
+    """Each request's replies (errors as values). One server: one pipeline for
+    all. A cluster: each request is cut where its steps change hash slot, and
+    the n-th pieces of all requests go out together, one pipeline after the
+    other; a request whose piece failed sends nothing more (its later steps
+    get that error), so a step that guards the next one (the watch index
+    entry before a transition) is written before it, as on one server."""
+    if not isinstance(redis, RedisCluster):
+        flat = [step for steps in requests for step in steps]
+        results = await _pipeline(redis, flat)
+        out, i = [], 0
+        for steps in requests:
+            out.append(results[i : i + len(steps)])
+            i += len(steps)
+        return out
+    pieces = [_by_slot(redis, steps) for steps in requests]
+    replies: list[list[Any]] = [[] for _ in requests]
+    wave = 0
+    while True:
+        sending = [(i, p[wave]) for i, p in enumerate(pieces) if wave < len(p)]
+        sending = [(i, piece) for i, piece in sending if not _failed(replies[i])]
+        if not sending:
+            break
+        results = await _pipeline(redis, [step for _, piece in sending for step in piece])
+        at = 0
+        for i, piece in sending:
+            replies[i] += results[at : at + len(piece)]
+            at += len(piece)
+        wave += 1
+    for i, steps in enumerate(requests):
+        missing = len(steps) - len(replies[i])
+        if missing:
+            replies[i] += [_first_error(replies[i])] * missing
+    return replies
+
+
+def _failed(replies: list[Any]) -> bool:
+    return any(isinstance(r, Exception) for r in replies)
+
+
+def _first_error(replies: list[Any]) -> Exception:
+    return next(r for r in replies if isinstance(r, Exception))
+
+
+def _by_slot(redis: RedisCluster, steps: list[Step]) -> list[list[Step]]:
+    """``steps`` cut into runs of consecutive steps on one hash slot."""
+    pieces: list[list[Step]] = []
+    last: int | None = None
+    for step in steps:
+        slot = _slot(redis, step)
+        if pieces and slot == last:
+            pieces[-1].append(step)
+        else:
+            pieces.append([step])
+        last = slot
+    return pieces
+
+
+def _slot(redis: RedisCluster, step: Step) -> int:
+    if isinstance(step[0], AsyncScript):
+        key = step[1][0]
+    else:
+        key = step[1]  # every command relaygraph pipelines names its key first
+    return key_slot(key.encode() if isinstance(key, str) else key)
+
+
+async def _pipeline(redis: RedisClient, steps: list[Step]) -> list[Any]:
+    cluster = isinstance(redis, RedisCluster)
+    if isinstance(redis, RedisCluster):
+        results = await _cluster_send(redis, steps)
+    else:
+        results = await _send(redis, steps)
+    for i, (step, res) in enumerate(zip(steps, results, strict=True)):
+        # A script the node does not know is loaded by the call, then run; on
+        # a cluster, a step that met a failover is sent again on its own (the
+        # client's retries ride it out), after the rest of its pipeline.
+        if isinstance(res, NoScriptError) or (cluster and isinstance(res, REDIS_UNAVAILABLE)):
+            try:
+                if isinstance(step[0], AsyncScript):
+                    script, keys, args = step
+                    results[i] = await script(keys=keys, args=args)
+                else:
+                    results[i] = await redis.execute_command(*step)
+            except Exception as exc:
+                results[i] = exc
+    return results
+
+
+async def _send(redis: RedisClient, steps: list[Step]) -> list[Any]:
     pipe = redis.pipeline(transaction=False)
     for step in steps:
         if isinstance(step[0], AsyncScript):
             script, keys, args = step
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         else:
             pipe.execute_command(*step)
-    results: list[Any] = await pipe.execute(raise_on_error=False)
-    for i, (step, res) in enumerate(zip(steps, results, strict=True)):
-        if isinstance(res, NoScriptError):  # loaded by the call, then run
-            script, keys, args = step
-            try:
-                results[i] = await script(keys=keys, args=args)
-            except Exception as exc:
-                results[i] = exc
-    return results
+    return list(await pipe.execute(raise_on_error=False))
+
+
+_BROKEN_CONNECTION: tuple[type[Exception], ...] = (RuntimeError, AttributeError)
+"""What redis-py's cluster pipeline raises when a connection it was writing to
+was closed under it (a node replaced meanwhile): no step of it was sent."""
+
+
+_RETRIED = (*REDIS_UNAVAILABLE, *_BROKEN_CONNECTION)
+
+
+async def _cluster_send(redis: RedisCluster, steps: list[Step]) -> list[Any]:
+    """:func:`_send`, sent again while the cluster is failing over (as redis-py
+    sends a pipeline again after a broken connection on one server), for
+    about the client's ``retry_seconds``; then Redis is unavailable."""
+    budget = float(getattr(redis, "retry_seconds", 15.0))
+    deadline = time.monotonic() + budget
+    pause = 0.05
+    while True:
+        try:
+            return await _send(redis, steps)
+        except _RETRIED as exc:
+            if time.monotonic() + pause > deadline:
+                if isinstance(exc, RedisConnectionError):
+                    raise
+                raise RedisConnectionError(f"Redis Cluster unavailable: {exc!r}") from exc
+            redis._initialize = True  # reload the slot map before the next try
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)

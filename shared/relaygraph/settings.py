@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import socket
 import uuid
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from relaygraph.keys import Keys
+    from relaygraph.redis_client import RedisClient
 
 
 class NatsSettings(BaseSettings):
@@ -51,16 +56,37 @@ class RedisSettings(BaseSettings):
         description="Connections per process; a request waits for a free one rather than failing.",
     )
 
-    def client(self, name: str | None = None) -> Any:
-        """A redis.asyncio client whose pool waits (up to 10 s) when all its
-        connections are busy, instead of raising MaxConnectionsError.
-        ``name``: its connections' ``CLIENT SETNAME`` (seen in ``CLIENT LIST``)."""
-        from redis.asyncio import BlockingConnectionPool, Redis
+    cluster: Literal["auto", "yes", "no"] = Field(
+        "auto",
+        description="Whether REDIS_URL names a node of a Redis Cluster: `auto` asks the server "
+        "at start (`INFO cluster`; unreachable then: one server).",
+    )
+    retry_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="On Redis Cluster: about how long a command is retried through a failover "
+        "(MOVED, ASK, TRYAGAIN, CLUSTERDOWN, a lost node) before its error is reported.",
+    )
+    index_shards: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="How many keys each index that spans threads (leases, the thread list, "
+        "expiries, Store namespaces) is split into, to spread them over a cluster's masters. "
+        "Fixed once records exist: every service must use the same number.",
+    )
 
-        pool = BlockingConnectionPool.from_url(
-            self.url, max_connections=self.max_connections, timeout=10, client_name=name
-        )
-        return Redis.from_pool(pool)  # closing the client closes the pool
+    def connect(self, name: str | None = None) -> AbstractAsyncContextManager[RedisClient]:
+        """A client of one server or of a cluster (``relaygraph.redis_client``),
+        closed on exit; ``name``: its connections' ``CLIENT SETNAME``."""
+        from relaygraph.redis_client import connect
+
+        return connect(self, name)
+
+    def keys(self) -> Keys:
+        from relaygraph.keys import Keys
+
+        return Keys(self.key_prefix, self.index_shards)
 
     async def check(self, client: Any) -> None:
         """At a service's start: credentials Redis refuses are a configuration

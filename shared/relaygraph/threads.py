@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
-from redis.asyncio import Redis
 
 from relaygraph.config import ThreadTTL
 from relaygraph.errors import Conflict, NotFound
+from relaygraph.keys import Keys
+from relaygraph.redis_client import RedisClient
 from relaygraph.runs import Runs, now_iso
-from relaygraph.subjects import Keys
+from relaygraph.sharded import ShardedIndex
 
 STATELESS_RESULT_TTL = 600.0
 """Seconds a stateless run's record outlives its thread: a waiter whose closing
@@ -80,10 +81,11 @@ def ttl_of(row: dict[str, bytes], default: ThreadTTL) -> TTL | None:
 
 
 class Threads:
-    def __init__(self, redis: Redis, keys: Keys, runs: Runs) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, runs: Runs) -> None:
         self.redis = redis
         self.keys = keys
         self.runs = runs
+        self._index = ShardedIndex(runs.trips, keys.threads_index_shards())
         self._create = redis.register_script(_CREATE)
         self._expire = redis.register_script(_EXPIRE)
 
@@ -109,11 +111,11 @@ class Threads:
             ttl.strategy if ttl else "",
             repr(ttl.minutes) if ttl else "",
         ]
-        # One round trip: the script, the search index (one key outside the
-        # thread's slot; NX keeps an existing thread's place), and the row.
+        # One round trip: the script, the search index (outside the thread's
+        # slot; NX keeps an existing thread's place), and the row.
         steps: list[Any] = [
             (self._create, [key], args),
-            ("ZADD", self.keys.threads_index, "NX", time.time(), thread_id),
+            ("ZADD", self.keys.threads_index(thread_id), "NX", time.time(), thread_id),
         ]
         if expires_in is not None:
             steps.append(self.expiry_step(thread_id, expires_in, only_new=True))
@@ -129,7 +131,7 @@ class Threads:
     def expiry_step(self, thread_id: str, minutes: float, only_new: bool = False) -> Any:
         due = int((time.time() + minutes * 60) * 1000)
         flags = ["NX"] if only_new else []
-        return ("ZADD", self.keys.threads_expiry, *flags, due, thread_id)
+        return ("ZADD", self.keys.threads_expiry(thread_id), *flags, due, thread_id)
 
     async def copy(self, source_id: str, target_id: str, expires_in: float | None) -> None:
         """A new thread with the source's metadata, graph, values and status
@@ -148,7 +150,7 @@ class Threads:
         row["state_updated_at"] = now
         steps: list[Any] = [
             ("HSET", self.keys.thread(target_id), *[x for kv in row.items() for x in kv]),
-            ("ZADD", self.keys.threads_index, "NX", time.time(), target_id),
+            ("ZADD", self.keys.threads_index(target_id), "NX", time.time(), target_id),
         ]
         if expires_in is not None:
             steps.append(self.expiry_step(target_id, expires_in))
@@ -222,9 +224,7 @@ class Threads:
     # -- listing -------------------------------------------------------------------
     async def page_ids(self, offset: int, limit: int, oldest_first: bool = False) -> list[str]:
         """Thread ids in order of creation, newest first unless ``oldest_first``."""
-        read = self.redis.zrange if oldest_first else self.redis.zrevrange
-        ids = await read(self.keys.threads_index, offset, offset + limit - 1)
-        return [i.decode() for i in ids]
+        return await self._index.page(offset, limit, newest_first=not oldest_first)
 
     async def rows(
         self, ids: list[str], fields: tuple[str, ...] | None = None
@@ -250,15 +250,13 @@ class Threads:
         (newest first unless ``oldest_first``); filters are the caller's. A
         thread made meanwhile shifts the pages: none is given twice."""
         seen: set[str] = set()
-        cursor = 0
-        while page := await self.page_ids(cursor, size, oldest_first):
-            cursor += len(page)
+        async for page in self._index.batches(size, newest_first=not oldest_first):
             fresh = [t for t in page if t not in seen]
             seen.update(fresh)
             yield await self.rows(fresh, tuple(dict.fromkeys(("thread_id", *fields))))
 
     async def count(self) -> int:
-        return int(await self.redis.zcard(self.keys.threads_index))
+        return await self._index.count()
 
     # -- deleting --------------------------------------------------------------------
     async def delete(
@@ -272,18 +270,16 @@ class Threads:
         pipe.delete(k.thread(thread_id), *await self.runs.keys_of_thread(thread_id, keep_run))
         if keep_run is not None:
             pipe.expire(k.run(thread_id, keep_run), max(1, int(keep_for)))
-        pipe.zrem(k.threads_index, thread_id)
-        pipe.zrem(k.threads_expiry, thread_id)
+        pipe.zrem(k.threads_index(thread_id), thread_id)
+        pipe.zrem(k.threads_expiry(thread_id), thread_id)
         removed = (await pipe.execute())[0]
         if not removed:
             raise NotFound(f"Thread with ID {thread_id} not found")
 
     async def due(self, limit: int) -> list[str]:
         """Threads whose expiry the sweeper should look at now."""
-        ids = await self.redis.zrangebyscore(
-            self.keys.threads_expiry, "-inf", int(time.time() * 1000), 0, limit
-        )
-        return [i.decode() for i in ids]
+        expiry = ShardedIndex(self.runs.trips, self.keys.threads_expiry_shards())
+        return [i.decode() for _, i in await expiry.due(int(time.time() * 1000), limit)]
 
     async def expire(self, thread_id: str, seen_updated_at: bytes) -> str:
         """Delete an idle thread whose ``updated_at`` is still what the sweeper
@@ -297,8 +293,8 @@ class Threads:
             pipe = self.redis.pipeline(transaction=False)
             if outcome == "deleted":
                 pipe.delete(*run_keys)
-            pipe.zrem(self.keys.threads_index, thread_id)
-            pipe.zrem(self.keys.threads_expiry, thread_id)
+            pipe.zrem(self.keys.threads_index(thread_id), thread_id)
+            pipe.zrem(self.keys.threads_expiry(thread_id), thread_id)
             await pipe.execute()
         return str(outcome)
 
@@ -306,4 +302,4 @@ class Threads:
         await self.runs.trips.run([self.expiry_step(thread_id, minutes)])
 
     async def forget_expiry(self, thread_id: str) -> None:
-        await self.redis.zrem(self.keys.threads_expiry, thread_id)
+        await self.redis.zrem(self.keys.threads_expiry(thread_id), thread_id)

@@ -23,7 +23,7 @@ from langgraph_sdk.schema import Command
 from nats.js.api import DeliverPolicy
 from redis.asyncio import Redis
 
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 from tests.system import Service, System, assert_eventually, running_system
 
 pytestmark = pytest.mark.chaos

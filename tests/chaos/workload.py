@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import random
-import signal
 import statistics
 import sys
 import time
@@ -31,10 +30,10 @@ import nats
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from redis.asyncio import Redis
 
-from relaygraph.subjects import Keys
-from tests.system import Service, System, running_system
+from relaygraph.keys import Keys
+from tests.chaos.faults import Faults
+from tests.system import System, running_system
 
 ENV = {
     "RELAYGRAPH_LEASE_TTL": "2",
@@ -85,6 +84,8 @@ class Report:
     faults: Counter[str] = field(default_factory=Counter)
     duplicate_resumes_sent: int = 0
     failovers: list[float] = field(default_factory=list)
+    redis_failovers: list[float] = field(default_factory=list)
+    """Seconds from a Redis master's kill -9 to its replica serving its slots."""
     seconds: float = 0.0
 
     def table(self) -> str:
@@ -110,6 +111,7 @@ class Report:
                 "failover (kill -9 to re-claim) p50 / p99",
                 f"{pct(0.5)} / {pct(0.99)} (n={len(self.failovers)}, lease {LEASE:.0f} s)",
             ),
+            ("Redis master kill -9 to its replica serving", _seconds(self.redis_failovers)),
             ("wall time", f"{self.seconds:.1f} s"),
         ]
         width = max(len(k) for k, _ in rows)
@@ -124,6 +126,12 @@ class Report:
         )
 
 
+def _seconds(values: list[float]) -> str:
+    if not values:
+        return "n/a (no Redis cluster)"
+    return ", ".join(f"{v:.1f} s" for v in values)
+
+
 def _repeats(counter: Counter[str]) -> str:
     if not counter:
         return "0"
@@ -133,8 +141,8 @@ def _repeats(counter: Counter[str]) -> str:
 class Reviewer:
     """Answers every `chaos` interrupt over NATS, with a duplicate now and then."""
 
-    def __init__(self, url: str, duplicate_rate: float) -> None:
-        self.url = url
+    def __init__(self, urls: list[str], duplicate_rate: float) -> None:
+        self.urls = urls
         self.duplicate_rate = duplicate_rate
         self.seen: Counter[str] = Counter()
         self.answered: set[str] = set()
@@ -145,7 +153,7 @@ class Reviewer:
             pass
 
         nc = await nats.connect(
-            self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet
+            servers=self.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet
         )
         try:
             js = nc.jetstream()
@@ -199,94 +207,6 @@ class Reviewer:
             await msg.ack()
 
 
-class Faults:
-    def __init__(self, system: System, executors: int, report: Report) -> None:
-        self.system = system
-        self.executors = executors
-        self.report = report
-        self.kills: list[tuple[float, str, list[tuple[str, str]]]] = []
-        self.resumes: set[asyncio.Task[None]] = set()
-        """SIGCONTs still to come: a stopped executor stays stopped past its
-        lease, while the next faults go on at their pace."""
-
-    def live(self) -> list[Service]:
-        return [
-            s
-            for s in self.system.services
-            if s.name.startswith("executor") and s.proc is not None and s.proc.poll() is None
-        ]
-
-    def top_up(self) -> None:
-        while len(self.live()) < self.executors:
-            self.system.executor()
-
-    async def owned_runs(self, redis: Redis, executor_id: str) -> list[tuple[str, str]]:
-        runs = []
-        for raw in await redis.zrange(Keys().leases, 0, -1):
-            tid, _, rid = raw.decode().partition("/")
-            owner = await redis.hget(Keys().run(tid, rid), "owner")  # type: ignore[misc]
-            status = await redis.hget(Keys().run(tid, rid), "status")  # type: ignore[misc]
-            if owner and owner.decode() == executor_id and status == b"running":
-                runs.append((tid, rid))
-        return runs
-
-    async def run(self, stop: asyncio.Event, interval: float, kinds: list[str]) -> None:
-        async with Redis.from_url(self.system.redis.url) as redis:
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
-                if stop.is_set():
-                    return
-                kind = random.choice(kinds)
-                try:
-                    await getattr(self, kind)(redis)
-                    self.report.faults[kind] += 1
-                except Exception as exc:
-                    print(f"fault {kind} failed: {exc!r}", file=sys.stderr)
-                self.top_up()
-            if self.resumes:
-                await asyncio.wait(self.resumes)
-
-    async def kill_executor(self, redis: Redis) -> None:
-        victim = random.choice(self.live())
-        try:
-            owned = await self.owned_runs(redis, victim.env["RELAYGRAPH_EXECUTOR_ID"])
-        except Exception:  # Redis restarting: kill anyway, measure nothing
-            owned = []
-        victim.kill()
-        self.kills.append((time.time(), victim.env["RELAYGRAPH_EXECUTOR_ID"], owned))
-
-    async def stop_executor(self, redis: Redis) -> None:
-        victim = random.choice(self.live())
-        assert victim.proc is not None
-        pid = victim.proc.pid
-        os.kill(pid, signal.SIGSTOP)
-
-        async def resume() -> None:
-            await asyncio.sleep(LEASE + 1.0)
-            with contextlib.suppress(ProcessLookupError):  # killed meanwhile
-                os.kill(pid, signal.SIGCONT)
-
-        task = asyncio.create_task(resume())
-        self.resumes.add(task)
-        task.add_done_callback(self.resumes.discard)
-
-    async def restart_nats(self, redis: Redis) -> None:
-        await asyncio.to_thread(self.system.nats.restart)
-
-    async def restart_redis(self, redis: Redis) -> None:
-        await asyncio.to_thread(self.system.redis.restart)
-
-    async def kill_nats(self, redis: Redis) -> None:
-        """kill -9, then start again on the same port and data."""
-        await asyncio.to_thread(self.system.nats.kill)
-        await asyncio.to_thread(self.system.nats.start)
-
-    async def kill_redis(self, redis: Redis) -> None:
-        await asyncio.to_thread(self.system.redis.kill)
-        await asyncio.to_thread(self.system.redis.start)
-
-
 async def retrying(make: Any, attempts: int = 100) -> Any:
     """Retry through restarts: connection errors and 5xx answers."""
     for i in range(attempts):
@@ -318,8 +238,8 @@ async def drive(
     report = Report(threads=threads)
     effects_path = Path(system.env["RELAYGRAPH_TEST_EFFECTS"])
     stop = asyncio.Event()
-    reviewer = Reviewer(system.nats.url, duplicate_rate)
-    injector = Faults(system, executors, report)
+    reviewer = Reviewer(system.env["NATS_URL"].split(","), duplicate_rate)
+    injector = Faults(system, executors, report, LEASE)
     ids = {f"chaos-{uuid.uuid4().hex[:12]}": n for n in range(threads)}
     delays = {tid: random.choice([0.0, 0.05, 0.2, 0.5]) for tid in ids}
     t0 = time.time()
@@ -385,7 +305,7 @@ async def drive(
 
         effects = Counter(tuple(line.split()) for line in effects_path.read_text().splitlines())
         expected_cache: dict[tuple[int, float], dict[str, Any]] = {}
-        async with Redis.from_url(system.redis.url) as redis:
+        async with system.redis_client() as redis:
             for tid, n in ids.items():
                 t = (await retrying(lambda tid=tid: http.get(f"/threads/{tid}"))).json()
                 key = (n, delays[tid])
@@ -430,17 +350,28 @@ def main() -> int:
         help="kill -9 nats-server and Valkey instead of restarting them (both then sync "
         "every write: JetStream sync_interval always, appendfsync always)",
     )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a 3-node NATS cluster (streams R3) and a 3-master, 3-replica Valkey cluster; "
+        "a NATS node and a Redis master are killed -9 besides the executors",
+    )
     ns = parser.parse_args()
     data = Path(ns.data or f"/tmp/relaygraph-chaos-{uuid.uuid4().hex[:8]}")
     data.mkdir(parents=True, exist_ok=True)
     (data / "effects.txt").touch()
     servers = ["kill_nats", "kill_redis"] if ns.hard else ["restart_nats", "restart_redis"]
+    if ns.cluster:
+        servers = ["kill_nats_node", "kill_redis_master"]
     kinds = ["kill_executor", "kill_executor", "stop_executor", *servers]
     with running_system(
         data,
         executors=ns.executors,
         extra_env={**ENV, "RELAYGRAPH_TEST_EFFECTS": str(data / "effects.txt")},
         durable_servers=ns.hard,
+        nats_nodes=3 if ns.cluster else 1,
+        redis_masters=3 if ns.cluster else 0,
+        redis_replicas=1,
     ) as system:
         report = asyncio.run(
             drive(system, ns.threads, kinds, ns.fault_interval, ns.executors, ns.timeout)

@@ -12,7 +12,6 @@ Nothing is skipped: a server that does not start fails the tests that use it.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from uuid import uuid4
@@ -22,8 +21,8 @@ import redis
 import redis.asyncio
 
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
-from relaygraph_dev.servers import ServerProcess, free_port, valkey_server, valkey_server_binary
-from tests.conftest import WITH_REDIS62, plain_server
+from relaygraph_dev.servers import ServerProcess, valkey_server
+from tests.conftest import WITH_REDIS62
 
 TARGETS = ["valkey", "cluster"]
 if WITH_REDIS62:
@@ -56,50 +55,12 @@ def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServerProcess]]:
-    """Three masters, slots split evenly, no replicas."""
-    root = tmp_path_factory.mktemp("cluster")
-    nodes: list[ServerProcess] = []
-    bus_ports = [free_port() for _ in range(3)]  # not port + 10000: may be > 65535
-    try:
-        for i in range(3):
-            nodes.append(
-                plain_server(
-                    "valkey-server",
-                    valkey_server_binary(),
-                    root / f"n{i}",
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", str(root / f"n{i}" / "nodes.conf"),
-                    "--cluster-port", str(bus_ports[i]),
-                ).start()
-            )  # fmt: skip
-        conns = [redis.Redis(port=n.port) for n in nodes]
-        bounds = [(0, 5460), (5461, 10922), (10923, 16383)]
-        for conn, (lo, hi) in zip(conns, bounds, strict=True):
-            conn.execute_command("CLUSTER", "ADDSLOTS", *range(lo, hi + 1))
-        for node, bus_port in zip(nodes[1:], bus_ports[1:], strict=True):
-            conns[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, bus_port)
-        deadline = time.monotonic() + 30
-        while not all(
-            c.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") >= 0
-            and len(c.execute_command("CLUSTER", "SLOTS")) == 3
-            for c in conns
-        ):
-            assert time.monotonic() < deadline, "cluster did not converge"
-            time.sleep(0.05)
-        yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
-
-
 @pytest.fixture(scope="session", params=TARGETS)
 def target(request: pytest.FixtureRequest) -> Target:
     if request.param == "redis_url":
         return Target("redis_url", os.environ["REDIS_URL"])
     if request.param == "cluster":
-        return Target("cluster", request.getfixturevalue("cluster")[0].url, cluster=True)
+        return Target("cluster", request.getfixturevalue("redis_cluster").url, cluster=True)
     return Target(request.param, request.getfixturevalue(request.param).url)
 
 

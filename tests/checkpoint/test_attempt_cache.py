@@ -16,7 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
 
 from relaygraph.checkpoint import FENCING_TOKEN, AsyncRedisSaver
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 from relaygraph_executor.attempts import AttemptSaver
 from tests.checkpoint.test_graph import build as build_nested
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver, UnsafeCheckpointData, graph_allowlist
 from relaygraph.errors import StaleEpoch
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 from tests.checkpoint.conftest import Target
 
 

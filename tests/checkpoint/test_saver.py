@@ -14,7 +14,7 @@ from redis.crc import key_slot
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.checkpoint.sync import check_server
 from relaygraph.errors import StaleEpoch
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 from tests.checkpoint.checkpoint_helpers import CommandCounter, checkpoint, config, server_commands
 
 

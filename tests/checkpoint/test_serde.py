@@ -17,7 +17,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Interrupt, Send
 
 from relaygraph.checkpoint import AsyncRedisSaver, StrictSerializer, UnsafeCheckpointData
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 from tests.checkpoint.checkpoint_helpers import checkpoint, config
 
 PWNED: list[str] = []

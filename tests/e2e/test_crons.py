@@ -18,7 +18,7 @@ from langgraph_sdk.errors import NotFoundError
 from redis.asyncio import Redis
 
 from relaygraph.crons import Crons
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 from relaygraph_gateway.cron_rules import next_fire, tick_ids
 from tests.system import System, assert_eventually, running_system
 

@@ -15,9 +15,16 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from tests.conftest import REDIS_KINDS, on_redis_kind
 from tests.system import System, assert_eventually
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=REDIS_KINDS)
+def system(request: pytest.FixtureRequest) -> System:
+    """These tests run on one Valkey and on a Valkey cluster."""
+    return on_redis_kind(request)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.schema import Command
 from redis.asyncio import Redis
 
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 from tests.system import System, running_system
 
 pytestmark = pytest.mark.e2e

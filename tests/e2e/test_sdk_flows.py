@@ -9,9 +9,16 @@ import httpx
 import pytest
 from langgraph_sdk.schema import Command
 
+from tests.conftest import REDIS_KINDS, on_redis_kind
 from tests.system import System
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=REDIS_KINDS)
+def system(request: pytest.FixtureRequest) -> System:
+    """These tests run on one Valkey and on a Valkey cluster."""
+    return on_redis_kind(request)
 
 
 async def test_edit_text_interrupt_and_resume(c: Any) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis.asyncio
 
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 from tests.system import System
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from relaygraph.keys import Keys
 from relaygraph.owners import Owners
-from relaygraph.subjects import Keys
 from relaygraph_dev.servers import valkey_server
 from relaygraph_executor import liveness as liveness_module
 from relaygraph_executor.liveness import Liveness, heartbeat

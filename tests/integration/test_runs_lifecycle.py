@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio
 
 from relaygraph import layout
+from relaygraph.keys import Keys
 from relaygraph.lua import Script
 from relaygraph.runs import (
     CancelOutcome,
@@ -24,7 +25,6 @@ from relaygraph.runs import (
     SweepOutcome,
 )
 from relaygraph.runs import _scripts as lua
-from relaygraph.subjects import Keys
 
 pytestmark = pytest.mark.integration
 

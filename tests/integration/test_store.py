@@ -15,8 +15,8 @@ import pytest
 import redis.asyncio
 from langgraph.store.base import InvalidNamespaceError
 
+from relaygraph.keys import Keys
 from relaygraph.store import RedisStore
-from relaygraph.subjects import Keys
 from relaygraph_dev.servers import ServerProcess
 from tests.conftest import WITH_REDIS62
 
@@ -113,7 +113,7 @@ async def test_ttl_expires_refreshes_and_is_swept(store: RedisStore) -> None:
     assert await store.redis.hlen(store.keys.store_items(ns)) == 2
     await asyncio.sleep(0.6)
     assert await store.sweep() == 1
-    assert await store.redis.zcard(store.keys.store_expiry) == 0
+    assert await store.redis.zcard(store.keys.store_expiry(ns)) == 0
 
 
 async def test_semantic_search_ranks_by_similarity(store: RedisStore) -> None:

@@ -32,9 +32,10 @@ from relaygraph.contracts import (
     decode,
     encode,
 )
+from relaygraph.keys import Keys
 from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings
 from relaygraph.streams import ensure_stream, interrupts_stream_config
-from relaygraph.subjects import Keys, Subjects
+from relaygraph.subjects import Subjects
 from relaygraph_dev.servers import ServerProcess, free_port, nats_server, valkey_server
 from relaygraph_reviewer.app import serve
 

@@ -16,8 +16,9 @@ from faststream.nats import NatsBroker, TestNatsBroker
 from faststream.nats.message import NatsMessage
 
 from relaygraph.contracts import OwnerReply, RunRequest, decode, encode
+from relaygraph.keys import Keys
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
-from relaygraph.subjects import Keys, Subjects
+from relaygraph.subjects import Subjects
 from relaygraph_executor.decisions import Attempt, Settle, after_attempt, undecodable
 from relaygraph_executor.resources import Resources, Settings
 from relaygraph_executor.worker import Executor

@@ -15,9 +15,9 @@ from langgraph.checkpoint.base import empty_checkpoint
 
 from relaygraph import pipelining
 from relaygraph.checkpoint import AsyncRedisSaver, RedisSaver
+from relaygraph.keys import Keys
 from relaygraph.pipelining import AutoPipeline, Direct
 from relaygraph.runs.watch import UNWATCH_DELAY, WatchIndex
-from relaygraph.subjects import Keys
 from relaygraph_dev.servers import ServerProcess
 
 
@@ -94,9 +94,10 @@ async def test_ended_runs_are_unwatched_together(rds: redis.asyncio.Redis) -> No
         await rds.hset(keys.run(tid, rid), mapping={"status": "success", "outbox": "event"})
     for tid, rid in runs:
         watching.unwatch_soon(tid, rid, outbox_sent=(rid != "r2"))
-    assert await rds.zcard(keys.leases) == 3  # not yet: batched
+    watched = [keys.leases(tid) for tid, _ in runs]
+    assert sum([await rds.zcard(k) for k in watched]) == 3  # not yet: batched
     await asyncio.sleep(UNWATCH_DELAY * 5)
-    assert await rds.zcard(keys.leases) == 0
+    assert sum([await rds.zcard(k) for k in watched]) == 0
     outboxes = [await rds.hget(keys.run(tid, rid), "outbox") for tid, rid in runs]
     assert outboxes == [None, None, b"event"]  # r2's event was not published: kept
 
@@ -105,13 +106,13 @@ async def test_concurrent_requests_share_a_pipeline_and_keep_their_errors(
     rds: redis.asyncio.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[int] = []
-    real = pipelining._execute
+    real = pipelining._pipeline
 
     async def counting(client: object, steps: list) -> list:
         sent.append(len(steps))
         return await real(client, steps)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipelining, "_execute", counting)
+    monkeypatch.setattr(pipelining, "_pipeline", counting)
     base = f"k:{uuid4().hex}"
     await rds.set(f"{base}:text", "not a number")
 

@@ -36,6 +36,7 @@ EFFECT = "tests/e2e/test_settings_effect.py"
 SECURITY = "tests/integration/test_transport_security.py"
 FAILOVER = "tests/chaos/test_failover.py"
 OUTAGE = "tests/chaos/test_nats_outage.py"
+CLUSTER_FAILOVER = "tests/chaos/test_redis_cluster_failover.py"
 REVIEWER = "tests/reviewer"
 
 PROVEN_BY = {
@@ -54,6 +55,9 @@ PROVEN_BY = {
     "REDIS_URL": f"{SECURITY}::test_redis_over_tls",
     "REDIS_KEY_PREFIX": f"{EFFECT}::test_prefixes_name_every_stream_subject_and_key",
     "REDIS_MAX_CONNECTIONS": f"{EFFECT}::test_redis_connections_stay_within_the_cap",
+    "REDIS_CLUSTER": "tests/integration/test_redis_client.py::test_yes_and_no_decide_without_asking",
+    "REDIS_RETRY_SECONDS": f"{CLUSTER_FAILOVER}::test_requests_wait_out_a_master_failover_within_the_retry_budget",
+    "REDIS_INDEX_SHARDS": "tests/integration/test_sharded.py::test_a_different_shard_count_is_refused",
     "RELAYGRAPH_HOST": f"{EFFECT}::test_host_and_port_from_the_environment",
     "RELAYGRAPH_PORT": f"{EFFECT}::test_host_and_port_from_the_environment",
     "RELAYGRAPH_API_KEY": "tests/e2e/test_gateway_auth.py::test_every_route_but_ok_and_docs_wants_the_key",

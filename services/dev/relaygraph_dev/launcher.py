@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from relaygraph.config import Config, load_config
 from relaygraph_dev.servers import (
@@ -60,6 +61,24 @@ def _connectable(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
+def _sync_client(url: str) -> Any:
+    """A blocking client of ``url``, cluster-aware as the services' are."""
+    from redis import Redis, RedisCluster
+    from redis.exceptions import RedisError
+
+    from relaygraph.settings import RedisSettings
+
+    setting = RedisSettings().cluster
+    cluster = setting == "yes"
+    if setting == "auto":
+        try:
+            with Redis.from_url(url, socket_timeout=5) as probe:
+                cluster = bool(probe.info("cluster").get("cluster_enabled"))
+        except RedisError:
+            cluster = False
+    return RedisCluster.from_url(url) if cluster else Redis.from_url(url)
+
+
 def wait_until_ready(
     children: list[subprocess.Popen[bytes]],
     urls: list[str],
@@ -74,16 +93,13 @@ def wait_until_ready(
     import urllib.error
     import urllib.request
 
-    from redis import Redis
-
     from relaygraph.catalog import load_errors
     from relaygraph.settings import RedisSettings
-    from relaygraph.subjects import Keys
 
-    keys = Keys(RedisSettings().key_prefix)
+    keys = RedisSettings().keys()
     deadline = time.monotonic() + timeout
     waiting = list(urls)
-    with Redis.from_url(redis_url) as rds:
+    with _sync_client(redis_url) as rds:
         while True:
             for c in children:
                 if c.poll() is not None:

@@ -8,11 +8,10 @@ from typing import Any
 
 from langgraph.types import Command, Send, StateSnapshot
 from nats.errors import Error as NatsError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from relaygraph.checkpoint import FENCING_TOKEN
 from relaygraph.contracts import RunRequest
+from relaygraph.redis_client import REDIS_UNAVAILABLE
 
 
 def run_context(req: RunRequest, keys: frozenset[str] | None) -> dict[str, Any]:
@@ -104,8 +103,4 @@ def caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> boo
 
 # Failures of the infrastructure, not of the user's graph: the attempt is
 # abandoned (and retried elsewhere), never recorded as the run's outcome.
-INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    NatsError,
-)
+INFRA_ERRORS: tuple[type[BaseException], ...] = (*REDIS_UNAVAILABLE, NatsError)

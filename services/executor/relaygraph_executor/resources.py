@@ -11,19 +11,20 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from redis.asyncio import Redis
 
 from relaygraph import layout
 from relaygraph.broker import Broker, ensure_run_consumers, ensure_streams, make_broker
 from relaygraph.catalog import Catalog
 from relaygraph.config import Config
 from relaygraph.dispatch import Dispatcher
+from relaygraph.keys import Keys
 from relaygraph.owners import Owners
 from relaygraph.pipelining import AutoPipeline
+from relaygraph.redis_client import RedisClient
 from relaygraph.runs import Runs
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.store import RedisStore, store_for
-from relaygraph.subjects import Keys, Subjects
+from relaygraph.subjects import Subjects
 from relaygraph.threads import Threads
 from relaygraph_executor.attempts import AttemptSaver
 from relaygraph_executor.graphs import GraphRegistry
@@ -43,7 +44,7 @@ class Settings:
 @dataclass(frozen=True, slots=True)
 class Resources:
     settings: Settings
-    redis: Redis
+    redis: RedisClient
     keys: Keys
     subjects: Subjects
     saver: AttemptSaver
@@ -62,9 +63,9 @@ class Resources:
 @contextlib.asynccontextmanager
 async def open_resources(config: Config, settings: Settings) -> AsyncIterator[Resources]:
     ex, nats, redis = settings.executor, settings.nats, settings.redis
-    keys, subjects = Keys(redis.key_prefix), Subjects(nats.prefix)
+    keys, subjects = redis.keys(), Subjects(nats.prefix)
     async with (
-        redis.client(f"relaygraph-executor-{ex.executor_id}") as rds,
+        redis.connect(f"relaygraph-executor-{ex.executor_id}") as rds,
         contextlib.AsyncExitStack() as stack,
     ):
         await redis.check(rds)

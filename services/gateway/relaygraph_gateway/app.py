@@ -21,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsMessage
 from langgraph.store.base import InvalidNamespaceError
 from nats.errors import Error as NatsError
+from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
@@ -41,8 +42,9 @@ from relaygraph.errors import NotFound, RelaygraphError
 from relaygraph.owners import Owners
 from relaygraph.pipelining import AutoPipeline
 from relaygraph.process import release_memory
+from relaygraph.redis_client import REDIS_UNAVAILABLE
 from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
-from relaygraph.subjects import Keys, Subjects
+from relaygraph.subjects import Subjects
 from relaygraph.threads import Threads
 from relaygraph_gateway import (
     api_assistants,
@@ -151,6 +153,9 @@ def create_app(
     @app.exception_handler(RelaygraphError)
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
+    @app.exception_handler(ClusterDownError)
+    @app.exception_handler(TryAgainError)
+    @app.exception_handler(SlotNotCoveredError)
     @app.exception_handler(NatsError)
     async def on_error(request: Request, exc: Exception) -> Response:
         response = error_response(request.scope, exc)
@@ -178,9 +183,9 @@ async def _lifespan(
 ) -> AsyncIterator[None]:
     """Redis, NATS and the streams, then the :class:`Gateway` the routes use
     (``app.state.gateway``) and the NATS resume subscriber."""
-    subjects, keys = Subjects(nats.prefix), Keys(redis.key_prefix)
+    subjects, keys = Subjects(nats.prefix), redis.keys()
     broker = make_broker(nats, name="relaygraph-gateway")
-    async with redis.client("relaygraph-gateway") as rds:
+    async with redis.connect("relaygraph-gateway") as rds:
         await redis.check(rds)
         with contextlib.suppress(RedisConnectionError):  # Redis away: the executors do it
             await layout.setup(rds, keys)
@@ -233,7 +238,7 @@ def error_response(scope: Any, exc: Exception) -> Response | None:
     """The response for an error the API reports (``None``: a bug, a 500)."""
     if isinstance(exc, RelaygraphError):
         return JSON({"detail": exc.message}, exc.status)
-    if isinstance(exc, (RedisConnectionError, RedisTimeoutError, NatsError)):
+    if isinstance(exc, (*REDIS_UNAVAILABLE, NatsError)):
         what = "NATS" if isinstance(exc, NatsError) else "Redis"
         log.warning(
             "%s unavailable for %s %s: %s", what, scope.get("method"), scope.get("path"), exc
@@ -267,7 +272,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 
 async def _check_redis(redis: RedisSettings) -> None:
-    async with redis.client("relaygraph-gateway") as rds:
+    async with redis.connect("relaygraph-gateway") as rds:
         await redis.check(rds)
 
 

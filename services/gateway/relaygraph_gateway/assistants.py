@@ -16,14 +16,14 @@ import uuid
 from typing import Any, cast
 
 import msgspec
-from redis.asyncio import Redis
 
 from relaygraph.config import Config, default_assistant_id
 from relaygraph.errors import Conflict, NotFound
+from relaygraph.keys import Keys
 from relaygraph.lua import Lua, Script
 from relaygraph.pipelining import RoundTrips
+from relaygraph.redis_client import RedisClient
 from relaygraph.runs import now_iso
-from relaygraph.subjects import Keys
 from relaygraph_gateway.assistant_rules import mirrored, patched, restored, version_of
 
 _CREATE = Lua(
@@ -65,7 +65,7 @@ def _json(raw: bytes) -> dict[str, Any]:
 
 
 class Assistants:
-    def __init__(self, redis: Redis, keys: Keys, trips: RoundTrips, config: Config) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, trips: RoundTrips, config: Config) -> None:
         self.redis = redis
         self.keys = keys
         self.trips = trips

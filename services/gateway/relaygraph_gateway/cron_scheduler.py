@@ -13,10 +13,9 @@ import logging
 from typing import Any
 
 from nats.errors import Error as NatsError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from relaygraph.errors import InvalidInput, RelaygraphError
+from relaygraph.redis_client import REDIS_UNAVAILABLE
 from relaygraph.runs import now_ms
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.cron_rules import ended, next_fire, run_body, tick_ids
@@ -26,7 +25,7 @@ log = logging.getLogger("relaygraph.crons")
 BATCH = 100
 """Crons looked at per turn (a full batch: the next turn starts at once)."""
 
-INFRA_ERRORS = (RedisConnectionError, RedisTimeoutError, NatsError, OSError)
+INFRA_ERRORS: tuple[type[Exception], ...] = (*REDIS_UNAVAILABLE, NatsError, OSError)
 
 
 async def fire(g: Gateway, cron_id: str, tick: int, doc: dict[str, Any] | None) -> None:

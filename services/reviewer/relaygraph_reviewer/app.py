@@ -29,7 +29,7 @@ from relaygraph.process import run as run_loop
 from relaygraph.process import setup_logging
 from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings
 from relaygraph.streams import ensure_stream, interrupts_stream_config
-from relaygraph.subjects import Keys, Subjects
+from relaygraph.subjects import Subjects
 from relaygraph_reviewer.inbox import Inbox
 from relaygraph_reviewer.outbox import WebhookOutbox
 from relaygraph_reviewer.rules import load_rules
@@ -71,10 +71,10 @@ async def open_reviewer(
     """
     rules = load_rules(settings.rules)
     subjects = Subjects(nats_settings.prefix)
-    keys = Keys(redis_settings.key_prefix)
+    keys = redis_settings.keys()
     async with contextlib.AsyncExitStack() as stack:
         redis = await stack.enter_async_context(
-            redis_settings.client(f"relaygraph-reviewer-{settings.durable}")
+            redis_settings.connect(f"relaygraph-reviewer-{settings.durable}")
         )
         await redis_settings.check(redis)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))

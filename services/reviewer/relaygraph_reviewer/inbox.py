@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from relaygraph.contracts import ErrorBody, InterruptEvent
+from relaygraph.keys import Keys
+from relaygraph.redis_client import RedisClient
 from relaygraph.streams import INTERRUPTS_MAX_AGE
-from relaygraph.subjects import Keys
 
 SEEN_HORIZON = INTERRUPTS_MAX_AGE + 24 * 3600.0
 """Seconds a recorded msg id is remembered: past the stream's max age."""
@@ -94,7 +93,7 @@ _encoder = msgspec.json.Encoder()
 class Inbox:
     """One reviewer's inbox (one durable consumer name) in Redis."""
 
-    def __init__(self, redis: Redis, keys: Keys, durable: str) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, durable: str) -> None:
         self._redis = redis
         self._pending = keys.reviewer_pending(durable)
         self._recent = keys.reviewer_recent(durable)
@@ -104,7 +103,7 @@ class Inbox:
         self,
         event: InterruptEvent,
         msg_id: str,
-        also: Callable[[Pipeline], None] | None = None,
+        also: Callable[[Any], None] | None = None,
     ) -> Recorded:
         """Record an interrupt event once per msg id (atomic, retried on races).
         ``also``: more commands for the same transaction when the event is new

@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 import msgspec
-from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from relaygraph.contracts import InterruptEvent
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
+from relaygraph.redis_client import RedisClient
 
 log = logging.getLogger("relaygraph.reviewer.webhook")
 
@@ -63,7 +63,7 @@ def webhook_body(
 class WebhookOutbox:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         durable: str,
         client: httpx.AsyncClient,

@@ -45,7 +45,7 @@ from relaygraph.checkpoint._requests import (
 )
 from relaygraph.checkpoint._serde import StrictSerializer, check_tag
 from relaygraph.errors import StaleEpoch
-from relaygraph.subjects import Keys
+from relaygraph.keys import Keys
 
 FENCING_TOKEN = "fencing_token"
 LIST_PAGE = 100

@@ -51,7 +51,7 @@ class AsyncRedisSaver(AdminOps):
         self.client = client
         # Where requests on one client go: on their own, or (a service passes its
         # AutoPipeline) together with whatever else is asked in the same turn.
-        self.trips: RoundTrips = pipeline or Direct(client)  # type: ignore[arg-type]
+        self.trips: RoundTrips = pipeline or Direct(client)
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
         try:
             self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()

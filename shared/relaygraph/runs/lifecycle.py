@@ -24,11 +24,12 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import msgspec
-from redis.asyncio import Redis
 
 from relaygraph.errors import BadRequest, Conflict, NotFound
+from relaygraph.keys import Keys
 from relaygraph.lua import Script
 from relaygraph.pipelining import Direct, RoundTrips, Step
+from relaygraph.redis_client import RedisClient
 from relaygraph.resumes import ResumePlan
 from relaygraph.runs import _scripts as lua
 from relaygraph.runs.outcomes import (
@@ -50,7 +51,6 @@ from relaygraph.runs.outcomes import (
     ThreadStatus,
 )
 from relaygraph.runs.watch import WatchIndex
-from relaygraph.subjects import Keys
 
 
 def now_ms() -> int:
@@ -64,7 +64,7 @@ def now_iso() -> str:
 class Runs:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         *,
         lease_ttl: float = 10.0,
@@ -155,7 +155,7 @@ class Runs:
             ),
         ]
         if create_thread and resume is None:  # the search index (outside the slot)
-            steps.append(("ZADD", self.keys.threads_index, "NX", time.time(), thread_id))
+            steps.append(("ZADD", self.keys.threads_index(thread_id), "NX", time.time(), thread_id))
         steps += then or []
         reply = (await self.trips.run(steps))[1]
         word, detail, extra = (x.decode() for x in reply)

@@ -1,7 +1,7 @@
 """The watch index: every run that must still end, scored by the time (ms) the
-sweeper should look at it (``Keys.leases``).
+sweeper should look at it (``Keys.leases``, in shards by thread).
 
-It is one key outside the threads' hash slots, so it is written by separate
+It is outside the threads' hash slots, so it is written by separate
 commands that go in the same round trip as the transition they guard, and
 always before it (an entry too many is dropped by the sweeper; one too few
 could strand a run). A run is watched from its creation until it ends; ended
@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from redis.asyncio import Redis
-
+from relaygraph.keys import Keys
 from relaygraph.pipelining import RoundTrips, Step
-from relaygraph.subjects import Keys
+from relaygraph.redis_client import RedisClient
+from relaygraph.sharded import ShardedIndex
 
 log = logging.getLogger("relaygraph.runs")
 UNWATCH_DELAY = 0.01
@@ -28,7 +28,7 @@ def member(thread_id: str, run_id: str) -> str:
 
 
 class WatchIndex:
-    def __init__(self, redis: Redis, keys: Keys, trips: RoundTrips) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, trips: RoundTrips) -> None:
         self.redis = redis
         self.keys = keys
         self.trips = trips
@@ -37,7 +37,7 @@ class WatchIndex:
 
     def watch_step(self, thread_id: str, run_id: str, deadline_ms: int) -> Step:
         """Make the sweeper look at this run by ``deadline_ms``, as a step."""
-        return ("ZADD", self.keys.leases, deadline_ms, member(thread_id, run_id))
+        return ("ZADD", self.keys.leases(thread_id), deadline_ms, member(thread_id, run_id))
 
     async def watch(self, thread_id: str, run_id: str, deadline_ms: int) -> None:
         await self.trips.run([self.watch_step(thread_id, run_id, deadline_ms)])
@@ -46,7 +46,7 @@ class WatchIndex:
         steps: list[Step] = []
         if outbox_sent:  # its interrupt event is out: the sweeper's copy goes too
             steps.append(("HDEL", self.keys.run(thread_id, run_id), "outbox"))
-        steps.append(("ZREM", self.keys.leases, member(thread_id, run_id)))
+        steps.append(("ZREM", self.keys.leases(thread_id), member(thread_id, run_id)))
         return steps
 
     async def unwatch(self, thread_id: str, run_id: str, outbox_sent: bool = False) -> None:
@@ -77,10 +77,11 @@ class WatchIndex:
             log.warning("unwatching %d ended run(s) failed: %s", len(steps), exc)
 
     async def due(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
-        """(thread id, run id) of the runs whose time came."""
-        raw = await self.redis.zrangebyscore(self.keys.leases, "-inf", now_ms, start=0, num=limit)
+        """(thread id, run id) of the runs whose time came, the longest due
+        first, at most ``limit`` of them (from every shard)."""
+        index = ShardedIndex(self.trips, self.keys.leases_shards())
         out = []
-        for item in raw:
+        for _, item in await index.due(now_ms, limit):
             thread_id, _, run_id = item.decode().partition("/")
             out.append((thread_id, run_id))
         return out
@@ -89,6 +90,6 @@ class WatchIndex:
         """Look again at ``until_ms``, or (``None``) stop watching."""
         name = member(thread_id, run_id)
         if until_ms is None:
-            await self.redis.zrem(self.keys.leases, name)
+            await self.redis.zrem(self.keys.leases(thread_id), name)
         else:
-            await self.redis.zadd(self.keys.leases, {name: until_ms})
+            await self.redis.zadd(self.keys.leases(thread_id), {name: until_ms})

@@ -2,19 +2,19 @@
 ``runtime.store`` and the gateway serves under ``/store``."""
 
 from langgraph.store.base import TTLConfig
-from redis.asyncio import Redis
 
 from relaygraph.config import Config
+from relaygraph.keys import Keys
 from relaygraph.pipelining import RoundTrips
+from relaygraph.redis_client import RedisClient
 from relaygraph.store.embedding import load_embeddings
 from relaygraph.store.redis_store import RedisStore
-from relaygraph.subjects import Keys
 
 __all__ = ["RedisStore", "store_for"]
 
 
 def store_for(
-    config: Config, redis: Redis, keys: Keys, trips: RoundTrips, *, embed: bool
+    config: Config, redis: RedisClient, keys: Keys, trips: RoundTrips, *, embed: bool
 ) -> RedisStore:
     """The store ``langgraph.json`` describes. ``embed``: load the embedding
     function of ``store.index`` (user code: executors do, the gateway does not)."""

@@ -38,11 +38,13 @@ from langgraph.store.base import (
     SearchOp,
     TTLConfig,
 )
-from redis.asyncio import Redis
 
+from relaygraph.keys import Keys
 from relaygraph.lua import Script
 from relaygraph.pipelining import Direct, RoundTrips
+from relaygraph.redis_client import RedisClient
 from relaygraph.runs import now_iso
+from relaygraph.sharded import ShardedIndex
 from relaygraph.store import _scripts
 from relaygraph.store.embedding import pack, texts_of, unpack
 from relaygraph.store.matching import (
@@ -52,7 +54,6 @@ from relaygraph.store.matching import (
     matches_filter,
     namespace_matches,
 )
-from relaygraph.subjects import Keys
 
 _SEP = "\x00"
 _PAGE = 500
@@ -76,7 +77,7 @@ class RedisStore(BaseStore):
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         *,
         trips: RoundTrips | None = None,
@@ -168,7 +169,7 @@ class RedisStore(BaseStore):
             ]
         )
         moved = [
-            ("ZADD", self.keys.store_expiry, "XX", int(expires), msgspec.json.encode([ns, key]))
+            ("ZADD", self.keys.store_expiry(ns), "XX", int(expires), msgspec.json.encode([ns, key]))
             for (ns, key), expires in zip(due, expiries, strict=True)
             if expires
         ]
@@ -187,14 +188,14 @@ class RedisStore(BaseStore):
         member = msgspec.json.encode([ns, op.key])
         if op.value is None:
             await self.trips.run(
-                [self._delete.step(**names, key=op.key), ("ZREM", keys.store_expiry, member)]
+                [self._delete.step(**names, key=op.key), ("ZREM", keys.store_expiry(ns), member)]
             )
             await self._drop_if_empty(ns)
             return
         ttl = op.ttl
         expires = _now_ms() + int(ttl * 60000) if ttl is not None else None
         vectors = await self._vectors(op)
-        indexed = ("ZADD", keys.store_namespaces, "NX", 0, _joined(ns))
+        indexed = ("ZADD", keys.store_namespaces(ns), "NX", 0, _joined(ns))
         await self.trips.run(
             [
                 indexed,
@@ -209,9 +210,9 @@ class RedisStore(BaseStore):
                     vectors=vectors,
                 ),
                 indexed,
-                ("ZADD", keys.store_expiry, expires, member)
+                ("ZADD", keys.store_expiry(ns), expires, member)
                 if expires is not None
-                else ("ZREM", keys.store_expiry, member),
+                else ("ZREM", keys.store_expiry(ns), member),
             ]
         )
 
@@ -228,12 +229,12 @@ class RedisStore(BaseStore):
     async def namespaces_under(self, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
         """Every namespace that starts with ``prefix`` (label by label), in
         lexicographic order, empty ones included."""
-        index = self.keys.store_namespaces
+        index = ShardedIndex(self.trips, self.keys.store_namespaces_shards())
         if prefix:
             low = _joined(prefix)
-            raw = await self.redis.zrangebylex(index, f"[{low}", f"({low}\x01")
+            raw = await index.lex_range(f"[{low}", f"({low}\x01")
         else:
-            raw = await self.redis.zrangebylex(index, "-", "+")
+            raw = await index.lex_range("-", "+")
         return [tuple(m.decode().split(_SEP)) for m in raw]
 
     async def _items_of(self, ns: tuple[str, ...], now: int) -> list[tuple[Item, bytes | None]]:
@@ -324,12 +325,9 @@ class RedisStore(BaseStore):
         """Delete items whose TTL ran out (a refresh since is respected); then
         drop namespaces left empty from the index. How many items went."""
         keys = self.keys
-        due = cast(
-            list[bytes],
-            await self.redis.zrangebyscore(keys.store_expiry, "-inf", _now_ms(), 0, limit),
-        )
+        expiry = ShardedIndex(self.trips, keys.store_expiry_shards())
         deleted = 0
-        for member in due:
+        for _, member in await expiry.due(_now_ms(), limit):
             ns_list, key = msgspec.json.decode(member)
             ns = tuple(ns_list)
             (outcome,) = await self.trips.run(
@@ -345,13 +343,13 @@ class RedisStore(BaseStore):
                 ]
             )
             if outcome in (b"deleted", b"gone"):
-                await self.redis.zrem(keys.store_expiry, member)
+                await self.redis.zrem(keys.store_expiry(ns), member)
                 deleted += outcome == b"deleted"
                 await self._drop_if_empty(ns)
             elif outcome:  # refreshed since: due again at its new expiry
-                await self.redis.zadd(keys.store_expiry, {member: int(outcome)}, xx=True)
+                await self.redis.zadd(keys.store_expiry(ns), {member: int(outcome)}, xx=True)
             else:  # no longer has a TTL
-                await self.redis.zrem(keys.store_expiry, member)
+                await self.redis.zrem(keys.store_expiry(ns), member)
         return deleted
 
     async def _drop_if_empty(self, ns: tuple[str, ...]) -> None:
@@ -359,6 +357,6 @@ class RedisStore(BaseStore):
         writes the index before and after its item, so none is left out)."""
         if await self.redis.exists(self.keys.store_order(ns)):
             return
-        await self.redis.zrem(self.keys.store_namespaces, _joined(ns))
+        await self.redis.zrem(self.keys.store_namespaces(ns), _joined(ns))
         if await self.redis.exists(self.keys.store_order(ns)):
-            await self.redis.zadd(self.keys.store_namespaces, {_joined(ns): 0}, nx=True)
+            await self.redis.zadd(self.keys.store_namespaces(ns), {_joined(ns): 0}, nx=True)
