@@ -6,7 +6,7 @@ VENV := .venv
 export UV_PYTHON := $(PY)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test lint chaos bench bench-quick clean
+.PHONY: install run test lint chaos chaos-cluster bench bench-quick clean
 
 install: $(VENV)/.installed  ## set up .venv from uv.lock; leaves .venv/bin/relaygraph
 
@@ -26,6 +26,9 @@ test: install  ## the test suite, against real nats-server and valkey-server pro
 
 chaos: install  ## 1000 threads while executors are killed and NATS and Redis restart
 	$(VENV)/bin/python -m tests.chaos.workload --threads 1000
+
+chaos-cluster: install  ## the same on a 3-node NATS cluster and a 3-master, 3-replica Valkey cluster, killing nodes
+	$(VENV)/bin/python -m tests.chaos.workload --threads 1000 --cluster
 
 lint: install  ## ruff (lint and format) and mypy --strict on shared/ and services/
 	$(VENV)/bin/ruff check shared services tests examples

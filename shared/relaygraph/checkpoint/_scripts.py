@@ -178,14 +178,30 @@ return {1}
 PUT_WRITES = r"""
 local stale = fence(ARGV[1])
 if stale then return stale end
+-- One read of the writes kept so far, then one write of each key.
+local keep_first = {}
 for i = 3, #ARGV, 3 do
-  local m, p = ARGV[i], ARGV[i + 1]
-  if ARGV[i + 2] == 's' then
-    redis.call('HSET', WRITES, m, p)
-    redis.call('ZADD', WIDS, 0, m)
-  elseif redis.call('HSETNX', WRITES, m, p) == 1 then
-    redis.call('ZADD', WIDS, 0, m)
+  if ARGV[i + 2] ~= 's' then keep_first[#keep_first + 1] = ARGV[i] end
+end
+local kept = {}
+if #keep_first > 0 then
+  local found = chunked('HMGET', WRITES, keep_first, 1, #keep_first, 1)
+  for k = 1, #keep_first do kept[keep_first[k]] = found[k] end
+end
+local pairs_, members = {}, {}
+for i = 3, #ARGV, 3 do
+  local m = ARGV[i]
+  if ARGV[i + 2] == 's' or not kept[m] then
+    pairs_[#pairs_ + 1] = m
+    pairs_[#pairs_ + 1] = ARGV[i + 1]
+    members[#members + 1] = 0
+    members[#members + 1] = m
+    kept[m] = true  -- a member twice in one call: its first write stays
   end
+end
+if #pairs_ > 0 then
+  chunked('HSET', WRITES, pairs_, 1, #pairs_, 2)
+  chunked('ZADD', WIDS, members, 1, #members, 2)
 end
 touch(ARGV[2])
 return {1}

@@ -45,17 +45,25 @@ local function release_resumes(run_id)
     redis.call('HDEL', THREAD, 'last_resume')
   end
 end
-local function hand_on(now_ms)
+-- ``row``: the thread's fields the caller writes (field, value, ...), with
+-- ``status`` the status the thread ends the run with; written here, once,
+-- with the hand-on's own. No active run is an empty ``active_run``.
+local function hand_on(now_ms, row, status)
   local nxt = redis.call('LPOP', QUEUE)
   if not nxt then
-    redis.call('HDEL', THREAD, 'active_run', 'active_since')
+    row[#row + 1] = 'active_run'; row[#row + 1] = ''
+    row[#row + 1] = 'active_since'; row[#row + 1] = ''
+    redis.call('HSET', THREAD, unpack(row))
     return {'recorded', '', '', ''}
   end
-  local request = redis.call('HGET', QUEUED, nxt) or ''
-  local due = redis.call('HGET', QUEUED, 'due:' .. nxt) or ''
+  local request, due = unpack(redis.call('HMGET', QUEUED, nxt, 'due:' .. nxt))
+  request, due = request or '', due or ''
   redis.call('HDEL', QUEUED, nxt, 'due:' .. nxt)
-  redis.call('HSET', THREAD, 'rest_status', redis.call('HGET', THREAD, 'status') or 'idle')
-  redis.call('HSET', THREAD, 'active_run', nxt, 'active_since', now_ms, 'status', 'busy')
+  for _, kv in ipairs({{'rest_status', status}, {'active_run', nxt},
+      {'active_since', now_ms}, {'status', 'busy'}}) do
+    row[#row + 1] = kv[1]; row[#row + 1] = kv[2]
+  end
+  redis.call('HSET', THREAD, unpack(row))
   if due ~= '' and tonumber(due) > tonumber(now_ms) then
     -- A delayed run: the thread waits for it; the sweeper sends it when due.
     return {'handed_on', '', nxt, due}
@@ -97,41 +105,49 @@ CREATE = Lua(
 -- owner: unknown and pending ids as JSON), many_pending (detail: pending ids).
 local mode = resume_mode
 if redis.call('EXISTS', RUN) == 1 then return {'duplicate', run_id, ''} end
-if redis.call('EXISTS', THREAD) == 0 then
+-- Every field the decision needs, in one read.
+local row = redis.call('HMGET', THREAD, 'thread_id', 'status', 'active_run', 'owner',
+  'last_resume', 'pause_checkpoint', 'interrupts')
+local thread_write = {}  -- field, value, ...: the thread's one write at the end
+local function set(field, value)
+  thread_write[#thread_write + 1] = field
+  thread_write[#thread_write + 1] = value
+end
+if not row[1] and not row[2] then
   if create_thread ~= '1' or mode ~= '' then return {'not_found', '', ''} end
-  redis.call('HSET', THREAD, 'thread_id', thread_id, 'created_at', now, 'updated_at', now,
-    'state_updated_at', now, 'metadata', thread_metadata, 'status', 'idle', 'values', 'null',
-    'interrupts', '{}')
+  set('thread_id', thread_id); set('created_at', now); set('state_updated_at', now)
+  set('metadata', thread_metadata); set('values', 'null'); set('interrupts', '{}')
+  row = {thread_id, 'idle', false, false, false, false, '{}'}  -- a new thread runs at once
 end
 local ids = cjson.decode(resume_ids)
-for _, id in ipairs(ids) do
-  local prev = redis.call('HGET', RESUMES, id)
-  if prev then return {'duplicate', prev, ''} end
-end
-if mode == 'checkpoint' then
-  local prev = redis.call('HGET', RESUMES, 'cp:' .. resume_checkpoint)
-  if prev then return {'duplicate', prev, ''} end
+local asked = {}
+for i, id in ipairs(ids) do asked[i] = id end
+if mode == 'checkpoint' then asked[#asked + 1] = 'cp:' .. resume_checkpoint end
+if #asked > 0 then
+  for _, prev in ipairs(redis.call('HMGET', RESUMES, unpack(asked))) do
+    if prev then return {'duplicate', prev, ''} end
+  end
 end
 local pause = ''
 if mode ~= '' then
   -- A resume answers the thread's pending interrupts (decided here, with the
   -- run's creation, so two resumes racing cannot both answer them).
-  local status = redis.call('HGET', THREAD, 'status') or ''
+  local status = row[2] or ''
   if status ~= 'interrupted' then
-    local last = redis.call('HGET', THREAD, 'last_resume')
+    local last = row[5]
     if (mode == 'pending' or mode == 'first_pause') and last then
       local newest = redis.call('ZREVRANGE', RUNS, 0, 0)[1]
       if newest == last then return {'duplicate', last, ''} end  -- a retried plain resume
     end
     return {'not_interrupted', status, ''}
   end
-  pause = redis.call('HGET', THREAD, 'pause_checkpoint') or ''
+  pause = row[6] or ''
   if mode == 'checkpoint' and pause ~= resume_checkpoint then return {'other_pause', pause, ''} end
   if mode == 'first_pause' and redis.call('HLEN', RESUMES) > 0 then
     return {'unnamed', pause, ''}
   end
   local pending, known = {}, {}
-  for _, items in pairs(cjson.decode(redis.call('HGET', THREAD, 'interrupts') or '{}')) do
+  for _, items in pairs(cjson.decode(row[7] or '{}')) do
     for _, item in ipairs(items) do
       if type(item) == 'table' and type(item['id']) == 'string' then
         pending[#pending + 1] = item['id']
@@ -153,7 +169,7 @@ if mode ~= '' then
     ids = pending
   end
 end
-local active = redis.call('HGET', THREAD, 'active_run')
+local active = row[3]
 local decision = 'dispatch'
 if active and active ~= '' then
   if strategy == 'reject' then return {'busy', active, ''} end
@@ -161,31 +177,35 @@ if active and active ~= '' then
 else
   active = ''
 end
-redis.call('HSET', RUN, 'run', run_json, 'request', request, 'status', 'pending',
-  'updated_at', now, 'attempt', '0', 'lease_until', lease_until)
-if due_ms ~= '' then redis.call('HSET', RUN, 'due_ms', due_ms) end
+local run = {'run', run_json, 'request', request, 'status', 'pending', 'updated_at', now,
+  'attempt', '0', 'lease_until', lease_until}
+if due_ms ~= '' then run[#run + 1] = 'due_ms'; run[#run + 1] = due_ms end
+redis.call('HSET', RUN, unpack(run))
 redis.call('ZADD', RUNS, score, run_id)
-redis.call('HSET', THREAD, 'graph_id', graph_id, 'assistant_id', assistant_id)
-for _, id in ipairs(ids) do redis.call('HSET', RESUMES, id, run_id) end
+set('graph_id', graph_id); set('assistant_id', assistant_id)
+local answered = {}
+for _, id in ipairs(ids) do answered[#answered + 1] = id; answered[#answered + 1] = run_id end
 if mode ~= '' then
-  redis.call('HSET', THREAD, 'last_resume', run_id)
-  if pause ~= '' then redis.call('HSET', RESUMES, 'cp:' .. pause, run_id) end
+  set('last_resume', run_id)
+  if pause ~= '' then answered[#answered + 1] = 'cp:' .. pause; answered[#answered + 1] = run_id end
 end
+if #answered > 0 then redis.call('HSET', RESUMES, unpack(answered)) end
 if decision == 'dispatch' then
-  redis.call('HSET', THREAD, 'rest_status', redis.call('HGET', THREAD, 'status') or 'idle')
-  redis.call('HSET', THREAD, 'active_run', run_id, 'active_since', now_ms, 'status', 'busy',
-    'updated_at', now)
+  set('rest_status', row[2] or 'idle'); set('active_run', run_id); set('active_since', now_ms)
+  set('status', 'busy'); set('updated_at', now)
   if due_ms ~= '' then decision = 'delayed' end
 else
-  redis.call('HSET', QUEUED, run_id, request)
-  if due_ms ~= '' then redis.call('HSET', QUEUED, 'due:' .. run_id, due_ms) end
+  local queued = {run_id, request}
+  if due_ms ~= '' then queued[3] = 'due:' .. run_id; queued[4] = due_ms end
+  redis.call('HSET', QUEUED, unpack(queued))
   if strategy == 'enqueue' then
     redis.call('RPUSH', QUEUE, run_id)
   else
     redis.call('LPUSH', QUEUE, run_id)
   end
 end
-return {decision, active, redis.call('HGET', THREAD, 'owner') or ''}
+redis.call('HSET', THREAD, unpack(thread_write))
+return {decision, active, row[4] or ''}
 """,
 )
 
@@ -198,27 +218,24 @@ CLAIM = Lua(
 -- first: record it, run nothing) | exhausted (too many attempts) | held
 -- (another live attempt) | done (status in detail) | gone | not_active (not
 -- the thread's active run, or a delayed run not yet sent).
-local st = redis.call('HGET', RUN, 'status')
+local st, due, lease_until, attempt, cancel = unpack(
+  redis.call('HMGET', RUN, 'status', 'due_ms', 'lease_until', 'attempt', 'cancel'))
 if not st then return {'gone', '0', '0', ''} end
 if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st} end
 if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'not_active', '0', '0', ''} end
-if tonumber(redis.call('HGET', RUN, 'due_ms') or '0') > tonumber(now_ms) then
-  return {'not_active', '0', '0', ''}
-end
-if st == 'running' then
-  local lu = tonumber(redis.call('HGET', RUN, 'lease_until') or '0')
-  if lu > tonumber(now_ms) then return {'held', '0', '0', ''} end
+if tonumber(due or '0') > tonumber(now_ms) then return {'not_active', '0', '0', ''} end
+if st == 'running' and tonumber(lease_until or '0') > tonumber(now_ms) then
+  return {'held', '0', '0', ''}
 end
 local epoch = redis.call('INCR', EPOCH)
-local attempt = redis.call('HINCRBY', RUN, 'attempt', 1)
+attempt = tonumber(attempt or '0') + 1
 local deadline = tonumber(now_ms) + tonumber(lease_ms)
 redis.call('HSET', RUN, 'status', 'running', 'owner', executor_id, 'epoch', epoch,
-  'lease_until', deadline, 'claimed_ms', now_ms, 'updated_at', now)
-redis.call('HDEL', RUN, 'due_ms')
+  'lease_until', deadline, 'claimed_ms', now_ms, 'updated_at', now, 'attempt', attempt)
+if due then redis.call('HDEL', RUN, 'due_ms') end
 redis.call('HSET', THREAD, 'status', 'busy', 'owner', executor_id, 'updated_at', now,
   'state_updated_at', now)
 local outcome = 'ok'
-local cancel = redis.call('HGET', RUN, 'cancel')
 if cancel and cancel ~= '' then outcome = 'cancelled'
 elseif attempt > tonumber(max_attempts) then outcome = 'exhausted' end
 return {outcome, tostring(epoch), tostring(attempt), cancel or ''}
@@ -281,20 +298,28 @@ FINISH = Lua(
 -- Replies {outcome, next_request, next_run_id, next_due_ms}: recorded |
 -- handed_on | stale.
 if redis.call('GET', EPOCH) ~= epoch then return {'stale', '', '', ''} end
-redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now)
-keep_for(record_ttl)
-if outbox ~= '' then redis.call('HSET', RUN, 'outbox', outbox) end
-local status = thread_status
-if status == '' then status = redis.call('HGET', THREAD, 'rest_status') or 'idle' end
-redis.call('HSET', THREAD, 'status', status, 'updated_at', now, 'state_updated_at', now)
-if thread_status == 'interrupted' then
-  redis.call('HSET', THREAD, 'pause_checkpoint', pause_checkpoint)
+if outbox ~= '' then
+  redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now,
+    'outbox', outbox)
+else
+  redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now)
 end
-if interrupts ~= '' then redis.call('HSET', THREAD, 'interrupts', interrupts) end
-if values ~= '' then redis.call('HSET', THREAD, 'values', values) end
+keep_for(record_ttl)
+local rest_status, active = unpack(redis.call('HMGET', THREAD, 'rest_status', 'active_run'))
+local status = thread_status
+if status == '' then status = rest_status or 'idle' end
+local row = {'status', status, 'updated_at', now, 'state_updated_at', now}
+if thread_status == 'interrupted' then
+  row[#row + 1] = 'pause_checkpoint'; row[#row + 1] = pause_checkpoint
+end
+if interrupts ~= '' then row[#row + 1] = 'interrupts'; row[#row + 1] = interrupts end
+if values ~= '' then row[#row + 1] = 'values'; row[#row + 1] = values end
 if run_status == 'interrupted' or thread_status == '' then release_resumes(run_id) end
-if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'recorded', '', '', ''} end
-return hand_on(now_ms)
+if active ~= run_id then
+  redis.call('HSET', THREAD, unpack(row))
+  return {'recorded', '', '', ''}
+end
+return hand_on(now_ms, row, status)
 """,
 )
 
@@ -324,10 +349,10 @@ if st == 'pending' and redis.call('HEXISTS', RUN, 'claimed_ms') == 0
   -- ends now, and a later claim finds it ended.
   redis.call('HSET', RUN, 'status', 'interrupted', 'updated_at', now)
   keep_for(record_ttl)
-  redis.call('HSET', THREAD, 'status', redis.call('HGET', THREAD, 'rest_status') or 'idle',
-    'updated_at', now, 'state_updated_at', now)
+  local status = redis.call('HGET', THREAD, 'rest_status') or 'idle'
   release_resumes(run_id)
-  local handed = hand_on(now_ms)
+  local handed = hand_on(now_ms, {'status', status, 'updated_at', now, 'state_updated_at', now},
+    status)
   return {'cancelled', handed[2], handed[3], handed[4]}
 end
 -- Claimed, or running: whoever claims or renews it next sees the flag.
