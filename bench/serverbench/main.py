@@ -107,6 +107,8 @@ class TargetResult:
     profile_cpu: dict[str, dict[str, float]] = field(default_factory=dict)
     # phase -> Redis command -> (calls per cycle, Valkey µs per cycle)
     redis_per_cycle: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    # phase -> counter (Redis bytes in/out, NATS messages/bytes in/out) per cycle
+    io_per_cycle: dict[str, dict[str, float]] = field(default_factory=dict)
     log_problems: list[tuple[int, str]] = field(default_factory=list)
     failed: str = ""
 
@@ -291,11 +293,13 @@ async def profile_target(
         rec = Recorder(py_spy, python_procs, out / "server_profile", phase, cfg.profile_duration)
         rec.start()
         await asyncio.sleep(0.5)
-        stats0 = await _commandstats(target)
+        stats0, io0 = await _commandstats(target), await _io_counters(target)
         o = await sc.closed_loop(
             target.url, sc.interrupt_cycle, clients, cfg.profile_duration - 1.0, 0.0, procs
         )
-        stats1 = await _commandstats(target)
+        stats1, io1 = await _commandstats(target), await _io_counters(target)
+        if io0 and io1 and o.completed:
+            res.io_per_cycle[phase] = {k: (io1[k] - io0[k]) / o.completed for k in io1}
         profiles = await asyncio.to_thread(rec.finish)
         res.profiles.extend(profiles)
         res.profile_cpu[phase] = o.cpu_ms_per_op
@@ -326,6 +330,29 @@ async def _commandstats(target: Target) -> dict[str, dict[str, int]]:
     return {
         k.removeprefix("cmdstat_"): {"calls": int(v["calls"]), "usec": int(v["usec"])}
         for k, v in info.items()
+    }
+
+
+async def _io_counters(target: Target) -> dict[str, float]:
+    """What crossed the wire of a split target's servers so far: Valkey's
+    ``INFO stats`` byte counters and nats-server's ``/varz`` message counters."""
+    redis_url = getattr(getattr(target, "redis", None), "url", None)
+    monitor = getattr(target, "nats_monitor", None)
+    if not redis_url or not monitor:
+        return {}
+    import httpx
+    from redis.asyncio import Redis
+
+    async with Redis.from_url(redis_url) as r:
+        info = await r.info("stats")
+    async with httpx.AsyncClient(timeout=5) as http:
+        varz = (await http.get(f"{monitor}/varz")).json()
+    return {
+        "redis_bytes_in": float(info["total_net_input_bytes"]),
+        "redis_bytes_out": float(info["total_net_output_bytes"]),
+        "nats_msgs_in": float(varz["in_msgs"]),
+        "nats_msgs_out": float(varz["out_msgs"]),
+        "nats_bytes_in": float(varz["in_bytes"]),
     }
 
 

@@ -130,6 +130,7 @@ def summary(t: TargetResult) -> dict[str, Any]:
         },
         "profile_cpu_ms_per_cycle": t.profile_cpu,
         "redis_commands_per_cycle": t.redis_per_cycle,
+        "io_per_cycle": t.io_per_cycle,
         "profiles": [p.__dict__ for p in t.profiles],
         "log_problems": t.log_problems,
     }
@@ -545,6 +546,9 @@ def markdown(results: Results) -> str:
                         )
                     )
                     add("")
+            for phase, io in t.io_per_cycle.items():
+                add(_io_line(t.name, phase, io, t.profile_cpu.get(phase, {})))
+                add("")
             for phase, stats in t.redis_per_cycle.items():
                 total_calls = sum(c for c, _ in stats.values())
                 total_us = sum(u for _, u in stats.values())
@@ -847,3 +851,21 @@ def write_report(results: Results, out: Path) -> None:
     (out / "server.json").write_text(json.dumps(dump_json(results), indent=1, default=str) + "\n")
     (out / "server.md").write_text(markdown(results))
     plots(results, out)
+
+
+def _io_line(name: str, phase: str, io: dict[str, float], cpu: dict[str, float]) -> str:
+    """Per interrupt cycle: bytes into Valkey, NATS messages, and what one core
+    of each server carries at that cost (its CPU ms per cycle)."""
+    line = (
+        f"Per interrupt cycle during `{phase}` ({name}): {io['redis_bytes_in'] / 1024:.1f} KiB "
+        f"written to Valkey ({io['redis_bytes_out'] / 1024:.1f} KiB read), "
+        f"{io['nats_msgs_in']:.1f} NATS messages in ({io['nats_bytes_in'] / 1024:.1f} KiB) and "
+        f"{io['nats_msgs_out']:.1f} out"
+    )
+    valkey, nats = cpu.get("valkey-server"), cpu.get("nats-server")
+    if valkey and nats:
+        line += (
+            f"; Valkey {valkey:.3f} and nats-server {nats:.3f} CPU ms per cycle, so one core "
+            f"of each carries about {1000 / valkey:.0f} and {1000 / nats:.0f} cycles/s"
+        )
+    return line + "."

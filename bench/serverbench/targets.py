@@ -248,7 +248,10 @@ class RelaygraphSplit(Target):
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(parents=True)
         self.config = _copy_graphs(self.work / "project")
-        self.nats: ServerProcess = nats_server(self.work / "nats").start()
+        self.nats_monitor = f"http://127.0.0.1:{free_port()}"
+        self.nats: ServerProcess = nats_server(
+            self.work / "nats", extra=[f"http: {self.nats_monitor.removeprefix('http://')}"]
+        ).start()
         self.redis: ServerProcess = valkey_server(self.work / "valkey").start()
         self.env = {
             **os.environ,

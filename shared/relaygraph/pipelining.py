@@ -122,11 +122,12 @@ class AutoPipeline:
 
 async def execute(redis: RedisClient, requests: list[list[Step]]) -> list[list[Any]]:
     """Each request's replies (errors as values). One server: one pipeline for
-    all. A cluster: each request is cut where its steps change hash slot, and
-    the n-th pieces of all requests go out together, one pipeline after the
-    other; a request whose piece failed sends nothing more (its later steps
-    get that error), so a step that guards the next one (the watch index
-    entry before a transition) is written before it, as on one server."""
+    all. A cluster: each request is cut where its steps change hash slot after
+    a write (:func:`_by_slot`), and the n-th pieces of all requests go out
+    together, one pipeline after the other; a request whose piece failed sends
+    nothing more (its later steps get that error), so a step that guards the
+    next one (the watch index entry before a transition) is written before it,
+    as on one server."""
     if not isinstance(redis, RedisCluster):
         flat = [step for steps in requests for step in steps]
         results = await _pipeline(redis, flat)
@@ -164,16 +165,29 @@ def _first_error(replies: list[Any]) -> Exception:
     return next(r for r in replies if isinstance(r, Exception))
 
 
+_READS = frozenset(
+    {"GET", "EXISTS", "HGET", "HMGET", "HGETALL", "HLEN", "SMEMBERS", "ZCARD", "ZSCORE",
+     "ZRANGE", "ZRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX", "LRANGE"}
+)  # fmt: skip
+"""Commands that change nothing: nothing after them waits for them."""
+
+
 def _by_slot(redis: RedisCluster, steps: list[Step]) -> list[list[Step]]:
-    """``steps`` cut into runs of consecutive steps on one hash slot."""
+    """``steps`` cut where the hash slot changes after a step that writes (a
+    script, or a command not in :data:`_READS`): what follows a write on
+    another slot goes out once the write is done. Reads of many slots (a
+    sharded index) go out together."""
     pieces: list[list[Step]] = []
     last: int | None = None
+    wrote = False
     for step in steps:
         slot = _slot(redis, step)
-        if pieces and slot == last:
+        if pieces and (slot == last or not wrote):
             pieces[-1].append(step)
         else:
             pieces.append([step])
+            wrote = False
+        wrote = wrote or isinstance(step[0], AsyncScript) or str(step[0]).upper() not in _READS
         last = slot
     return pieces
 

@@ -55,13 +55,16 @@ class Faults:
         return runs
 
     async def run(self, stop: asyncio.Event, interval: float, kinds: list[str]) -> None:
+        """A fault every ``interval``: each kind once first (in random order),
+        so a run of ``len(kinds)`` faults has had each; then kinds at random."""
+        first = random.sample(kinds, len(kinds))
         async with self.system.redis_client() as redis:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), interval)
                 if stop.is_set():
                     return
-                kind = random.choice(kinds)
+                kind = first.pop() if first else random.choice(kinds)
                 try:
                     await getattr(self, kind)(redis)
                     self.report.faults[kind] += 1

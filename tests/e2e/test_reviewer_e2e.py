@@ -13,9 +13,16 @@ import httpx
 import pytest
 
 from relaygraph_dev.servers import free_port
+from tests.conftest import REDIS_KINDS, on_redis_kind
 from tests.system import Service, System, assert_eventually
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=REDIS_KINDS)
+def system(request: pytest.FixtureRequest) -> System:
+    """The reviewer (its inbox in Redis) on one Valkey and on a Valkey cluster."""
+    return on_redis_kind(request)
 
 
 @pytest.fixture

@@ -13,12 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio
 
 from relaygraph.keys import Keys
+from tests.conftest import REDIS_KINDS, on_redis_kind
 from tests.system import System
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=REDIS_KINDS)
+def system(request: pytest.FixtureRequest) -> System:
+    """The Store on one Valkey and on a Valkey cluster."""
+    return on_redis_kind(request)
 
 
 @pytest.fixture
@@ -103,7 +109,7 @@ async def test_a_put_without_ttl_gets_the_default_and_null_means_none(
             body = {"namespace": [root], "key": key, "value": {}, "index": False, **ttl}
             assert (await http.put("/store/items", json=body)).status_code == 204
     keys = Keys(system.env.get("REDIS_KEY_PREFIX", "rg"))
-    rds = redis.asyncio.Redis.from_url(system.env["REDIS_URL"])
+    rds = system.redis_client()
     try:
         meta = await rds.hgetall(keys.store_meta((root,)))
     finally:

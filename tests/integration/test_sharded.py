@@ -118,3 +118,24 @@ async def test_cluster_requests_keep_their_order_across_slots(
     assert replies[0] == [True, b"written first", True]
     assert all(isinstance(r, redis.exceptions.ResponseError) for r in replies[1])
     assert not await crc.exists(keys.run("t-b", "r2"))
+
+
+async def test_cluster_reads_of_many_slots_go_out_together(
+    crc: redis.asyncio.RedisCluster, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relaygraph import pipelining
+
+    sent: list[int] = []
+    real = pipelining._send
+
+    async def counting(client: object, steps: list) -> list:  # type: ignore[type-arg]
+        sent.append(len(steps))
+        return await real(client, steps)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipelining, "_send", counting)
+    index = ShardedIndex(Direct(crc), keys.leases_shards())
+    assert await index.count() == 0
+    assert sent == [keys.shards]  # one pipeline, not one per shard
+    sent.clear()
+    await execute(crc, [[("SET", keys.leases("a"), 1), ("SET", keys.run("a", "r"), 1)]])
+    assert sent == [1, 1]  # a write, then what follows it on another slot
