@@ -9,7 +9,7 @@ clears the claim (:meth:`Crons.fired_step`) goes in the same round trip as the
 run's creation; a claim whose gateway died first is redone after its deadline
 (:meth:`Crons.stalled`), and the run's fixed id makes a repeat a duplicate.
 
-Every key carries the hash tag ``{crons}`` (``relaygraph.subjects.Keys``).
+Every key carries the hash tag ``{crons}`` (``relaygraph.keys.Keys``).
 """
 
 from __future__ import annotations

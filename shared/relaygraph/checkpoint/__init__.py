@@ -2,7 +2,7 @@
 
 ``AsyncRedisSaver`` (``redis.asyncio``) and ``RedisSaver`` (sync) share one key
 layout: a thread's data sits in seven keys tagged ``{<thread_id>}`` (one Redis
-Cluster slot), listed in ``relaygraph.subjects.Keys.checkpoint_thread_keys``:
+Cluster slot), listed in ``relaygraph.keys.Keys.checkpoint_thread_keys``:
 
 * ``ids``: sorted set of ``ns\\0checkpoint_id`` (lex order = time order per
   namespace), so the newest checkpoint of a namespace is one ZREVRANGEBYLEX;

@@ -1,7 +1,7 @@
 """Lua scripts of the Redis checkpointer (plain Redis commands only).
 
 Every script gets the same KEYS, all in the thread's hash slot
-(:meth:`relaygraph.subjects.Keys.checkpoint_thread_keys`):
+(:meth:`relaygraph.keys.Keys.checkpoint_thread_keys`):
 
     1 ids     zset   ns\\0cid                        (all scores 0, lex order)
     2 cps     hash   ns\\0cid -> record               (msgpack, opaque to Lua)
