@@ -159,13 +159,13 @@ PUT = r"""
 local stale = fence(ARGV[1])
 if stale then return stale end
 local field = ARGV[3]
-local old = redis.call('HGET', REFS, field)
-if old then
-  local run = strings(old)[1]
+-- A checkpoint put again (rare): its old run's index entry goes first.
+if redis.call('HSET', CPS, field, ARGV[4]) == 0 then
+  local old = redis.call('HGET', REFS, field)
+  local run = old and strings(old)[1] or ''
   if run ~= '' then redis.call('ZREM', RUNS, run .. '\0' .. field) end
 end
 if #ARGV >= 7 then chunked('HSET', BLOBS, ARGV, 7, #ARGV, 2) end
-redis.call('HSET', CPS, field, ARGV[4])
 redis.call('HSET', REFS, field, ARGV[5])
 redis.call('ZADD', IDS, 0, field)
 if ARGV[6] ~= '' then redis.call('ZADD', RUNS, 0, ARGV[6]) end
@@ -184,6 +184,13 @@ for i = 3, #ARGV, 3 do
   if ARGV[i + 2] ~= 's' then keep_first[#keep_first + 1] = ARGV[i] end
 end
 local kept = {}
+if #keep_first == 1 and #ARGV == 5 then  -- one write: set it if new, in one command
+  if redis.call('HSETNX', WRITES, ARGV[3], ARGV[4]) == 1 then
+    redis.call('ZADD', WIDS, 0, ARGV[3])
+  end
+  touch(ARGV[2])
+  return {1}
+end
 if #keep_first > 0 then
   local found = chunked('HMGET', WRITES, keep_first, 1, #keep_first, 1)
   for k = 1, #keep_first do kept[keep_first[k]] = found[k] end
