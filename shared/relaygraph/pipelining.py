@@ -23,7 +23,6 @@ steps, except that what precedes a script runs before it.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Protocol
 
 from redis.asyncio import RedisCluster
@@ -32,7 +31,7 @@ from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
-from relaygraph.redis_client import REDIS_UNAVAILABLE, RedisClient
+from relaygraph.redis_client import REDIS_UNAVAILABLE, RedisClient, ride_out
 
 Step = tuple[Any, ...]
 """A plain command (``("ZADD", key, score, member)``), or a script call
@@ -245,17 +244,17 @@ async def _cluster_send(redis: RedisCluster, steps: list[Step]) -> list[Any]:
     """:func:`_send`, sent again while the cluster is failing over (as redis-py
     sends a pipeline again after a broken connection on one server), for
     about the client's ``retry_seconds``; then Redis is unavailable."""
-    budget = float(getattr(redis, "retry_seconds", 15.0))
-    deadline = time.monotonic() + budget
-    pause = 0.05
-    while True:
+
+    async def attempt() -> list[Any]:
         try:
             return await _send(redis, steps)
-        except _RETRIED as exc:
-            if time.monotonic() + pause > deadline:
-                if isinstance(exc, RedisConnectionError):
-                    raise
-                raise RedisConnectionError(f"Redis Cluster unavailable: {exc!r}") from exc
+        except _RETRIED:
             redis._initialize = True  # reload the slot map before the next try
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 1.0)
+            raise
+
+    try:
+        return await ride_out(attempt, float(getattr(redis, "retry_seconds", 15.0)), _RETRIED)
+    except RedisConnectionError:
+        raise
+    except _RETRIED as exc:
+        raise RedisConnectionError(f"Redis Cluster unavailable: {exc!r}") from exc

@@ -22,8 +22,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
@@ -44,6 +44,7 @@ RedisClient: TypeAlias = Redis | RedisCluster
 """What every component that talks to Redis is given."""
 
 log = logging.getLogger("relaygraph.redis")
+T = TypeVar("T")
 
 _BACKOFF_CAP = 1.0
 _PIPELINE_PAUSE = 0.25  # redis-py's cluster pipelines wait this long between tries
@@ -81,16 +82,27 @@ class FailoverCluster(RedisCluster):
         await super().aclose()
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + self.retry_seconds
-        pause = 0.05
-        while True:
-            try:
-                return await super().execute_command(*args, **kwargs)
-            except REDIS_UNAVAILABLE:
-                if time.monotonic() + pause > deadline:
-                    raise
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, _BACKOFF_CAP)
+        async def attempt() -> Any:
+            return await super(FailoverCluster, self).execute_command(*args, **kwargs)
+
+        return await ride_out(attempt, self.retry_seconds, REDIS_UNAVAILABLE)
+
+
+async def ride_out(
+    attempt: Callable[[], Awaitable[T]], seconds: float, errors: tuple[type[Exception], ...]
+) -> T:
+    """``attempt()`` again after each of ``errors``, with a growing pause, for
+    about ``seconds``; then its last error."""
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while True:
+        try:
+            return await attempt()
+        except errors:
+            if time.monotonic() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _BACKOFF_CAP)
 
 
 async def is_cluster(url: str) -> bool | None:
@@ -115,15 +127,19 @@ def _retry(seconds: float) -> Retry:
     return Retry(ExponentialWithJitterBackoff(cap=_BACKOFF_CAP, base=0.05), retries)
 
 
+async def wants_cluster(settings: RedisSettings) -> bool:
+    """Whether to talk to ``settings.url`` as a cluster (``REDIS_CLUSTER``)."""
+    if settings.cluster != "auto":
+        return settings.cluster == "yes"
+    found = await is_cluster(settings.url)
+    if found is None:
+        log.warning("Redis at REDIS_URL is not reachable: taken as one server, not a cluster")
+    return bool(found)
+
+
 async def open_client(settings: RedisSettings, name: str | None = None) -> RedisClient:
     """A client for ``settings.url``; ``name``: its connections' ``CLIENT SETNAME``."""
-    cluster = settings.cluster == "yes"
-    if settings.cluster == "auto":
-        found = await is_cluster(settings.url)
-        if found is None:
-            log.warning("Redis at REDIS_URL is not reachable: taken as one server, not a cluster")
-        cluster = bool(found)
-    if cluster:
+    if await wants_cluster(settings):
         client = cast(
             FailoverCluster,
             FailoverCluster.from_url(

@@ -86,6 +86,7 @@ class Threads:
         self.keys = keys
         self.runs = runs
         self._index = ShardedIndex(runs.trips, keys.threads_index_shards())
+        self._expiry = ShardedIndex(runs.trips, keys.threads_expiry_shards())
         self._create = redis.register_script(_CREATE)
         self._expire = redis.register_script(_EXPIRE)
 
@@ -278,8 +279,7 @@ class Threads:
 
     async def due(self, limit: int) -> list[str]:
         """Threads whose expiry the sweeper should look at now."""
-        expiry = ShardedIndex(self.runs.trips, self.keys.threads_expiry_shards())
-        return [i.decode() for _, i in await expiry.due(int(time.time() * 1000), limit)]
+        return [i.decode() for _, i in await self._expiry.due(int(time.time() * 1000), limit)]
 
     async def expire(self, thread_id: str, seen_updated_at: bytes) -> str:
         """Delete an idle thread whose ``updated_at`` is still what the sweeper

@@ -22,21 +22,11 @@ from tests.system import running_system
 pytestmark = pytest.mark.chaos
 
 
-def _owner(cluster: ValkeyCluster, slot: int) -> ServerProcess:
-    import redis
-
-    with redis.Redis(port=cluster.nodes[0].port) as conn:
-        for lo, hi, master, *_ in conn.execute_command("CLUSTER", "SLOTS"):
-            if lo <= slot <= hi:
-                return next(n for n in cluster.nodes if n.port == int(master[1]))
-    raise AssertionError(f"slot {slot} is served by no node")
-
-
 def _threads_on(cluster: ValkeyCluster, master: ServerProcess, count: int) -> list[str]:
     found: list[str] = []
     while len(found) < count:
         tid = str(uuid.uuid4())
-        if _owner(cluster, key_slot(Keys().thread(tid).encode())) is master:
+        if cluster.master_of(key_slot(Keys().thread(tid).encode())) is master:
             found.append(tid)
     return found
 

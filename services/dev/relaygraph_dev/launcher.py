@@ -62,20 +62,16 @@ def _connectable(host: str) -> str:
 
 
 def _sync_client(url: str) -> Any:
-    """A blocking client of ``url``, cluster-aware as the services' are."""
-    from redis import Redis, RedisCluster
-    from redis.exceptions import RedisError
+    """A blocking client of ``url``, one server or a cluster as the services
+    decide it (``REDIS_CLUSTER``)."""
+    import asyncio
 
+    from redis import Redis, RedisCluster
+
+    from relaygraph.redis_client import wants_cluster
     from relaygraph.settings import RedisSettings
 
-    setting = RedisSettings().cluster
-    cluster = setting == "yes"
-    if setting == "auto":
-        try:
-            with Redis.from_url(url, socket_timeout=5) as probe:
-                cluster = bool(probe.info("cluster").get("cluster_enabled"))
-        except RedisError:
-            cluster = False
+    cluster = asyncio.run(wants_cluster(RedisSettings(url=url)))
     return RedisCluster.from_url(url) if cluster else Redis.from_url(url)
 
 

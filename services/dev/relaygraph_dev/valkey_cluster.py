@@ -27,7 +27,6 @@ SLOTS = 16384
 class ValkeyCluster:
     nodes: list[ServerProcess]
     masters: int
-    node_timeout_ms: int
     node_ids: dict[int, str] = field(default_factory=dict)
     """Client port -> the node's cluster id, once started."""
 
@@ -52,32 +51,28 @@ class ValkeyCluster:
                 conns[i].execute_command("CLUSTER", "ADDSLOTS", *range(lo, hi + 1))
             for node in self.nodes[1:]:
                 conns[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, _bus(node))
-            self._wait(conns, timeout, lambda c: _known(c) == len(self.nodes), "nodes meet")
+            everyone = len(self.nodes)
+            _until(lambda: all(_known(c) == everyone for c in conns), timeout, "nodes meet")
             for i, conn in enumerate(conns[self.masters :]):
                 master_id = self.node_ids[self.nodes[i % self.masters].port]
-                attach = functools.partial(_replicate, master_id=master_id)
-                self._wait([conn], timeout, attach, "replicas attach")
-            replicas = len(self.nodes) - self.masters
-            self._wait(conns, timeout, lambda c: _ready(c, replicas), "the cluster is ok")
+                _until(functools.partial(_replicate, conn, master_id), timeout, "replicas attach")
+            replicas = everyone - self.masters
+            _until(lambda: all(_ready(c, replicas) for c in conns), timeout, "the cluster is ok")
         finally:
             for conn in conns:
                 conn.close()
         return self
 
-    def _wait(
-        self, conns: list[Any], timeout: float, check: Callable[[Any], bool], what: str
-    ) -> None:
-        deadline = time.monotonic() + timeout
-        while not all(check(c) for c in conns):
-            if time.monotonic() > deadline:
-                raise ServerStartError(f"Valkey cluster: timed out waiting until {what}")
-            time.sleep(0.05)
+    def alive(self) -> list[ServerProcess]:
+        """The nodes whose process runs."""
+        return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
 
-    def master_nodes(self) -> list[ServerProcess]:
-        """The nodes that serve slots now (a promoted replica is one)."""
+    def slot_ranges(self) -> list[tuple[int, int, ServerProcess]]:
+        """(first slot, last slot, the master serving them), as the first live
+        node that answers sees it."""
         import redis
 
-        alive = [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+        alive = self.alive()
         for node in alive:
             try:
                 conn: Any = redis.Redis(port=node.port, socket_timeout=2)
@@ -85,47 +80,67 @@ class ValkeyCluster:
                     raw = conn.execute_command("CLUSTER", "SLOTS")
             except redis.RedisError:
                 continue
-            ports = {int(entry[2][1]) for entry in raw}
-            return [n for n in alive if n.port in ports]
+            by_port = {n.port: n for n in self.nodes}
+            return [(int(e[0]), int(e[1]), by_port[int(e[2][1])]) for e in raw]
         return []
+
+    def master_nodes(self) -> list[ServerProcess]:
+        """The live nodes that serve slots now (a promoted replica is one)."""
+        serving = {id(master) for _, _, master in self.slot_ranges()}
+        return [n for n in self.alive() if id(n) in serving]
+
+    def master_of(self, slot: int) -> ServerProcess:
+        """The node that serves ``slot`` now."""
+        for lo, hi, master in self.slot_ranges():
+            if lo <= slot <= hi:
+                return master
+        raise ServerStartError(f"Valkey cluster: slot {slot} is served by no node")
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         """Until every live node says every slot is served by a live master
         (after a kill: once the dead master's replica took over)."""
-        import redis
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            alive = [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+        def healthy() -> bool:
+            alive = self.alive()
             ports = {n.port for n in alive}
-            try:
-                if all(_serves_all(n.port, ports) for n in alive):
-                    return
-            except redis.RedisError:
-                pass
-            time.sleep(0.1)
-        raise ServerStartError("Valkey cluster did not become healthy again")
+            return all(_serves_all(n.port, ports) for n in alive)
+
+        _until(healthy, timeout, "every slot is served again", tolerant=True)
 
     def wait_replicated(self, timeout: float = 60.0) -> None:
         """Until every live replica is connected to its master and in sync
         (after a killed master came back: ready to take over again)."""
-        import redis
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            alive = [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
-            try:
-                roles = [_role(n.port) for n in alive]
-            except redis.RedisError:
-                roles = []
-            if roles and roles.count("connected") == len(alive) - self.masters:
-                return
-            time.sleep(0.1)
-        raise ServerStartError("Valkey cluster: a replica did not catch up with its master")
+        def replicated() -> bool:
+            alive = self.alive()
+            roles = [_role(n.port) for n in alive]
+            return roles.count("connected") == len(alive) - self.masters
+
+        _until(replicated, timeout, "every replica caught up with its master", tolerant=True)
 
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def _until(
+    condition: Callable[[], bool], timeout: float, what: str, tolerant: bool = False
+) -> None:
+    """Poll ``condition``; ``tolerant``: a node that does not answer (it is
+    being killed or coming back) counts as not yet."""
+    import redis
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except redis.RedisError:
+            if not tolerant:
+                raise
+        if time.monotonic() > deadline:
+            raise ServerStartError(f"Valkey cluster: timed out waiting until {what}")
+        time.sleep(0.05)
 
 
 def _bus(node: ServerProcess) -> int:
@@ -196,4 +211,4 @@ def valkey_cluster(
             "--cluster-replica-validity-factor", "0",
         ]  # fmt: skip
         nodes.append(node)
-    return ValkeyCluster(nodes, masters, node_timeout_ms)
+    return ValkeyCluster(nodes, masters)

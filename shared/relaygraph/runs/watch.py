@@ -32,6 +32,7 @@ class WatchIndex:
         self.redis = redis
         self.keys = keys
         self.trips = trips
+        self._shards = ShardedIndex(trips, keys.leases_shards())
         self._ended: list[Step] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -79,9 +80,8 @@ class WatchIndex:
     async def due(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
         """(thread id, run id) of the runs whose time came, the longest due
         first, at most ``limit`` of them (from every shard)."""
-        index = ShardedIndex(self.trips, self.keys.leases_shards())
         out = []
-        for _, item in await index.due(now_ms, limit):
+        for _, item in await self._shards.due(now_ms, limit):
             thread_id, _, run_id = item.decode().partition("/")
             out.append((thread_id, run_id))
         return out

@@ -88,6 +88,8 @@ class RedisStore(BaseStore):
         self.redis = redis
         self.keys = keys
         self.trips: RoundTrips = trips or Direct(redis)
+        self._namespaces = ShardedIndex(self.trips, keys.store_namespaces_shards())
+        self._expiry = ShardedIndex(self.trips, keys.store_expiry_shards())
         self.ttl_config = ttl
         self.embeddings = embeddings
         self.index_fields = index_fields
@@ -229,12 +231,11 @@ class RedisStore(BaseStore):
     async def namespaces_under(self, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
         """Every namespace that starts with ``prefix`` (label by label), in
         lexicographic order, empty ones included."""
-        index = ShardedIndex(self.trips, self.keys.store_namespaces_shards())
         if prefix:
             low = _joined(prefix)
-            raw = await index.lex_range(f"[{low}", f"({low}\x01")
+            raw = await self._namespaces.lex_range(f"[{low}", f"({low}\x01")
         else:
-            raw = await index.lex_range("-", "+")
+            raw = await self._namespaces.lex_range("-", "+")
         return [tuple(m.decode().split(_SEP)) for m in raw]
 
     async def _items_of(self, ns: tuple[str, ...], now: int) -> list[tuple[Item, bytes | None]]:
@@ -325,9 +326,8 @@ class RedisStore(BaseStore):
         """Delete items whose TTL ran out (a refresh since is respected); then
         drop namespaces left empty from the index. How many items went."""
         keys = self.keys
-        expiry = ShardedIndex(self.trips, keys.store_expiry_shards())
         deleted = 0
-        for _, member in await expiry.due(_now_ms(), limit):
+        for _, member in await self._expiry.due(_now_ms(), limit):
             ns_list, key = msgspec.json.decode(member)
             ns = tuple(ns_list)
             (outcome,) = await self.trips.run(
