@@ -224,6 +224,14 @@ class ExecutorSettings(BaseSettings):
     sweep_interval: float = Field(
         1.0, description="Seconds between two looks for runs whose lease ran out."
     )
+    checkpoint_write_window: float = Field(
+        0.1,
+        ge=0,
+        description="Seconds a run's checkpoint writes may wait to go to Redis together "
+        "(one fenced script, sent at the latest before the run's outcome is recorded); a "
+        "crash loses at most that much progress, which the next attempt redoes. 0, or a "
+        "run with `durability` `sync`: each write goes at once.",
+    )
     drain_grace: float = Field(
         30.0,
         description="On SIGTERM, seconds in-flight runs may take to finish before they are "

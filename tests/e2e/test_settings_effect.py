@@ -41,6 +41,7 @@ TUNED = {
     "RELAYGRAPH_LIVENESS_TTL": "4",
     "RELAYGRAPH_DISPATCH_GRACE": "7",
     "RELAYGRAPH_RUN_RECORD_TTL": "3",
+    "RELAYGRAPH_CHECKPOINT_WRITE_WINDOW": "30",
     "BG_JOB_TIMEOUT_SECS": "6",  # LangGraph Server's name of RELAYGRAPH_RUN_TIMEOUT
 }
 
@@ -149,6 +150,19 @@ async def test_a_finished_run_is_kept_as_long_as_the_setting(c: Any, redis: Redi
     with pytest.raises(NotFoundError):
         await c.runs.get(tid, run["run_id"])
     assert (await c.threads.get(tid))["values"] == {"seconds": 0.01, "done": True}
+
+
+async def test_checkpoints_wait_for_the_write_window_or_the_end_of_the_run(
+    c: Any, redis: Redis
+) -> None:
+    tid = (await c.threads.create())["thread_id"]
+    run = await c.runs.create(tid, "slow", input={"seconds": 1.5})
+    await asyncio.sleep(0.8)  # the node sleeps; its input checkpoints are held
+    assert (await c.runs.get(tid, run["run_id"]))["status"] == "running"
+    assert await redis.exists(f"tk:cp:{{{tid}}}:ids") == 0
+    await c.runs.join(tid, run["run_id"])  # the outcome comes after its checkpoints
+    assert await redis.zcard(f"tk:cp:{{{tid}}}:ids") == 3
+    assert (await c.threads.get_state(tid))["values"] == {"seconds": 1.5, "done": True}
 
 
 async def test_a_run_that_runs_out_of_time_ends_timeout(c: Any) -> None:

@@ -78,6 +78,9 @@ PROVEN_BY = {
     "RELAYGRAPH_LIVENESS_TTL": f"{EFFECT}::test_liveness_key_lives_as_long_as_the_setting",
     "RELAYGRAPH_SWEEP_INTERVAL": f"{FAILOVER}::test_kill_9_mid_run_continues_from_the_last_checkpoint",
     "RELAYGRAPH_DRAIN_GRACE": f"{FAILOVER}::test_sigterm_drains_and_hands_the_run_over",
+    "RELAYGRAPH_CHECKPOINT_WRITE_WINDOW": (
+        f"{EFFECT}::test_checkpoints_wait_for_the_write_window_or_the_end_of_the_run"
+    ),
     "REVIEWER_HOST": f"{REVIEWER}/test_reviewer_process.py::test_reviewer_process_serves_and_stops_cleanly_on_a_signal",
     "REVIEWER_PORT": f"{REVIEWER}/test_reviewer_process.py::test_reviewer_process_serves_and_stops_cleanly_on_a_signal",
     "REVIEWER_DURABLE": f"{REVIEWER}/test_reviewer_process.py::test_reviewer_process_serves_and_stops_cleanly_on_a_signal",

@@ -9,7 +9,8 @@ it. The claim's round trip brings the attempt's first read (:meth:`latest_step`,
 :meth:`seed`); :meth:`base` is what it started from, for a rollback.
 
 Every graph's saver (``with_allowlist`` makes one per graph) shares one
-:class:`AttemptCache`, given to it explicitly.
+:class:`AttemptCache`, given to it explicitly, and with it the attempt's
+writes not sent yet (:mod:`relaygraph_executor.write_behind`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import ormsgpack
 from langchain_core.runnables import RunnableConfig
 
 from relaygraph.checkpoint import AsyncRedisSaver
-from relaygraph.checkpoint._requests import Call
+from relaygraph.checkpoint._requests import Call, Cmds, Scan
 from relaygraph.pipelining import Step
+from relaygraph_executor.write_behind import WriteBehind
 
 
 def _s(raw: bytes | str) -> str:
@@ -63,19 +65,33 @@ class Attempt:
 
 
 class AttemptCache:
-    """Thread id -> the current attempt's view of it."""
+    """Thread id -> the current attempt's view of it; and its writes held."""
 
     def __init__(self) -> None:
         self.threads: dict[str, Attempt] = {}
+        self.behind: WriteBehind | None = None
 
 
 class AttemptSaver(AsyncRedisSaver):
     """``AsyncRedisSaver`` that answers an attempt's reads of its latest
     checkpoint from what the attempt read and wrote."""
 
-    def __init__(self, *args: Any, cache: AttemptCache | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        cache: AttemptCache | None = None,
+        write_window: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.cache = cache or AttemptCache()
+        if self.cache.behind is None:
+            self.cache.behind = WriteBehind(self._send_batch, write_window)
+
+    @property
+    def behind(self) -> WriteBehind:
+        assert self.cache.behind is not None
+        return self.cache.behind
 
     def with_allowlist(self, extra_allowlist: Any) -> Any:
         clone = super().with_allowlist(extra_allowlist)
@@ -94,9 +110,19 @@ class AttemptSaver(AsyncRedisSaver):
         call = self.latest_call(thread_id)
         return (self._scripts[call.script], call.keys, call.args)
 
-    def seed(self, thread_id: str, token: int | str, loaded: Any) -> None:
-        """Start an attempt's memory with the read :meth:`latest_step` sent."""
+    def seed(
+        self, thread_id: str, token: int | str, loaded: Any, hold_writes: bool = False
+    ) -> None:
+        """Start an attempt's memory with the read :meth:`latest_step` sent;
+        with ``hold_writes``, its checkpoint writes go to Redis in batches."""
         self._seen_latest(thread_id, str(int(token)), loaded)
+        if hold_writes:
+            self.behind.hold(thread_id, self._tkeys(thread_id), str(int(token)))
+
+    async def flush(self, thread_id: str) -> None:
+        """Send the attempt's held writes of ``thread_id`` and wait for Redis;
+        :class:`relaygraph.errors.StaleEpoch` if its token is not current."""
+        await self.behind.flush(thread_id)
 
     def base(
         self, thread_id: str, token: int | str
@@ -111,6 +137,46 @@ class AttemptSaver(AsyncRedisSaver):
         att = self.cache.threads.get(thread_id)
         if att is not None and (token is None or att.token == str(int(token))):
             self.cache.threads.pop(thread_id, None)
+        keys = self._tkeys(thread_id)
+        if token is None or self.behind.token_of(keys) == str(int(token)):
+            self.behind.release(keys)
+
+    # -- held writes ---------------------------------------------------------------
+    async def _send_batch(self, thread_id: str, keys: list[str], args: list[Any]) -> None:
+        try:
+            result = await super()._exec(Call("batch", keys, args))
+            self._fenced(result, thread_id, str(args[0]))
+        except BaseException:
+            self._unsure(thread_id)
+            raise
+
+    async def _exec(self, req: Any) -> Any:
+        behind = self.behind
+        if isinstance(req, Call) and behind.takes(req):
+            await behind.add(req)
+            return [1]
+        if isinstance(req, Cmds) and req.then is not None and behind.takes(req.then):
+            await super()._exec(Cmds(req.cmds))  # the run index goes at once
+            await behind.add(req.then)
+            return [1]
+        # Anything else sees Redis as the attempt left it.
+        if isinstance(req, Scan):
+            await behind.flush_all()
+        elif isinstance(req, Call):
+            await behind.flush_keys(req.keys)
+        elif isinstance(req, Cmds):
+            await behind.flush_keys([cmd[1] for cmd in req.cmds if len(cmd) > 1])
+            if req.then is not None:
+                await behind.flush_keys(req.then.keys)
+        return await super()._exec(req)
+
+    async def apending_write_keys(self, config: RunnableConfig) -> set[bytes]:
+        await self.behind.flush(str(config["configurable"]["thread_id"]))
+        return await super().apending_write_keys(config)
+
+    async def adelete_pending_writes(self, config: RunnableConfig, keys: set[bytes]) -> None:
+        await self.behind.flush(str(config["configurable"]["thread_id"]))
+        await super().adelete_pending_writes(config, keys)
 
     # -- the checkpointer's hooks ----------------------------------------------------
     def _cached_latest(self, thread_id: str, token: str) -> Any:

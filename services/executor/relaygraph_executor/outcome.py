@@ -22,6 +22,7 @@ from langgraph.types import StateSnapshot
 
 from relaygraph.checkpoint import FENCING_TOKEN
 from relaygraph.contracts import InterruptEvent, InterruptItem, RunRequest, encode
+from relaygraph.errors import StaleEpoch
 from relaygraph.runs import FinishOutcome, RunStatus, ThreadStatus, now_iso
 from relaygraph.threads import STATELESS_RESULT_TTL
 from relaygraph_executor.decisions import Attempt
@@ -103,6 +104,11 @@ class Recorder:
         self, req: RunRequest, epoch: int, ending: Ending, outcome: Outcome
     ) -> Attempt:
         runs = self.res.runs
+        try:  # the checkpoints first: the outcome says they are there
+            await self.res.saver.flush(req.thread_id)
+        except StaleEpoch:
+            log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
+            return Attempt.STALE
         hook = await self._webhook_base(req) if req.webhook else None
         # A queued run is watched by the sweeper from its creation until its
         # turn, so the thread is handed on in the same script.

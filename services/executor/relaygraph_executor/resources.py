@@ -73,7 +73,12 @@ async def open_resources(config: Config, settings: Settings) -> AsyncIterator[Re
         # One pipeline for the whole process: what the runs, their checkpoints
         # and the sweeper ask in one turn of the event loop goes out together.
         trips = AutoPipeline(rds)
-        saver = AttemptSaver(rds, key_prefix=redis.key_prefix, pipeline=trips)
+        saver = AttemptSaver(
+            rds,
+            key_prefix=redis.key_prefix,
+            pipeline=trips,
+            write_window=settings.executor.checkpoint_write_window,
+        )
         await saver.asetup()
         store = store_for(config, rds, keys, trips, embed=True)
         registry = GraphRegistry(config, saver, store)

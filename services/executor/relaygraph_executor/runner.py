@@ -7,6 +7,7 @@ renewed; a cancel, a lost lease or a graceful stop cancels the graph's task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from enum import StrEnum
@@ -79,7 +80,7 @@ class Runner:
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return Attempt.SKIPPED
-        saver.seed(req.thread_id, claim.epoch, claim.then)
+        saver.seed(req.thread_id, claim.epoch, claim.then, hold_writes=req.durability != "sync")
         # One INFO line per run (its outcome); the start is worth one only on a retry.
         retry = claim.attempt > 1 or claim.outcome is not ClaimOutcome.OK
         log.log(
@@ -258,6 +259,8 @@ class Runner:
         if stop is Stop.LOST:
             return Attempt.STALE
         if stop is Stop.HANDOFF:
+            with contextlib.suppress(*INFRA_ERRORS, StaleEpoch):  # the next attempt redoes it
+                await self.registry.checkpointer.flush(req.thread_id)
             await self.runs.release(req.thread_id, req.run_id, epoch)
             return Attempt.HANDED_BACK
         return Ending(RunStatus.INTERRUPTED, seq, rollback=stop is Stop.ROLLBACK)

@@ -214,6 +214,92 @@ touch(ARGV[2])
 return {1}
 """
 
+# ARGV: token, ttl ms, then operations, each (kind, n, n arguments): 'p' a put
+# (PUT's ARGV from its third) or 'w' writes (PUT_WRITES's triples), in the
+# order they were made. One fence, then each key written once: the same end
+# state as the operations one by one (a field put twice keeps the last; a
+# write whose first operation keeps the first keeps what Redis held).
+BATCH = r"""
+local stale = fence(ARGV[1])
+if stale then return stale end
+local fields, recs, refs, runs, blobs = {}, {}, {}, {}, {}
+local members, firstv, lasts = {}, {}, {}
+local i = 3
+while i <= #ARGV do
+  local kind, a = ARGV[i], i + 2
+  local b = a + tonumber(ARGV[i + 1]) - 1
+  if kind == 'p' then
+    local f = ARGV[a]
+    if not recs[f] then fields[#fields + 1] = f end
+    recs[f], refs[f] = ARGV[a + 1], ARGV[a + 2]
+    if ARGV[a + 3] ~= '' then runs[#runs + 1] = 0; runs[#runs + 1] = ARGV[a + 3] end
+    for j = a + 4, b, 2 do blobs[#blobs + 1] = ARGV[j]; blobs[#blobs + 1] = ARGV[j + 1] end
+  else
+    for j = a, b, 3 do
+      local m, v = ARGV[j], ARGV[j + 1]
+      if firstv[m] == nil then
+        members[#members + 1] = m
+        firstv[m] = v
+      end
+      if ARGV[j + 2] == 's' then lasts[m] = v end
+    end
+  end
+  i = b + 1
+end
+if #fields > 0 then
+  local rows, ref_rows, id_rows = {}, {}, {}
+  for _, f in ipairs(fields) do
+    rows[#rows + 1] = f; rows[#rows + 1] = recs[f]
+    ref_rows[#ref_rows + 1] = f; ref_rows[#ref_rows + 1] = refs[f]
+    id_rows[#id_rows + 1] = 0; id_rows[#id_rows + 1] = f
+  end
+  local added, k = 0, 1
+  while k <= #rows do  -- chunked() keeps table replies only; HSET's is a count
+    local j = math.min(k + 2 * CHUNK - 1, #rows)
+    added = added + redis.call('HSET', CPS, unpack(rows, k, j))
+    k = j + 1
+  end
+  if added < #fields then
+    -- Checkpoints put again (rare): their old runs' index entries go first.
+    local old = chunked('HMGET', REFS, fields, 1, #fields, 1)
+    for k = 1, #fields do
+      local run = old[k] and strings(old[k])[1] or ''
+      if run ~= '' then redis.call('ZREM', RUNS, run .. '\0' .. fields[k]) end
+    end
+  end
+  if #blobs > 0 then chunked('HSET', BLOBS, blobs, 1, #blobs, 2) end
+  chunked('HSET', REFS, ref_rows, 1, #ref_rows, 2)
+  chunked('ZADD', IDS, id_rows, 1, #id_rows, 2)
+  if #runs > 0 then chunked('ZADD', RUNS, runs, 1, #runs, 2) end
+end
+if #members > 0 then
+  -- A member no operation overwrites keeps what Redis holds: one read for all.
+  local keep, held = {}, {}
+  for _, m in ipairs(members) do
+    if lasts[m] == nil then keep[#keep + 1] = m end
+  end
+  if #keep > 0 then
+    local found = chunked('HMGET', WRITES, keep, 1, #keep, 1)
+    for k = 1, #keep do held[keep[k]] = found[k] end
+  end
+  local rows, id_rows = {}, {}
+  for _, m in ipairs(members) do
+    local v = lasts[m]
+    if v == nil and not held[m] then v = firstv[m] end
+    if v ~= nil then
+      rows[#rows + 1] = m; rows[#rows + 1] = v
+      id_rows[#id_rows + 1] = 0; id_rows[#id_rows + 1] = m
+    end
+  end
+  if #rows > 0 then
+    chunked('HSET', WRITES, rows, 1, #rows, 2)
+    chunked('ZADD', WIDS, id_rows, 1, #id_rows, 2)
+  end
+end
+touch(ARGV[2])
+return {1}
+"""
+
 # ARGV: none. Returns the run ids the thread held.
 DELETE_THREAD = r"""
 local runs, seen = {}, {}
@@ -304,6 +390,7 @@ SCRIPTS: dict[str, str] = {
         "load": LOAD,
         "put": PUT,
         "put_writes": PUT_WRITES,
+        "batch": BATCH,
         "delete_thread": DELETE_THREAD,
         "delete_runs": DELETE_RUNS,
         "prune": PRUNE,
