@@ -7,15 +7,17 @@ Cluster slot), listed in ``relaygraph.keys.Keys.checkpoint_thread_keys``:
 * ``ids``: sorted set of ``ns\\0checkpoint_id`` (lex order = time order per
   namespace), so the newest checkpoint of a namespace is one ZREVRANGEBYLEX;
 * ``cps`` / ``refs``: the checkpoint records, and for the Lua scripts the run
-  id and ``channel\\0version`` of each channel it holds;
+  id and ``channel\\0version`` of each channel it holds (the run id finds a
+  run's checkpoints for ``delete_for_runs``);
 * ``blobs``: one value per (namespace, channel, version), written only when the
   version changes (``new_versions``), shared by every checkpoint that holds it;
 * ``wids`` / ``writes``: pending writes, one lex range per checkpoint;
-* ``runs``: ``run_id\\0ns\\0checkpoint_id`` for ``delete_for_runs`` (plus
-  ``rg:cp:run:{<run_id>}:threads``, the threads a run wrote to).
+* ``runs``: an older layout's index of checkpoints by run, only deleted now;
+  ``rg:cp:run:{<run_id>}:threads`` lists the threads a run wrote to.
 
 Reading a checkpoint (newest or by id) is one script call; ``put`` and
-``put_writes`` are one script call each, whatever the history length.
+``put_writes`` are one script call each, whatever the history length, and
+``batch`` applies many of them in one (one fence, each key written once).
 
 Fencing: when ``config["configurable"]["fencing_token"]`` is set, ``put`` and
 ``put_writes`` check in the same script that the thread's epoch key

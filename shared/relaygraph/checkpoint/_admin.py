@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from relaygraph.checkpoint._common import RedisSaverCore
-from relaygraph.checkpoint._requests import Call, Cmds, Op, _s, _text
+from relaygraph.checkpoint._requests import Call, Cmds, Op, _s, _strings_first, _text
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 
@@ -62,7 +62,7 @@ class AdminOps(RedisSaverCore):
         args: list[Any] = [self._ttl_ms]
         for part in snapshot:
             args += [len(part), *part]
-        runs = {_s(m).split("\x00", 1)[0] for m in snapshot[6]}
+        runs = {_strings_first(refs) for refs in snapshot[2][1::2]}
         for run_id in sorted(runs):
             if (index := self._run_index(run_id, target)) is not None:
                 yield index

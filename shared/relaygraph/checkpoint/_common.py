@@ -279,7 +279,6 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         )
         index = self._run_index(run_id, thread_id) if run_id else None
         args = [token, self._ttl_ms, field, record, _strings([run_id.encode(), *refs])]
-        args.append(f"{run_id}\x00{field}" if run_id else "")
         put = Call("put", self._tkeys(thread_id), args + blob_args)
         try:
             result = yield (put if index is None else Cmds(index.cmds, then=put))

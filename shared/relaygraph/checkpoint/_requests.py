@@ -58,6 +58,12 @@ def _strings(items: Iterable[bytes]) -> bytes:
     return b"".join(b"%d:%s" % (len(item), item) for item in items)
 
 
+def _strings_first(raw: bytes) -> str:
+    """The first item of :func:`_strings` bytes (``""`` for none)."""
+    length, sep, rest = raw.partition(b":")
+    return rest[: int(length)].decode() if sep else ""
+
+
 def _pack_typed(typed: tuple[str, bytes]) -> bytes:
     return typed[0].encode() + b"\x00" + typed[1]
 

@@ -9,7 +9,7 @@ Every script gets the same KEYS, all in the thread's hash slot
     4 blobs   hash   ns\\0channel\\0version -> tag\\0bytes
     5 wids    zset   ns\\0cid\\0task_id\\0idx           (lex order)
     6 writes  hash   same fields as wids -> msgpack pending write
-    7 runs    zset   run_id\\0ns\\0cid                  (lex order)
+    7 runs    zset   (an older layout's index of checkpoints by run; deleted with the thread)
     8 epoch   string the thread's fencing epoch (read only, by the fence)
 
 ``strings(...)`` is a list of ``<byte length>:<bytes>`` items, the only
@@ -71,7 +71,7 @@ end
 local function touch(ttl)
   local ms = tonumber(ttl)
   if ms and ms > 0 then
-    for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], ms) end
+    for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ms) end  -- not the 7th (unused)
   end
 end
 
@@ -101,12 +101,13 @@ local function load(field, with_record)
   return {field, rec, blobs, writes}
 end
 
+-- The run that wrote each checkpoint is the first item of its refs, so the
+-- checkpoints of a run are found by reading the refs (maintenance only).
+local function run_of(refs)
+  return strings(refs)[1] or ''
+end
+
 local function drop(field)
-  local refs = redis.call('HGET', REFS, field)
-  if refs then
-    local run = strings(refs)[1]
-    if run and run ~= '' then redis.call('ZREM', RUNS, run .. '\0' .. field) end
-  end
   redis.call('HDEL', CPS, field)
   redis.call('HDEL', REFS, field)
   redis.call('ZREM', IDS, field)
@@ -154,21 +155,15 @@ for i = 2, #ARGV do out[#out + 1] = load(ARGV[i], ARGV[1] == '1') end
 return out
 """
 
-# ARGV: token, ttl ms, field, record, refs, run member, blob field/value pairs...
+# ARGV: token, ttl ms, field, record, refs, blob field/value pairs...
 PUT = r"""
 local stale = fence(ARGV[1])
 if stale then return stale end
 local field = ARGV[3]
--- A checkpoint put again (rare): its old run's index entry goes first.
-if redis.call('HSET', CPS, field, ARGV[4]) == 0 then
-  local old = redis.call('HGET', REFS, field)
-  local run = old and strings(old)[1] or ''
-  if run ~= '' then redis.call('ZREM', RUNS, run .. '\0' .. field) end
-end
-if #ARGV >= 7 then chunked('HSET', BLOBS, ARGV, 7, #ARGV, 2) end
+redis.call('HSET', CPS, field, ARGV[4])
+if #ARGV >= 6 then chunked('HSET', BLOBS, ARGV, 6, #ARGV, 2) end
 redis.call('HSET', REFS, field, ARGV[5])
 redis.call('ZADD', IDS, 0, field)
-if ARGV[6] ~= '' then redis.call('ZADD', RUNS, 0, ARGV[6]) end
 touch(ARGV[2])
 return {1}
 """
@@ -222,7 +217,7 @@ return {1}
 BATCH = r"""
 local stale = fence(ARGV[1])
 if stale then return stale end
-local fields, recs, refs, runs, blobs = {}, {}, {}, {}, {}
+local fields, recs, refs, blobs = {}, {}, {}, {}
 local members, firstv, lasts = {}, {}, {}
 local i = 3
 while i <= #ARGV do
@@ -232,8 +227,7 @@ while i <= #ARGV do
     local f = ARGV[a]
     if not recs[f] then fields[#fields + 1] = f end
     recs[f], refs[f] = ARGV[a + 1], ARGV[a + 2]
-    if ARGV[a + 3] ~= '' then runs[#runs + 1] = 0; runs[#runs + 1] = ARGV[a + 3] end
-    for j = a + 4, b, 2 do blobs[#blobs + 1] = ARGV[j]; blobs[#blobs + 1] = ARGV[j + 1] end
+    for j = a + 3, b, 2 do blobs[#blobs + 1] = ARGV[j]; blobs[#blobs + 1] = ARGV[j + 1] end
   else
     for j = a, b, 3 do
       local m, v = ARGV[j], ARGV[j + 1]
@@ -253,24 +247,10 @@ if #fields > 0 then
     ref_rows[#ref_rows + 1] = f; ref_rows[#ref_rows + 1] = refs[f]
     id_rows[#id_rows + 1] = 0; id_rows[#id_rows + 1] = f
   end
-  local added, k = 0, 1
-  while k <= #rows do  -- chunked() keeps table replies only; HSET's is a count
-    local j = math.min(k + 2 * CHUNK - 1, #rows)
-    added = added + redis.call('HSET', CPS, unpack(rows, k, j))
-    k = j + 1
-  end
-  if added < #fields then
-    -- Checkpoints put again (rare): their old runs' index entries go first.
-    local old = chunked('HMGET', REFS, fields, 1, #fields, 1)
-    for k = 1, #fields do
-      local run = old[k] and strings(old[k])[1] or ''
-      if run ~= '' then redis.call('ZREM', RUNS, run .. '\0' .. fields[k]) end
-    end
-  end
+  chunked('HSET', CPS, rows, 1, #rows, 2)
   if #blobs > 0 then chunked('HSET', BLOBS, blobs, 1, #blobs, 2) end
   chunked('HSET', REFS, ref_rows, 1, #ref_rows, 2)
   chunked('ZADD', IDS, id_rows, 1, #id_rows, 2)
-  if #runs > 0 then chunked('ZADD', RUNS, runs, 1, #runs, 2) end
 end
 if #members > 0 then
   -- A member no operation overwrites keeps what Redis holds: one read for all.
@@ -303,8 +283,8 @@ return {1}
 # ARGV: none. Returns the run ids the thread held.
 DELETE_THREAD = r"""
 local runs, seen = {}, {}
-for _, m in ipairs(redis.call('ZRANGE', RUNS, 0, -1)) do
-  local r = string.match(m, '^([^%z]*)')
+for _, refs in ipairs(redis.call('HVALS', REFS)) do
+  local r = run_of(refs)
   if not seen[r] then
     seen[r] = true
     runs[#runs + 1] = r
@@ -316,11 +296,11 @@ return runs
 
 # ARGV: run ids. Returns how many checkpoints were dropped.
 DELETE_RUNS = r"""
-local n = 0
-for i = 1, #ARGV do
-  for _, m in ipairs(range(RUNS, ARGV[i])) do
-    drop(string.sub(m, #ARGV[i] + 2))
-    redis.call('ZREM', RUNS, m)
+local n, wanted, all = 0, {}, redis.call('HGETALL', REFS)
+for i = 1, #ARGV do wanted[ARGV[i]] = true end
+for i = 1, #all, 2 do
+  if wanted[run_of(all[i + 1])] then
+    drop(all[i])
     n = n + 1
   end
 end
@@ -355,7 +335,7 @@ SNAPSHOT = r"""
 return {
   redis.call('ZRANGE', IDS, 0, -1), redis.call('HGETALL', CPS), redis.call('HGETALL', REFS),
   redis.call('HGETALL', BLOBS), redis.call('ZRANGE', WIDS, 0, -1),
-  redis.call('HGETALL', WRITES), redis.call('ZRANGE', RUNS, 0, -1)
+  redis.call('HGETALL', WRITES), {}
 }
 """
 
