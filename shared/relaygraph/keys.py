@@ -187,7 +187,8 @@ class Keys:
         return f"{self.prefix}:executor:{executor_id}"
 
     def thread_epoch(self, thread_id: str) -> str:
-        """The thread's current fencing epoch (INCR on every run claim)."""
+        """An older layout's fencing epoch of the thread, read where the
+        thread's record has no ``epoch`` field yet (a claim sets that field)."""
         return f"{self.prefix}:thread:{{{thread_id}}}:epoch"
 
     # -- checkpointer keys (relaygraph.checkpoint) ---------------------------
@@ -234,7 +235,8 @@ class Keys:
 
     def checkpoint_thread_keys(self, thread_id: str) -> list[str]:
         """The thread's checkpointer keys in the order the Lua scripts expect,
-        then its fencing epoch key (read, never written, by the checkpointer)."""
+        then the two that hold its fencing epoch (read, never written, by the
+        checkpointer): an older layout's key, and the thread's record."""
         return [
             self.checkpoint_ids(thread_id),
             self.checkpoint_records(thread_id),
@@ -244,6 +246,7 @@ class Keys:
             self.checkpoint_writes(thread_id),
             self.checkpoint_runs(thread_id),
             self.thread_epoch(thread_id),
+            self.thread(thread_id),
         ]
 
     def checkpoint_run_threads(self, run_id: str) -> str:

@@ -28,12 +28,17 @@ class Lua:
     args: tuple[str, ...]
     body: str
     functions: str = ""
+    variadic: bool = False
+    """More ARGV may follow the named ones (``rest`` of :meth:`Script.step`),
+    from ``ARGV[NARGS + 1]``."""
 
     @property
     def source(self) -> str:
         lines = [f"-- {self.name}"]
         lines += [f"local {key} = KEYS[{i}]" for i, key in enumerate(self.keys, 1)]
         lines += [f"local {arg} = ARGV[{i}]" for i, arg in enumerate(self.args, 1)]
+        if self.variadic:
+            lines.append(f"local NARGS = {len(self.args)}")
         return "\n".join([*lines, self.functions, self.body])
 
 
@@ -44,9 +49,11 @@ class Script:
         self.lua = lua
         self._script: AsyncScript = redis.register_script(lua.source)
 
-    def step(self, **values: Any) -> Step:
+    def step(self, rest: list[Any] | tuple[Any, ...] = (), /, **values: Any) -> Step:
         """The call as one step of a round trip (``pipelining``): every key and
-        argument by its name, no more, no less."""
+        argument by its name, no more, no less; then ``rest`` (a variadic script)."""
+        if rest and not self.lua.variadic:
+            raise TypeError(f"script {self.lua.name} takes no more arguments")
         names = set(values)
         wanted = set(self.lua.keys) | set(self.lua.args)
         if names != wanted:
@@ -56,7 +63,7 @@ class Script:
             )
         keys = [values[k] for k in self.lua.keys]
         args = [_arg(values[a]) for a in self.lua.args]
-        return (self._script, keys, args)
+        return (self._script, keys, [*args, *rest])
 
 
 def _arg(value: Any) -> Any:

@@ -33,17 +33,23 @@ event was lost reads the outcome there."""
 
 _CREATE = """
 -- KEYS: thread ; ARGV: thread_id, now, metadata_json, if_exists, graph_id,
--- ttl_strategy, ttl_minutes. Replies: created | exists | conflict
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if ARGV[4] == 'do_nothing' then return 'exists' end
-  return 'conflict'
+-- ttl_strategy, ttl_minutes, fresh ('1': an id just drawn at random, which
+-- cannot exist). Replies {created} | {exists, row as HGETALL} | {conflict}; a
+-- created row is the one written (the caller knows it).
+if ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[4] == 'do_nothing' then return {'exists', redis.call('HGETALL', KEYS[1])} end
+  return {'conflict'}
 end
-redis.call('HSET', KEYS[1], 'thread_id', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2],
+local row = {'thread_id', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2],
   'state_updated_at', ARGV[2], 'metadata', ARGV[3], 'status', 'idle', 'values', 'null',
-  'interrupts', '{}')
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'graph_id', ARGV[5]) end
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ttl_strategy', ARGV[6], 'ttl_minutes', ARGV[7]) end
-return 'created'
+  'interrupts', '{}', 'queued', '0', 'epoch', '0'}
+if ARGV[5] ~= '' then row[#row + 1] = 'graph_id'; row[#row + 1] = ARGV[5] end
+if ARGV[7] ~= '' then
+  row[#row + 1] = 'ttl_strategy'; row[#row + 1] = ARGV[6]
+  row[#row + 1] = 'ttl_minutes'; row[#row + 1] = ARGV[7]
+end
+redis.call('HSET', KEYS[1], unpack(row))
+return {'created'}
 """
 
 _EXPIRE = """
@@ -98,19 +104,23 @@ class Threads:
         *,
         ttl: TTL | None = None,
         expires_in: float | None = None,
+        fresh: bool = False,
     ) -> dict[str, bytes]:
         """``ttl``: the thread's own; ``expires_in``: minutes until the
-        sweeper looks at it (its own TTL or the default)."""
+        sweeper looks at it (its own TTL or the default); ``fresh``: the id
+        was just drawn at random (uuid4), so nobody else can hold it."""
         key = self.keys.thread(thread_id)
         graph_id = metadata.get("graph_id")
+        created, meta = now_iso(), msgspec.json.encode(metadata)
         args = [
             thread_id,
-            now_iso(),
-            msgspec.json.encode(metadata),
+            created,
+            meta,
             if_exists,
             graph_id if isinstance(graph_id, str) else "",
             ttl.strategy if ttl else "",
             repr(ttl.minutes) if ttl else "",
+            "1" if fresh else "",
         ]
         # One round trip: the script, the search index (outside the thread's
         # slot; NX keeps an existing thread's place), and the row.
@@ -120,14 +130,33 @@ class Threads:
         ]
         if expires_in is not None:
             steps.append(self.expiry_step(thread_id, expires_in, only_new=True))
-        steps.append(("HGETALL", key))
-        replies = await self.runs.trips.run(steps)
-        res, raw = replies[0], replies[-1]
-        if res == b"conflict":
+        reply = (await self.runs.trips.run(steps))[0]
+        if reply[0] == b"conflict":
             raise Conflict(f"Thread with ID {thread_id} already exists")
-        if not raw:  # the script was reloaded, so it ran after the read
-            return await self.get(thread_id)
-        return {k.decode(): v for k, v in raw.items()}
+        if reply[0] == b"exists":
+            flat = reply[1]
+            return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+        now = created.encode()
+        row = {
+            "thread_id": thread_id.encode(),
+            "created_at": now,
+            "updated_at": now,
+            "state_updated_at": now,
+            "metadata": meta,
+            "status": b"idle",
+            "values": b"null",
+            "interrupts": b"{}",
+            "queued": b"0",
+            "epoch": b"0",
+        }
+        if isinstance(graph_id, str):
+            row["graph_id"] = graph_id.encode()
+        if ttl is not None:
+            row |= {
+                "ttl_strategy": ttl.strategy.encode(),
+                "ttl_minutes": repr(ttl.minutes).encode(),
+            }
+        return row
 
     def expiry_step(self, thread_id: str, minutes: float, only_new: bool = False) -> Any:
         due = int((time.time() + minutes * 60) * 1000)

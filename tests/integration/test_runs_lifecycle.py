@@ -143,6 +143,7 @@ def test_a_script_is_called_by_names() -> None:
             THREAD="t",
             RUN="r",
             EPOCH="e",
+            **dict.fromkeys(("IDS", "CPS", "REFS", "BLOBS", "WIDS", "WRITES"), "c"),
             run_id="1",
             executor_id="x",
             now="n",

@@ -119,6 +119,11 @@ class AttemptSaver(AsyncRedisSaver):
         if hold_writes:
             self.behind.hold(thread_id, self._tkeys(thread_id), str(int(token)))
 
+    async def take_held(self, thread_id: str) -> tuple[Any, list[Any]]:
+        """The attempt's writes of ``thread_id`` not sent yet, for the finish
+        script to write (:meth:`WriteBehind.take`)."""
+        return await self.behind.take(self._tkeys(thread_id))
+
     async def flush(self, thread_id: str) -> None:
         """Send the attempt's held writes of ``thread_id`` and wait for Redis;
         :class:`relaygraph.errors.StaleEpoch` if its token is not current."""

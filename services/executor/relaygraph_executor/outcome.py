@@ -104,8 +104,8 @@ class Recorder:
         self, req: RunRequest, epoch: int, ending: Ending, outcome: Outcome
     ) -> Attempt:
         runs = self.res.runs
-        try:  # the checkpoints first: the outcome says they are there
-            await self.res.saver.flush(req.thread_id)
+        try:  # the checkpoints not sent yet go with the outcome, fenced alike
+            held = await self.res.saver.take_held(req.thread_id)
         except StaleEpoch:
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)
             return Attempt.STALE
@@ -123,6 +123,7 @@ class Recorder:
             result=outcome.output,
             outbox=outcome.outbox,
             pause_checkpoint=outcome.pause_checkpoint,
+            checkpoint_writes=held,
         )
         if finished.outcome is FinishOutcome.STALE:
             log.warning("run %s finished after losing its lease; outcome dropped", req.run_id)

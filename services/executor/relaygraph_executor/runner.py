@@ -74,13 +74,11 @@ class Runner:
         saver = self.registry.checkpointer
         # The thread's latest checkpoint comes back with the claim: the graph's
         # first read of it is then answered by the saver without a round trip.
-        claim = await self.runs.claim(
-            req.thread_id, req.run_id, self.executor_id, then=saver.latest_step(req.thread_id)
-        )
+        claim = await self.runs.claim(req.thread_id, req.run_id, self.executor_id)
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return Attempt.SKIPPED
-        saver.seed(req.thread_id, claim.epoch, claim.then, hold_writes=req.durability != "sync")
+        saver.seed(req.thread_id, claim.epoch, claim.latest, hold_writes=req.durability != "sync")
         # One INFO line per run (its outcome); the start is worth one only on a retry.
         retry = claim.attempt > 1 or claim.outcome is not ClaimOutcome.OK
         log.log(

@@ -6,12 +6,12 @@ on from the last checkpoint Redis holds. Within that contract the executor
 holds an attempt's puts and pending writes for up to a window
 (``RELAYGRAPH_CHECKPOINT_WRITE_WINDOW``) and sends them as one fenced script
 (the checkpointer's ``batch``): one fence and each key written once, whatever
-the number of steps. A quick run sends everything once, just before its
-outcome is recorded.
+the number of steps. A quick run sends everything once, in the script that
+records its outcome.
 
 What stays as it was: a write of a stale attempt is refused (the batch is
-fenced like any put), the outcome is recorded only after its checkpoints are
-in Redis (:meth:`WriteBehind.flush` before the finish), a read that the
+fenced like any put), the outcome is recorded with or after its checkpoints
+(:meth:`WriteBehind.take` hands them to the finish script), a read that the
 attempt's memory cannot answer first sends what is held, and durability
 ``sync`` writes through.
 """
@@ -123,6 +123,22 @@ class WriteBehind:
             held = self._by_key.get(key.decode() if isinstance(key, bytes) else str(key))
             if held is not None:
                 await self._flush(held)
+
+    async def take(self, keys: list[str]) -> tuple[Any, list[Any]]:
+        """What is held of the thread, no longer held: (ttl, the ``batch``
+        operations) for the caller to send with its own script (the run's
+        finish); waits for a batch on its way, raises if one was refused."""
+        held = self._held.get(keys[0])
+        if held is None:
+            return "", []
+        async with held.lock:
+            if held.timer is not None:
+                held.timer.cancel()
+                held.timer = None
+            if held.refused is not None:
+                raise held.refused
+            ops, held.ops, held.size = held.ops, [], 0
+            return held.ttl, ops
 
     async def flush_all(self) -> None:
         for held in list(self._held.values()):

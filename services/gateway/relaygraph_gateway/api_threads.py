@@ -71,6 +71,7 @@ async def create_thread_response(g: Gateway, body: ThreadCreate) -> Response:
         body.if_exists,
         ttl=ttl,
         expires_in=ttl.minutes if ttl else g.config.thread_ttl.default_ttl,
+        fresh=body.thread_id is None,
     )
     return JSON(thread_json(row))
 

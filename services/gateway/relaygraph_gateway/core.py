@@ -287,6 +287,7 @@ class Gateway:
         resuming = is_resume(body)
         await self._check_payload(graph_id, body)
         due = StartTime.after(body.after_seconds)
+        fresh_id = run_id is None  # drawn here at random: no record can hold it yet
         new = NewRun(
             run_id=run_id or str(uuid.uuid4()),
             thread_id=thread_id,
@@ -315,6 +316,7 @@ class Gateway:
             else None,
             due_ms=due.ms,
             then=then,
+            fresh_id=fresh_id,
         )
         if created.decision is Decision.DUPLICATE:
             return await self.run_json(thread_id, created.run_id), created, None

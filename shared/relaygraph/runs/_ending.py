@@ -6,7 +6,18 @@ thread to its next queued run."""
 
 from __future__ import annotations
 
+from relaygraph.checkpoint._lua import FUNCTIONS as CHECKPOINT_FUNCTIONS
 from relaygraph.lua import Lua
+
+CHECKPOINT_KEYS = ("IDS", "CPS", "REFS", "BLOBS", "WIDS", "WRITES")
+"""The thread's checkpoint keys, by the names the checkpointer's Lua uses."""
+
+EPOCH_NOW = r"""
+-- The thread's fencing epoch: its record's field (an older layout's own key, else).
+local function epoch_now()
+  return redis.call('HGET', THREAD, 'epoch') or redis.call('GET', EPOCH)
+end
+"""
 
 # release_resumes: a run that did not apply its resume (cancelled, or its graph
 # did not load) leaves the interrupts it answered answerable again.
@@ -34,11 +45,14 @@ end
 -- ``row``: the thread's fields the caller writes (field, value, ...), with
 -- ``status`` the status the thread ends the run with; written here, once,
 -- with the hand-on's own. No active run is an empty ``active_run``.
-local function hand_on(now_ms, row, status)
-  local nxt = redis.call('LPOP', QUEUE)
+-- ``queued``: the thread's field; '0' says the queue is empty (no need to look).
+local function hand_on(now_ms, row, status, queued)
+  local nxt = false
+  if queued ~= '0' then nxt = redis.call('LPOP', QUEUE) end
   if not nxt then
     row[#row + 1] = 'active_run'; row[#row + 1] = ''
     row[#row + 1] = 'active_since'; row[#row + 1] = ''
+    row[#row + 1] = 'queued'; row[#row + 1] = '0'
     redis.call('HSET', THREAD, unpack(row))
     return {'recorded', '', '', ''}
   end
@@ -60,7 +74,7 @@ end
 
 FINISH = Lua(
     "finish",
-    keys=("THREAD", "RUN", "QUEUE", "QUEUED", "EPOCH", "RESUMES"),
+    keys=("THREAD", "RUN", "QUEUE", "QUEUED", "EPOCH", "RESUMES", *CHECKPOINT_KEYS),
     args=(
         "run_id",
         "epoch",
@@ -74,16 +88,26 @@ FINISH = Lua(
         "outbox",
         "pause_checkpoint",
         "record_ttl",
+        "checkpoint_ttl",
     ),
-    functions=_END,
+    functions=CHECKPOINT_FUNCTIONS + _END,
+    variadic=True,
     body=r"""
 -- thread_status '': the thread goes back to the status it had before the run
 -- (the run changed nothing); values / interrupts '': left as they are.
 -- outbox: the interrupt event to publish (kept until it is published, so the
 -- sweeper publishes it if this executor dies first).
+-- The ARGV after the named ones: the attempt's last checkpoint writes (the
+-- checkpointer's ``batch`` operations), written first, under the same fence.
 -- Replies {outcome, next_request, next_run_id, next_due_ms}: recorded |
 -- handed_on | stale.
-if redis.call('GET', EPOCH) ~= epoch then return {'stale', '', '', ''} end
+local rest_status, active, queued, cur =
+  unpack(redis.call('HMGET', THREAD, 'rest_status', 'active_run', 'queued', 'epoch'))
+if (cur or redis.call('GET', EPOCH)) ~= epoch then return {'stale', '', '', ''} end
+if #ARGV > NARGS then
+  apply_batch(NARGS + 1)
+  touch(checkpoint_ttl)
+end
 if outbox ~= '' then
   redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now,
     'outbox', outbox)
@@ -91,7 +115,6 @@ else
   redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now)
 end
 keep_for(record_ttl)
-local rest_status, active = unpack(redis.call('HMGET', THREAD, 'rest_status', 'active_run'))
 local status = thread_status
 if status == '' then status = rest_status or 'idle' end
 local row = {'status', status, 'updated_at', now, 'state_updated_at', now}
@@ -105,7 +128,7 @@ if active ~= run_id then
   redis.call('HSET', THREAD, unpack(row))
   return {'recorded', '', '', ''}
 end
-return hand_on(now_ms, row, status)
+return hand_on(now_ms, row, status, queued)
 """,
 )
 
@@ -135,10 +158,11 @@ if st == 'pending' and redis.call('HEXISTS', RUN, 'claimed_ms') == 0
   -- ends now, and a later claim finds it ended.
   redis.call('HSET', RUN, 'status', 'interrupted', 'updated_at', now)
   keep_for(record_ttl)
-  local status = redis.call('HGET', THREAD, 'rest_status') or 'idle'
+  local status, queued = unpack(redis.call('HMGET', THREAD, 'rest_status', 'queued'))
+  status = status or 'idle'
   release_resumes(run_id)
   local handed = hand_on(now_ms, {'status', status, 'updated_at', now, 'state_updated_at', now},
-    status)
+    status, queued)
   return {'cancelled', handed[2], handed[3], handed[4]}
 end
 -- Claimed, or running: whoever claims or renews it next sees the flag.

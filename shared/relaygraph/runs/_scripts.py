@@ -3,14 +3,17 @@
 Keys (all carry the hash tag ``{<thread_id>}``, see ``relaygraph.keys.Keys``):
 
     THREAD   hash   the thread: status, rest_status, active_run, active_since,
-                    owner, values, interrupts, pause_checkpoint, last_resume ...
+                    owner, values, interrupts, pause_checkpoint, last_resume,
+                    queued ('0': QUEUE is empty; else it may hold runs) ...
     QUEUE    list   run ids waiting for the active run to end
     QUEUED   hash   run id -> request of each queued run (what ``hand_on`` sends)
     RUNS     zset   the thread's run ids, scored by creation time
     RUN      hash   one run: run (JSON), request, status, attempt, epoch, owner,
                     lease_until, claimed_ms, cancel, result, outbox ...
     RESUMES  hash   interrupt id (and ``cp:<checkpoint_id>``) -> the run that answered it
-    EPOCH    string the thread's fencing epoch
+    EPOCH    string an older layout's fencing epoch (THREAD's ``epoch`` field now)
+    IDS ... WRITES  the thread's checkpoints (``relaygraph.checkpoint._scripts``):
+                    a claim reads the latest, a finish writes the attempt's last ones
 
 The scripts that end a run (finish, cancel, sweep) are in ``_ending``.
 Each script returns a list whose first item is its outcome (one of the enums
@@ -21,8 +24,9 @@ slots) is kept by separate commands in the same round trip (``lifecycle``).
 
 from __future__ import annotations
 
+from relaygraph.checkpoint._lua import FUNCTIONS as CHECKPOINT_FUNCTIONS
 from relaygraph.lua import Lua
-from relaygraph.runs._ending import CANCEL, FINISH, SWEEP
+from relaygraph.runs._ending import CANCEL, CHECKPOINT_KEYS, EPOCH_NOW, FINISH, SWEEP
 
 CREATE = Lua(
     "create",
@@ -45,8 +49,10 @@ CREATE = Lua(
         "resume_mode",
         "resume_checkpoint",
         "due_ms",
+        "fresh_id",
     ),
     body=r"""
+-- fresh_id '1': run_id was just drawn at random (uuid4), so it cannot exist.
 -- due_ms: a delayed run's due time ('' for a run to send now). It is the
 -- thread's active run or queued like any other, but not sent before then.
 -- Replies {decision, detail, owner}: dispatch | delayed (active, sent by the
@@ -56,7 +62,7 @@ CREATE = Lua(
 -- other_pause (detail: the pause's checkpoint), unnamed, unknown_ids (detail,
 -- owner: unknown and pending ids as JSON), many_pending (detail: pending ids).
 local mode = resume_mode
-if redis.call('EXISTS', RUN) == 1 then return {'duplicate', run_id, ''} end
+if fresh_id ~= '1' and redis.call('EXISTS', RUN) == 1 then return {'duplicate', run_id, ''} end
 -- Every field the decision needs, in one read.
 local row = redis.call('HMGET', THREAD, 'thread_id', 'status', 'active_run', 'owner',
   'last_resume', 'pause_checkpoint', 'interrupts')
@@ -69,6 +75,7 @@ if not row[1] and not row[2] then
   if create_thread ~= '1' or mode ~= '' then return {'not_found', '', ''} end
   set('thread_id', thread_id); set('created_at', now); set('state_updated_at', now)
   set('metadata', thread_metadata); set('values', 'null'); set('interrupts', '{}')
+  set('queued', '0'); set('epoch', '0')
   row = {thread_id, 'idle', false, false, false, false, '{}'}  -- a new thread runs at once
 end
 local ids = cjson.decode(resume_ids)
@@ -150,6 +157,7 @@ else
   local queued = {run_id, request}
   if due_ms ~= '' then queued[3] = 'due:' .. run_id; queued[4] = due_ms end
   redis.call('HSET', QUEUED, unpack(queued))
+  set('queued', '1')
   if strategy == 'enqueue' then
     redis.call('RPUSH', QUEUE, run_id)
   else
@@ -163,44 +171,49 @@ return {decision, active, row[4] or ''}
 
 CLAIM = Lua(
     "claim",
-    keys=("THREAD", "RUN", "EPOCH"),
+    keys=("THREAD", "RUN", "EPOCH", *CHECKPOINT_KEYS),
     args=("run_id", "executor_id", "now", "now_ms", "lease_ms", "max_attempts"),
+    functions=CHECKPOINT_FUNCTIONS,
     body=r"""
--- Replies {outcome, epoch, attempt, cancel}: ok | cancelled (a cancel came
--- first: record it, run nothing) | exhausted (too many attempts) | held
+-- Replies {outcome, epoch, attempt, cancel, latest}: ok | cancelled (a cancel
+-- came first: record it, run nothing) | exhausted (too many attempts) | held
 -- (another live attempt) | done (status in detail) | gone | not_active (not
--- the thread's active run, or a delayed run not yet sent).
+-- the thread's active run, or a delayed run not yet sent). ``latest``, once
+-- claimed: the thread's latest root checkpoint as the checkpointer's ``get``
+-- returns it (the attempt's first read).
 local st, due, lease_until, attempt, cancel = unpack(
   redis.call('HMGET', RUN, 'status', 'due_ms', 'lease_until', 'attempt', 'cancel'))
 if not st then return {'gone', '0', '0', ''} end
 if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st} end
-if redis.call('HGET', THREAD, 'active_run') ~= run_id then return {'not_active', '0', '0', ''} end
+local active, cur = unpack(redis.call('HMGET', THREAD, 'active_run', 'epoch'))
+if active ~= run_id then return {'not_active', '0', '0', ''} end
 if tonumber(due or '0') > tonumber(now_ms) then return {'not_active', '0', '0', ''} end
 if st == 'running' and tonumber(lease_until or '0') > tonumber(now_ms) then
   return {'held', '0', '0', ''}
 end
-local epoch = redis.call('INCR', EPOCH)
+local epoch = tonumber(cur or redis.call('GET', EPOCH) or '0') + 1
 attempt = tonumber(attempt or '0') + 1
 local deadline = tonumber(now_ms) + tonumber(lease_ms)
 redis.call('HSET', RUN, 'status', 'running', 'owner', executor_id, 'epoch', epoch,
   'lease_until', deadline, 'claimed_ms', now_ms, 'updated_at', now, 'attempt', attempt)
 if due then redis.call('HDEL', RUN, 'due_ms') end
 redis.call('HSET', THREAD, 'status', 'busy', 'owner', executor_id, 'updated_at', now,
-  'state_updated_at', now)
+  'state_updated_at', now, 'epoch', epoch)
 local outcome = 'ok'
 if cancel and cancel ~= '' then outcome = 'cancelled'
 elseif attempt > tonumber(max_attempts) then outcome = 'exhausted' end
-return {outcome, tostring(epoch), tostring(attempt), cancel or ''}
+return {outcome, tostring(epoch), tostring(attempt), cancel or '', latest('')}
 """,
 )
 
 RENEW = Lua(
     "renew",
-    keys=("RUN", "EPOCH"),
+    keys=("THREAD", "RUN", "EPOCH"),
     args=("epoch", "now_ms", "lease_ms"),
+    functions=EPOCH_NOW,
     body=r"""
 -- Replies {outcome, cancel}: renewed | lost.
-if redis.call('GET', EPOCH) ~= epoch or redis.call('HGET', RUN, 'status') ~= 'running' then
+if epoch_now() ~= epoch or redis.call('HGET', RUN, 'status') ~= 'running' then
   return {'lost', ''}
 end
 redis.call('HSET', RUN, 'lease_until', tonumber(now_ms) + tonumber(lease_ms))
@@ -210,12 +223,13 @@ return {'renewed', redis.call('HGET', RUN, 'cancel') or ''}
 
 RELEASE = Lua(
     "release",
-    keys=("RUN", "EPOCH"),
+    keys=("THREAD", "RUN", "EPOCH"),
     args=("epoch", "now"),
+    functions=EPOCH_NOW,
     body=r"""
 -- A hand-back: the attempt does not count, the run is free at once.
 -- Replies {outcome}: released | not_held.
-if redis.call('GET', EPOCH) ~= epoch or redis.call('HGET', RUN, 'status') ~= 'running' then
+if epoch_now() ~= epoch or redis.call('HGET', RUN, 'status') ~= 'running' then
   return {'not_held'}
 end
 redis.call('HSET', RUN, 'status', 'pending', 'lease_until', '0', 'updated_at', now)

@@ -95,13 +95,22 @@ class Runs:
             "RUNS": k.thread_runs(thread_id),
             "RESUMES": k.thread_resumes(thread_id),
             "EPOCH": k.thread_epoch(thread_id),
+            "IDS": k.checkpoint_ids(thread_id),
+            "CPS": k.checkpoint_records(thread_id),
+            "REFS": k.checkpoint_refs(thread_id),
+            "BLOBS": k.checkpoint_blobs(thread_id),
+            "WIDS": k.checkpoint_write_ids(thread_id),
+            "WRITES": k.checkpoint_writes(thread_id),
         }
 
-    def _step(self, name: str, thread: str, run: str, /, **args: Any) -> Step:
-        """Script ``name`` on the keys of ``thread`` and ``run``, with ``args``."""
+    def _step(
+        self, name: str, thread: str, run: str, /, rest: list[Any] | None = None, **args: Any
+    ) -> Step:
+        """Script ``name`` on the keys of ``thread`` and ``run``, with ``args``
+        (and ``rest``, for a script that takes more)."""
         script = self._scripts[name]
         keys = {**self._thread_keys(thread), "RUN": self.keys.run(thread, run)}
-        return script.step(**{k: keys[k] for k in script.lua.keys}, **args)
+        return script.step(rest or (), **{k: keys[k] for k in script.lua.keys}, **args)
 
     # -- create ------------------------------------------------------------------
     async def create(
@@ -119,6 +128,7 @@ class Runs:
         resume: ResumePlan | None = None,
         due_ms: int | None = None,
         then: list[Step] | None = None,
+        fresh_id: bool = False,
     ) -> Created:
         """Decide and record a run in one round trip, watched from the start
         (so no crash can strand it). ``resume``: which pause a resume answers
@@ -126,7 +136,8 @@ class Runs:
         answered it (``DUPLICATE``), as does a run id that exists already; a
         refusal raises the 4xx it means. ``due_ms``: a delayed run, sent when
         due. ``then``: steps sent right after the script in the same round
-        trip (a cron marks its tick fired there)."""
+        trip (a cron marks its tick fired there). ``fresh_id``: ``run_id`` was
+        just drawn at random (uuid4), so it cannot exist."""
         now = now_ms()
         first_look = now + self.grace_ms if due_ms is None else min(due_ms, now + self.grace_ms)
         steps: list[Step] = [
@@ -152,6 +163,7 @@ class Runs:
                 resume_mode=str(resume.mode) if resume else "",
                 resume_checkpoint=resume.checkpoint_id if resume else "",
                 due_ms="" if due_ms is None else due_ms,
+                fresh_id=fresh_id,
             ),
         ]
         if create_thread and resume is None:  # the search index (outside the slot)
@@ -167,11 +179,9 @@ class Runs:
         raise _refused(Refusal(word), thread_id, detail, extra)
 
     # -- an attempt ----------------------------------------------------------------
-    async def claim(
-        self, thread_id: str, run_id: str, executor_id: str, then: Step | None = None
-    ) -> Claim:
-        """``then``: a step sent right after the claim in the same round trip
-        (the read of the thread's latest checkpoint); its reply is ``Claim.then``."""
+    async def claim(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
+        """Claim the run for an attempt; a claim brings the thread's latest
+        checkpoint (``Claim.latest``), the attempt's first read."""
         now = now_ms()
         steps = [
             self.watching.watch_step(thread_id, run_id, now + self.lease_ms),
@@ -187,16 +197,13 @@ class Runs:
                 max_attempts=self.max_attempts,
             ),
         ]
-        if then is not None:
-            steps.append(then)
-        replies = await self.trips.run(steps)
-        outcome, epoch, attempt, detail = replies[1]
+        outcome, epoch, attempt, detail, *latest = (await self.trips.run(steps))[1]
         return Claim(
             ClaimOutcome(outcome.decode()),
             int(epoch),
             int(attempt),
             detail.decode(),
-            replies[2] if then is not None else None,
+            latest[0] if latest else None,
         )
 
     async def renew(self, thread_id: str, run_id: str, epoch: int) -> tuple[RenewOutcome, str]:
@@ -235,11 +242,14 @@ class Runs:
         result: bytes,
         outbox: bytes = b"",
         pause_checkpoint: str = "",
+        checkpoint_writes: tuple[Any, list[Any]] = ("", []),
     ) -> Finished:
         """Record a run's outcome and hand the thread to its next queued run.
         ``thread_status`` ``None``: back to what it was before the run; ``values`` /
         ``interrupts`` empty: left as they are. ``outbox``: the interrupt event,
-        kept until :meth:`WatchIndex.unwatch` says it was published."""
+        kept until :meth:`WatchIndex.unwatch` says it was published.
+        ``checkpoint_writes``: (ttl, operations of the checkpointer's ``batch``),
+        the attempt's checkpoint writes not sent yet: written first, fenced alike."""
         step = self._step(
             "finish",
             thread_id,
@@ -256,6 +266,8 @@ class Runs:
             outbox=outbox,
             pause_checkpoint=pause_checkpoint,
             record_ttl=self.record_ttl,
+            checkpoint_ttl=checkpoint_writes[0],
+            rest=checkpoint_writes[1],
         )
         word, request, next_id, due = (await self.trips.run([step]))[0]
         outcome = FinishOutcome(word.decode())

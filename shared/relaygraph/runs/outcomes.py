@@ -129,8 +129,9 @@ class Claim:
     attempt: int = 0
     detail: str = ""
     """The cancel action (``cancelled``), or the status (``done``)."""
-    then: Any = None
-    """The reply to ``claim(then=...)``."""
+    latest: Any = None
+    """Once claimed, the thread's latest root checkpoint as the checkpointer's
+    ``get`` script returns it (``None``: none)."""
 
     @property
     def claimed(self) -> bool:
