@@ -159,8 +159,15 @@ async def test_setup_migrates_an_older_layout_once(rds, keys: Keys) -> None:
     # request is only on its record.
     await rds.rpush(keys.thread_queue("t5"), "r2")
     await rds.hset(keys.run("t5", "r2"), mapping={"request": b"old request", "status": "pending"})
+    # Fencing epochs in keys of their own (layout 3), one of a deleted thread.
+    await rds.hset(keys.thread("t6"), mapping={"thread_id": "t6", "status": "idle"})
+    await rds.set(keys.thread_epoch("t6"), 7)
+    await rds.set(keys.thread_epoch("t7"), 3)
     assert await layout.version(rds, keys) == 1
     await asyncio.gather(layout.setup(rds, keys), layout.setup(rds, keys))
     assert await layout.version(rds, keys) == layout.LAYOUT_VERSION
     assert await rds.hget(keys.thread_queued("t5"), "r2") == b"old request"
+    assert await rds.hget(keys.thread("t6"), "epoch") == b"7"
+    assert await rds.exists(keys.thread_epoch("t6"), keys.thread_epoch("t7")) == 0
+    assert await rds.exists(keys.thread("t7")) == 0
     assert msgspec.json.decode(await rds.get(keys.layout)) == layout.LAYOUT_VERSION
