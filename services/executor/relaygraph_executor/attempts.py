@@ -158,7 +158,7 @@ class AttemptSaver(AsyncRedisSaver):
     async def _exec(self, req: Any) -> Any:
         behind = self.behind
         if isinstance(req, Call) and behind.takes(req):
-            await behind.add(req)
+            await behind.add(self._known_new(req) if req.script == "put_writes" else req)
             return [1]
         if isinstance(req, Cmds) and req.then is not None and behind.takes(req.then):
             await super()._exec(Cmds(req.cmds))  # the run index goes at once
@@ -174,6 +174,28 @@ class AttemptSaver(AsyncRedisSaver):
             if req.then is not None:
                 await behind.flush_keys(req.then.keys)
         return await super()._exec(req)
+
+    def _known_new(self, call: Call) -> Call:
+        """``call`` (held writes) with each keep-first write the attempt knows
+        to be new marked ``f``: the batch then sets it without reading first.
+        Known: the attempt read the checkpoint's writes at its start or put the
+        checkpoint itself, and saw every write since (nobody else may write
+        the thread under its fencing token)."""
+        thread_id = self.behind.thread_of(call.keys)
+        att = self.cache.threads.get(thread_id) if thread_id else None
+        if att is None or att.token != str(call.args[0]):
+            return call
+        args = list(call.args)
+        for i in range(2, len(args), 3):
+            member = args[i]
+            field = member.rsplit("\x00", 2)[0]
+            if (
+                args[i + 2] == "n"
+                and field >= att.field
+                and member not in att.writes.get(field, {})
+            ):
+                args[i + 2] = "f"
+        return Call(call.script, call.keys, args)
 
     async def apending_write_keys(self, config: RunnableConfig) -> set[bytes]:
         await self.behind.flush(str(config["configurable"]["thread_id"]))

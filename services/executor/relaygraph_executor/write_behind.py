@@ -80,6 +80,10 @@ class WriteBehind:
         if held.timer is not None:
             held.timer.cancel()
 
+    def thread_of(self, keys: list[str]) -> str | None:
+        held = self._held.get(keys[0])
+        return None if held is None else held.thread_id
+
     def token_of(self, keys: list[str]) -> str | None:
         held = self._held.get(keys[0])
         return None if held is None else held.token

@@ -128,10 +128,11 @@ local function latest(ns)
 end
 
 -- Puts and writes (``batch``'s operations, from ARGV[first]) applied as one
--- by one, each key written once.
+-- by one, each key written once. A write's mode: 's' overwrites, 'n' keeps
+-- what is there, 'f' too but its writer knows nothing is (no read).
 local function apply_batch(first)
   local fields, recs, refs, blobs = {}, {}, {}, {}
-  local members, firstv, lasts = {}, {}, {}
+  local members, firstv, firstmode, lasts = {}, {}, {}, {}
   local i = first
   while i <= #ARGV do
     local kind, a = ARGV[i], i + 2
@@ -146,7 +147,7 @@ local function apply_batch(first)
         local m, v = ARGV[j], ARGV[j + 1]
         if firstv[m] == nil then
           members[#members + 1] = m
-          firstv[m] = v
+          firstv[m], firstmode[m] = v, ARGV[j + 2]
         end
         if ARGV[j + 2] == 's' then lasts[m] = v end
       end
@@ -169,7 +170,7 @@ local function apply_batch(first)
     -- A member no operation overwrites keeps what Redis holds: one read for all.
     local keep, held = {}, {}
     for _, m in ipairs(members) do
-      if lasts[m] == nil then keep[#keep + 1] = m end
+      if lasts[m] == nil and firstmode[m] == 'n' then keep[#keep + 1] = m end
     end
     if #keep > 0 then
       local found = chunked('HMGET', WRITES, keep, 1, #keep, 1)

@@ -193,6 +193,7 @@ if redis.call('HGET', THREAD, 'active_run') ~= run_id then
   -- Queued behind the active run: watched until its turn comes, so the
   -- executor that hands the thread on needs no watch of its own.
   if st == 'pending' and redis.call('LPOS', QUEUE, run_id) then
+    redis.call('HSET', RUN, 'watch_ms', now + grace)
     return {'later', '', tostring(now + grace)}
   end
   return {'drop', '', '0'}
@@ -200,9 +201,12 @@ end
 local due = redis.call('HGET', RUN, 'due_ms')
 if due and st == 'pending' then
   -- The thread's delayed run: sent once it is due, then watched as any other.
-  if tonumber(due) > now then return {'later', '', due} end
+  if tonumber(due) > now then
+    redis.call('HSET', RUN, 'watch_ms', due)
+    return {'later', '', due}
+  end
   redis.call('HDEL', RUN, 'due_ms')
-  redis.call('HSET', RUN, 'lease_until', now + grace)
+  redis.call('HSET', RUN, 'lease_until', now + grace, 'watch_ms', now + grace)
   return {'due', redis.call('HGET', RUN, 'request'), tostring(now + grace)}
 end
 local lu = tonumber(redis.call('HGET', RUN, 'lease_until') or '0')
@@ -211,10 +215,13 @@ if st == 'pending' then
   local since = tonumber(redis.call('HGET', THREAD, 'active_since') or '0')
   lu = math.max(lu, since + grace)
 end
-if lu > now then return {'later', '', tostring(lu)} end
+if lu > now then
+  redis.call('HSET', RUN, 'watch_ms', lu)
+  return {'later', '', tostring(lu)}
+end
 -- Free for the next claim (a lost attempt's renewals now fail), and give that
 -- claim the grace before the run is swept again.
-redis.call('HSET', RUN, 'status', 'pending', 'lease_until', now + grace)
+redis.call('HSET', RUN, 'status', 'pending', 'lease_until', now + grace, 'watch_ms', now + grace)
 return {'redispatch', redis.call('HGET', RUN, 'request'), tostring(now + grace)}
 """,
 )

@@ -9,7 +9,8 @@ Keys (all carry the hash tag ``{<thread_id>}``, see ``relaygraph.keys.Keys``):
     QUEUED   hash   run id -> request of each queued run (what ``hand_on`` sends)
     RUNS     zset   the thread's run ids, scored by creation time
     RUN      hash   one run: run (JSON), request, status, attempt, epoch, owner,
-                    lease_until, claimed_ms, cancel, result, outbox ...
+                    lease_until, claimed_ms, cancel, result, outbox, watch_ms
+                    (at least the run's deadline in the lease index) ...
     RESUMES  hash   interrupt id (and ``cp:<checkpoint_id>``) -> the run that answered it
     EPOCH    string an older layout's fencing epoch (THREAD's ``epoch`` field now)
     IDS ... WRITES  the thread's checkpoints (``relaygraph.checkpoint._scripts``):
@@ -46,6 +47,7 @@ CREATE = Lua(
         "graph_id",
         "assistant_id",
         "lease_until",
+        "watch_ms",
         "resume_mode",
         "resume_checkpoint",
         "due_ms",
@@ -137,7 +139,7 @@ else
   active = ''
 end
 local run = {'run', run_json, 'request', request, 'status', 'pending', 'updated_at', now,
-  'attempt', '0', 'lease_until', lease_until}
+  'attempt', '0', 'lease_until', lease_until, 'watch_ms', watch_ms}
 if due_ms ~= '' then run[#run + 1] = 'due_ms'; run[#run + 1] = due_ms end
 redis.call('HSET', RUN, unpack(run))
 redis.call('ZADD', RUNS, score, run_id)
@@ -175,14 +177,16 @@ CLAIM = Lua(
     args=("run_id", "executor_id", "now", "now_ms", "lease_ms", "max_attempts"),
     functions=CHECKPOINT_FUNCTIONS,
     body=r"""
--- Replies {outcome, epoch, attempt, cancel, latest}: ok | cancelled (a cancel
--- came first: record it, run nothing) | exhausted (too many attempts) | held
--- (another live attempt) | done (status in detail) | gone | not_active (not
--- the thread's active run, or a delayed run not yet sent). ``latest``, once
--- claimed: the thread's latest root checkpoint as the checkpointer's ``get``
--- returns it (the attempt's first read).
-local st, due, lease_until, attempt, cancel = unpack(
-  redis.call('HMGET', RUN, 'status', 'due_ms', 'lease_until', 'attempt', 'cancel'))
+-- Replies {outcome, epoch, attempt, cancel, latest, watch_ms}: ok | cancelled
+-- (a cancel came first: record it, run nothing) | exhausted (too many
+-- attempts) | held (another live attempt) | done (status in detail) | gone |
+-- not_active (not the thread's active run, or a delayed run not yet sent).
+-- Once claimed, ``latest``: the thread's latest root checkpoint as the
+-- checkpointer's ``get`` returns it (the attempt's first read); ``watch_ms``:
+-- when the sweeper looks at the run at the latest ('' unknown), for the caller
+-- to bring that forward to the lease's end.
+local st, due, lease_until, attempt, cancel, watch = unpack(redis.call('HMGET', RUN,
+  'status', 'due_ms', 'lease_until', 'attempt', 'cancel', 'watch_ms'))
 if not st then return {'gone', '0', '0', ''} end
 if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st} end
 local active, cur = unpack(redis.call('HMGET', THREAD, 'active_run', 'epoch'))
@@ -202,7 +206,7 @@ redis.call('HSET', THREAD, 'status', 'busy', 'owner', executor_id, 'updated_at',
 local outcome = 'ok'
 if cancel and cancel ~= '' then outcome = 'cancelled'
 elseif attempt > tonumber(max_attempts) then outcome = 'exhausted' end
-return {outcome, tostring(epoch), tostring(attempt), cancel or '', latest('')}
+return {outcome, tostring(epoch), tostring(attempt), cancel or '', latest(''), watch or ''}
 """,
 )
 
@@ -216,7 +220,8 @@ RENEW = Lua(
 if epoch_now() ~= epoch or redis.call('HGET', RUN, 'status') ~= 'running' then
   return {'lost', ''}
 end
-redis.call('HSET', RUN, 'lease_until', tonumber(now_ms) + tonumber(lease_ms))
+local deadline = tonumber(now_ms) + tonumber(lease_ms)
+redis.call('HSET', RUN, 'lease_until', deadline, 'watch_ms', deadline)
 return {'renewed', redis.call('HGET', RUN, 'cancel') or ''}
 """,
 )

@@ -139,7 +139,10 @@ class Runs:
         trip (a cron marks its tick fired there). ``fresh_id``: ``run_id`` was
         just drawn at random (uuid4), so it cannot exist."""
         now = now_ms()
-        first_look = now + self.grace_ms if due_ms is None else min(due_ms, now + self.grace_ms)
+        # The first look comes by the end of a lease from now: a claim soon
+        # after then needs no watch of its own (see ``claim``).
+        look = now + min(self.lease_ms, self.grace_ms)
+        first_look = look if due_ms is None else min(due_ms, look)
         steps: list[Step] = [
             self.watching.watch_step(thread_id, run_id, first_look),
             self._step(
@@ -160,6 +163,7 @@ class Runs:
                 graph_id=graph_id,
                 assistant_id=assistant_id,
                 lease_until=now + self.grace_ms,
+                watch_ms=first_look,
                 resume_mode=str(resume.mode) if resume else "",
                 resume_checkpoint=resume.checkpoint_id if resume else "",
                 due_ms="" if due_ms is None else due_ms,
@@ -184,7 +188,6 @@ class Runs:
         checkpoint (``Claim.latest``), the attempt's first read."""
         now = now_ms()
         steps = [
-            self.watching.watch_step(thread_id, run_id, now + self.lease_ms),
             self._step(
                 "claim",
                 thread_id,
@@ -197,13 +200,18 @@ class Runs:
                 max_attempts=self.max_attempts,
             ),
         ]
-        outcome, epoch, attempt, detail, *latest = (await self.trips.run(steps))[1]
+        outcome, epoch, attempt, detail, *rest = (await self.trips.run(steps))[0]
+        latest, watch = rest if rest else (None, b"")
+        if rest and (not watch or int(watch) > now + self.lease_ms):
+            # The sweeper would look later than the lease ends: bring it forward,
+            # so a crash of this attempt is seen as soon as its lease runs out.
+            await self.watching.watch(thread_id, run_id, now + self.lease_ms)
         return Claim(
             ClaimOutcome(outcome.decode()),
             int(epoch),
             int(attempt),
             detail.decode(),
-            latest[0] if latest else None,
+            latest,
         )
 
     async def renew(self, thread_id: str, run_id: str, epoch: int) -> tuple[RenewOutcome, str]:
