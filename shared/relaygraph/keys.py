@@ -249,10 +249,6 @@ class Keys:
             self.thread(thread_id),
         ]
 
-    def checkpoint_run_threads(self, run_id: str) -> str:
-        """Set of the thread ids holding checkpoints of a run (slot of the run)."""
-        return f"{self.prefix}:cp:run:{{{run_id}}}:threads"
-
     def checkpoint_ids_pattern(self) -> str:
         """SCAN pattern matching every thread's :meth:`checkpoint_ids` key."""
         escaped = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix)

@@ -102,10 +102,23 @@ async def _epoch_in_thread(redis: RedisClient, keys: Keys) -> int:
     return moved
 
 
+async def _no_run_index(redis: RedisClient, keys: Keys) -> int:
+    """v4 too: a run's checkpoints are found through its thread, so the sets
+    of threads per run (``cp:run:{<run_id>}:threads``) go."""
+    gone = 0
+    async for raw in redis.scan_iter(match=f"{keys.prefix}:cp:run:*:threads", count=500):
+        gone += int(await redis.unlink(raw))
+    return gone
+
+
+async def _layout_4(redis: RedisClient, keys: Keys) -> int:
+    return await _epoch_in_thread(redis, keys) + await _no_run_index(redis, keys)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "queued runs' requests in the thread's QUEUED hash", _queued_requests),
     (3, "indexes that span threads split into shards", _sharded_indexes),
-    (4, "threads' fencing epochs in their records", _epoch_in_thread),
+    (4, "threads' fencing epochs in their records; no index of threads by run", _layout_4),
 ]
 LAYOUT_VERSION = MIGRATIONS[-1][0]
 LOCK_SECONDS = 300

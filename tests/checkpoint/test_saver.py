@@ -100,11 +100,13 @@ async def test_ttl_covers_every_thread_key_and_is_refreshed(
     last = await _steps(saver, thread, 3, run="run-ttl")
     await _steps(saver, thread, 2, ns="child:1")
     await saver.aput_writes(last, [("__interrupt__", "x")], "t-int")
-    thread_keys = keys.checkpoint_thread_keys(thread)[:6]  # the 7th, an older layout's
+    # Not the 3rd and 7th (an older layout's refs and run index).
+    thread_keys = [
+        k for i, k in enumerate(keys.checkpoint_thread_keys(thread)[:7]) if i not in (2, 6)
+    ]
     for key in thread_keys:
         assert await aclient.exists(key), key
         assert 90_000 < await aclient.pttl(key) <= 100_000, key
-    assert 90_000 < await aclient.pttl(keys.checkpoint_run_threads("run-ttl")) <= 100_000
 
     for key in thread_keys:  # as if time passed
         await aclient.pexpire(key, 5_000)
@@ -230,11 +232,13 @@ async def test_delete_for_runs_copy_and_delete_thread(
         # r2's first checkpoint still reads "static", written by r1's first one
         assert left[-1].checkpoint["channel_values"]["static"] == "x" * 200
         assert await aclient.hlen(keys.checkpoint_blobs(thread)) == 2 + 1
-    assert not await aclient.exists(keys.checkpoint_run_threads("r1"))
     await saver.adelete_thread("src")
     assert not any([await aclient.exists(k) for k in keys.checkpoint_thread_keys("src")])
-    assert await aclient.smembers(keys.checkpoint_run_threads("r2")) == {b"dst"}
     assert len([t async for t in saver.alist(config("dst"))]) == 2
+    await saver.adelete_for_runs(["r2"], thread_id="src")  # another thread's: not these
+    assert len([t async for t in saver.alist(config("dst"))]) == 2
+    await saver.adelete_for_runs(["r2"], thread_id="dst")
+    assert [t async for t in saver.alist(config("dst"))] == []
 
 
 # -- sync bridges --------------------------------------------------------------------------
@@ -288,3 +292,32 @@ def test_server_version_check() -> None:
     check_server({"node-a": {"redis_version": "7.0.0"}, "node-b": {"redis_version": "6.2.14"}})
     with pytest.raises(RuntimeError, match=r"6\.2"):
         check_server({"redis_version": "6.0.9"})
+
+
+# -- an older layout ---------------------------------------------------------------
+async def test_checkpoints_of_the_older_layout_are_read_pruned_and_deleted(
+    saver: AsyncRedisSaver, aclient: redis.asyncio.Redis, prefix: str
+) -> None:
+    """Layout 3 kept a checkpoint's refs in their own hash and the bare record
+    in ``cps``: such threads read, list, prune and delete as before."""
+    keys = Keys(prefix)
+    await _steps(saver, "old", 3, run="r1")
+    await _steps(saver, "old", 2, run="r2")
+    expected = [t async for t in saver.alist(config("old"))]
+    records = keys.checkpoint_records("old")
+    for field, stored in (await aclient.hgetall(records)).items():
+        assert stored[:1] == b"R"  # refs first, then the record
+        length, _, rest = stored[1:].partition(b":")
+        await aclient.hset(keys.checkpoint_refs("old"), field, rest[: int(length)])
+        await aclient.hset(records, field, rest[int(length) :])
+    assert [t async for t in saver.alist(config("old"))] == expected
+    await saver.adelete_for_runs(["r1"], thread_id="old")
+    left = [t async for t in saver.alist(config("old"))]
+    assert [t.metadata["run_id"] for t in left] == ["r2", "r2"]
+    assert left[-1].checkpoint["channel_values"]["static"] == "x" * 200  # its blob stayed
+    await saver.aprune(["old"], keep=1)
+    assert [
+        t.checkpoint["channel_values"] for t in [t async for t in saver.alist(config("old"))]
+    ] == [expected[0].checkpoint["channel_values"]]
+    await saver.adelete_thread("old")
+    assert not any([await aclient.exists(k) for k in keys.checkpoint_thread_keys("old")])

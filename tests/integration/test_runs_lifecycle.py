@@ -131,6 +131,40 @@ async def test_the_sweeper_sends_again_what_nobody_claimed(rds, keys: Keys) -> N
     assert again.epoch > claim.epoch and again.attempt == 2
 
 
+async def test_a_claim_brings_a_later_look_forward_to_its_leases_end(rds, keys: Keys) -> None:
+    runs = runs_of(rds, keys, lease_ttl=0.2, grace=2.0)
+    await create(runs, "t8", "r1")
+    member = "t8/r1"
+    created = await rds.zscore(keys.leases("t8"), member)
+    await asyncio.sleep(0.25)  # first look, by a lease from the creation: not claimed yet
+    assert [d.outcome for d in await runs.sweep()] == [SweepOutcome.LATER]
+    later = await rds.zscore(keys.leases("t8"), member)
+    assert later >= created + 1500  # the dispatch grace
+    await runs.claim("t8", "r1", "ex-1")
+    claimed = await rds.zscore(keys.leases("t8"), member)
+    assert claimed < later - 1000  # now the lease's end
+
+
+async def test_the_sweeper_publishes_an_interrupt_event_left_behind(rds, keys: Keys) -> None:
+    runs = runs_of(rds, keys, lease_ttl=0.05, grace=0.05)
+    await create(runs, "t9", "r1")
+    claim = await runs.claim("t9", "r1", "ex-1")
+    await runs.finish(
+        thread_id="t9",
+        run_id="r1",
+        epoch=claim.epoch,
+        run_status="success",
+        thread_status="interrupted",
+        values=b"{}",
+        interrupts=b"{}",
+        result=b"{}",
+        outbox=b"the event",
+    )
+    await asyncio.sleep(0.1)  # its executor died before it published and unwatched
+    due = await runs.sweep()
+    assert [(d.outcome, d.request) for d in due] == [(SweepOutcome.PUBLISH, b"the event")]
+
+
 def test_a_script_is_called_by_names() -> None:
     class Fake:
         def register_script(self, source: str) -> object:
@@ -163,6 +197,7 @@ async def test_setup_migrates_an_older_layout_once(rds, keys: Keys) -> None:
     await rds.hset(keys.thread("t6"), mapping={"thread_id": "t6", "status": "idle"})
     await rds.set(keys.thread_epoch("t6"), 7)
     await rds.set(keys.thread_epoch("t7"), 3)
+    await rds.sadd(f"{keys.prefix}:cp:run:{{r9}}:threads", "t6")  # the old run index
     assert await layout.version(rds, keys) == 1
     await asyncio.gather(layout.setup(rds, keys), layout.setup(rds, keys))
     assert await layout.version(rds, keys) == layout.LAYOUT_VERSION
@@ -170,4 +205,5 @@ async def test_setup_migrates_an_older_layout_once(rds, keys: Keys) -> None:
     assert await rds.hget(keys.thread("t6"), "epoch") == b"7"
     assert await rds.exists(keys.thread_epoch("t6"), keys.thread_epoch("t7")) == 0
     assert await rds.exists(keys.thread("t7")) == 0
+    assert await rds.exists(f"{keys.prefix}:cp:run:{{r9}}:threads") == 0
     assert msgspec.json.decode(await rds.get(keys.layout)) == layout.LAYOUT_VERSION

@@ -56,7 +56,7 @@ async def sweep(runs: Runs, dispatcher: Dispatcher, interval: float) -> None:
                         "run %s: publishing its interrupt event left unpublished", due.run_id
                     )
                     await dispatcher.publish_interrupt(due.request)
-                    await runs.watching.unwatch(due.thread_id, due.run_id, outbox_sent=True)
+                    await runs.watching.unwatch(due.thread_id, due.run_id)
         except INFRA_ERRORS as exc:
             log.warning("sweep skipped: %s", exc)
 

@@ -5,7 +5,7 @@ checkpointer's scripts refuse any other), so the saver keeps the latest root
 checkpoint as the attempt read and wrote it, the very bytes Redis holds, and
 answers the attempt's own reads of it without a round trip. A write that
 fails or is cut off, or any other change of the thread's checkpoints, drops
-it. The claim's round trip brings the attempt's first read (:meth:`latest_step`,
+it. The claim brings the attempt's first read (``Claim.latest``, given to
 :meth:`seed`); :meth:`base` is what it started from, for a rollback.
 
 Every graph's saver (``with_allowlist`` makes one per graph) shares one
@@ -23,7 +23,6 @@ from langchain_core.runnables import RunnableConfig
 
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.checkpoint._requests import Call, Cmds, Scan
-from relaygraph.pipelining import Step
 from relaygraph_executor.write_behind import WriteBehind
 
 
@@ -101,19 +100,15 @@ class AttemptSaver(AsyncRedisSaver):
 
     # -- what the runner calls ---------------------------------------------------
     def latest_call(self, thread_id: str) -> Call:
-        """The read of the thread's latest root checkpoint; its reply goes to
-        :meth:`seed`."""
+        """The read of the thread's latest root checkpoint (the claim does the
+        same); its reply goes to :meth:`seed`."""
         return Call("get", self._tkeys(thread_id), ["", ""])
-
-    def latest_step(self, thread_id: str) -> Step:
-        """:meth:`latest_call` as a step of another round trip (the claim's)."""
-        call = self.latest_call(thread_id)
-        return (self._scripts[call.script], call.keys, call.args)
 
     def seed(
         self, thread_id: str, token: int | str, loaded: Any, hold_writes: bool = False
     ) -> None:
-        """Start an attempt's memory with the read :meth:`latest_step` sent;
+        """Start an attempt's memory with its first read (the claim's, or
+        :meth:`latest_call`'s reply);
         with ``hold_writes``, its checkpoint writes go to Redis in batches."""
         self._seen_latest(thread_id, str(int(token)), loaded)
         if hold_writes:
@@ -159,10 +154,6 @@ class AttemptSaver(AsyncRedisSaver):
         behind = self.behind
         if isinstance(req, Call) and behind.takes(req):
             await behind.add(self._known_new(req) if req.script == "put_writes" else req)
-            return [1]
-        if isinstance(req, Cmds) and req.then is not None and behind.takes(req.then):
-            await super()._exec(Cmds(req.cmds))  # the run index goes at once
-            await behind.add(req.then)
             return [1]
         # Anything else sees Redis as the attempt left it.
         if isinstance(req, Scan):

@@ -151,7 +151,7 @@ class Recorder:
             await asyncio.gather(self.res.dispatcher.publish_interrupt(outcome.outbox), end)
         else:
             await end
-        runs.watching.unwatch_soon(req.thread_id, req.run_id, outbox_sent=bool(outcome.outbox))
+        runs.watching.unwatch_soon(req.thread_id, req.run_id)
         if hook is not None and req.webhook:
             self.res.webhooks.send_soon(req.webhook, self._webhook_body(req, hook, ending, outcome))
         if finished.next_run is not None:
@@ -225,7 +225,7 @@ class Recorder:
         read, kept by the saver)."""
         saver = self.res.saver
         base = saver.base(req.thread_id, epoch)
-        await saver.adelete_for_runs([req.run_id])
+        await saver.adelete_for_runs([req.run_id], thread_id=req.thread_id)
         config, before = base if base is not None else (None, set())
         if config is not None:
             added = await saver.apending_write_keys(config) - before

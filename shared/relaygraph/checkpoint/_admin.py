@@ -2,50 +2,36 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from relaygraph.checkpoint._common import RedisSaverCore
-from relaygraph.checkpoint._requests import Call, Cmds, Op, _s, _strings_first, _text
+from relaygraph.checkpoint._requests import Call, Op, Scan, _s, _text
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 
 
 class AdminOps(RedisSaverCore):
-    def _forget_runs(self, run_ids: Iterable[bytes | str], thread_id: str) -> Cmds | None:
-        cmds: list[tuple[Any, ...]] = []
-        for run in run_ids:
-            run_id = _s(run)
-            with self._indexed_lock:
-                self._indexed_runs.pop((run_id, thread_id), None)
-            if run_id:
-                cmds.append(("SREM", self.keys.checkpoint_run_threads(run_id), thread_id))
-        return Cmds(cmds) if cmds else None
-
     def _op_delete_thread(self, thread_id: str) -> Op:
         thread_id = self._thread({"thread_id": thread_id})
         self._unsure(thread_id)
-        runs = yield Call("delete_thread", self._tkeys(thread_id), [])
-        if (forget := self._forget_runs(runs, thread_id)) is not None:
-            yield forget
+        yield Call("delete_thread", self._tkeys(thread_id), [])
 
-    def _op_delete_for_runs(self, run_ids: Sequence[str]) -> Op:
+    def _op_delete_for_runs(self, run_ids: Sequence[str], thread_id: str | None = None) -> Op:
+        """The checkpoints of ``run_ids`` go (and blobs nothing else uses). A
+        run's checkpoints are found through its thread: without ``thread_id``
+        every thread is looked at (a scan of the keyspace; maintenance only)."""
         runs = list(dict.fromkeys(_text(r, "run_id") for r in run_ids if r))
         if not runs:
             return
-        members = yield Cmds([("SMEMBERS", self.keys.checkpoint_run_threads(r)) for r in runs])
-        by_thread: dict[str, list[str]] = defaultdict(list)
-        for run_id, threads in zip(runs, members, strict=True):
-            for thread in threads:
-                by_thread[_s(thread)].append(run_id)
-        for thread_id, thread_runs in sorted(by_thread.items()):
-            self._unsure(thread_id)  # its checkpoints change: the cache would not be exact
-            yield Call("delete_runs", self._tkeys(thread_id), thread_runs)
-        with self._indexed_lock:
-            for key in [(r, t) for r in runs for t in by_thread]:
-                self._indexed_runs.pop(key, None)
-        yield Cmds([("UNLINK", self.keys.checkpoint_run_threads(r)) for r in runs])
+        if thread_id is not None:
+            threads = [self._thread({"thread_id": thread_id})]
+        else:
+            found = yield Scan(self.keys.checkpoint_ids_pattern())
+            threads = sorted({t for k in found if (t := self.keys.thread_of_checkpoint_ids(_s(k)))})
+        for thread in threads:
+            self._unsure(thread)  # its checkpoints change: the cache would not be exact
+            yield Call("delete_runs", self._tkeys(thread), runs)
 
     def _op_copy_thread(self, source_thread_id: str, target_thread_id: str) -> Op:
         """Merge every checkpoint, blob and pending write of the source into the
@@ -62,10 +48,6 @@ class AdminOps(RedisSaverCore):
         args: list[Any] = [self._ttl_ms]
         for part in snapshot:
             args += [len(part), *part]
-        runs = {_strings_first(refs) for refs in snapshot[2][1::2]}
-        for run_id in sorted(runs):
-            if (index := self._run_index(run_id, target)) is not None:
-                yield index
         yield Call("merge", self._tkeys(target), args)
 
     def _op_prune(self, thread_ids: Sequence[str], strategy: str, keep: int) -> Op:

@@ -9,9 +9,6 @@ execute requests.
 from __future__ import annotations
 
 import random
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -38,10 +35,12 @@ from relaygraph.checkpoint._requests import (
     Op,
     Scan,
     _pack_typed,
+    _record_of,
     _s,
     _strings,
     _text,
     _unpack_typed,
+    _with_refs,
 )
 from relaygraph.checkpoint._serde import StrictSerializer, check_tag
 from relaygraph.errors import StaleEpoch
@@ -49,7 +48,6 @@ from relaygraph.keys import Keys
 
 FENCING_TOKEN = "fencing_token"
 LIST_PAGE = 100
-_INDEXED_RUNS_MAX = 4096
 
 
 MISS = object()
@@ -78,9 +76,6 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         self.keys = Keys(key_prefix)
         self.ttl = ttl
         self._ttl_ms = str(max(1, int(ttl * 1000))) if ttl else ""
-        # (run id, thread id) pairs already in the run index: put skips the SADD
-        self._indexed_runs: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._indexed_lock = threading.Lock()
 
     # -- hooks of a saver that remembers what an attempt read and wrote ----------
     # (``relaygraph_executor.attempts``). Here they remember nothing.
@@ -168,30 +163,15 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
             config = {**config, "configurable": rest}
         return dict(get_checkpoint_metadata(config, metadata))
 
-    def _run_index(self, run_id: str, thread_id: str) -> Cmds | None:
-        """Register ``thread_id`` under ``run_id`` unless done recently."""
-        now = time.monotonic()
-        with self._indexed_lock:
-            seen = self._indexed_runs.get((run_id, thread_id))
-            if seen is not None and (not self.ttl or now - seen < self.ttl / 2):
-                return None
-            self._indexed_runs[(run_id, thread_id)] = now
-            self._indexed_runs.move_to_end((run_id, thread_id))
-            while len(self._indexed_runs) > _INDEXED_RUNS_MAX:
-                self._indexed_runs.popitem(last=False)
-        key = self.keys.checkpoint_run_threads(run_id)
-        cmds: list[tuple[Any, ...]] = [("SADD", key, thread_id)]
-        if self._ttl_ms:
-            cmds.append(("PEXPIRE", key, self._ttl_ms))
-        return Cmds(cmds)
-
     # -- tuples ------------------------------------------------------------------
     def _tuple(
         self, thread_id: str, loaded: list[Any], record: bytes | None = None
     ) -> CheckpointTuple:
         field, raw_record, blobs, writes = loaded
         ns, cid = _s(field).rsplit("\x00", 1)
-        cp_tag, cp_data, md_tag, md_data, parent = ormsgpack.unpackb(record or raw_record)
+        cp_tag, cp_data, md_tag, md_data, parent = ormsgpack.unpackb(
+            _record_of(record or raw_record)
+        )
         checkpoint: Checkpoint = self._loads(_pack_typed((cp_tag, cp_data)))
         values: dict[str, Any] = {}
         for i in range(0, len(blobs), 2):
@@ -277,11 +257,10 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
                 conf.get("checkpoint_id"),
             ]
         )
-        index = self._run_index(run_id, thread_id) if run_id else None
-        args = [token, self._ttl_ms, field, record, _strings([run_id.encode(), *refs])]
-        put = Call("put", self._tkeys(thread_id), args + blob_args)
+        value = _with_refs(_strings([run_id.encode(), *refs]), record)
+        put = Call("put", self._tkeys(thread_id), [token, self._ttl_ms, field, value, *blob_args])
         try:
-            result = yield (put if index is None else Cmds(index.cmds, then=put))
+            result = yield put
             self._fenced(result, thread_id, token)
         except BaseException:
             self._unsure(thread_id)
@@ -289,7 +268,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         if token and not ns:
             new_blobs: dict[str, bytes | None] = {c: None for c in new_versions}
             new_blobs.update(zip(written, blob_args[1::2], strict=True))
-            self._seen_put(thread_id, token, field, record, stored["channel_versions"], new_blobs)
+            self._seen_put(thread_id, token, field, value, stored["channel_versions"], new_blobs)
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
 
     def _op_put_writes(
@@ -378,7 +357,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         ]
         return [f for f, _ in kept], [r for _, r in kept]
 
-    def _matches(self, record: bytes, filter: dict[str, Any]) -> bool:
-        _, _, md_tag, md_data, _ = ormsgpack.unpackb(record)
+    def _matches(self, stored: bytes, filter: dict[str, Any]) -> bool:
+        _, _, md_tag, md_data, _ = ormsgpack.unpackb(_record_of(stored))
         md = self._loads(_pack_typed((md_tag, md_data)))
         return all(md.get(k) == v for k, v in filter.items())

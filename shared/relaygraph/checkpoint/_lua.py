@@ -62,14 +62,26 @@ local function touch(ttl)
   end
 end
 
+-- A checkpoint's stored value: 'R' <len>:<refs> <record> (its refs, then the
+-- record), or an older layout's bare record (refs in REFS). Its refs as a
+-- string, or nil for the older layout.
+local function refs_in(value)
+  if string.byte(value, 1) ~= 82 then return nil end  -- 'R'
+  local c = string.find(value, ':', 2, true)
+  return string.sub(value, c + 1, c + tonumber(string.sub(value, 2, c - 1)))
+end
+
+local function refs_of(field, value)
+  return refs_in(value) or redis.call('HGET', REFS, field)
+end
+
 local function load(field, with_record)
+  local value = redis.call('HGET', CPS, field)
+  if not value then return false end
   local rec = false
-  if with_record then
-    rec = redis.call('HGET', CPS, field)
-    if not rec then return false end
-  end
+  if with_record then rec = value end
   local blobs = {}
-  local refs = redis.call('HGET', REFS, field)
+  local refs = refs_of(field, value)
   if refs then
     refs = strings(refs)
     local ns, fields = ns_of(field), {}
@@ -105,12 +117,25 @@ local function drop(field)
   end
 end
 
--- Drop the blobs no checkpoint refers to any more (drop() already took the
--- dropped checkpoints' writes). O(size of the thread): maintenance only.
-local function gc()
-  local live, all = {}, redis.call('HGETALL', REFS)
+-- Each checkpoint's (field, refs string), both layouts. O(size of the
+-- thread): maintenance only.
+local function all_refs()
+  local out, all = {}, redis.call('HGETALL', CPS)
   for i = 1, #all, 2 do
-    local ns, refs = ns_of(all[i]), strings(all[i + 1])
+    local refs = refs_in(all[i + 1])
+    if refs then out[#out + 1] = {all[i], refs} end
+  end
+  all = redis.call('HGETALL', REFS)
+  for i = 1, #all, 2 do out[#out + 1] = {all[i], all[i + 1]} end
+  return out
+end
+
+-- Drop the blobs no checkpoint refers to any more (drop() already took the
+-- dropped checkpoints' writes).
+local function gc()
+  local live = {}
+  for _, fr in ipairs(all_refs()) do
+    local ns, refs = ns_of(fr[1]), strings(fr[2])
     for j = 2, #refs do live[ns .. '\0' .. refs[j]] = true end
   end
   local dead = {}
@@ -131,7 +156,7 @@ end
 -- by one, each key written once. A write's mode: 's' overwrites, 'n' keeps
 -- what is there, 'f' too but its writer knows nothing is (no read).
 local function apply_batch(first)
-  local fields, recs, refs, blobs = {}, {}, {}, {}
+  local fields, recs, blobs = {}, {}, {}
   local members, firstv, firstmode, lasts = {}, {}, {}, {}
   local i = first
   while i <= #ARGV do
@@ -140,8 +165,8 @@ local function apply_batch(first)
     if kind == 'p' then
       local f = ARGV[a]
       if not recs[f] then fields[#fields + 1] = f end
-      recs[f], refs[f] = ARGV[a + 1], ARGV[a + 2]
-      for j = a + 3, b, 2 do blobs[#blobs + 1] = ARGV[j]; blobs[#blobs + 1] = ARGV[j + 1] end
+      recs[f] = ARGV[a + 1]
+      for j = a + 2, b, 2 do blobs[#blobs + 1] = ARGV[j]; blobs[#blobs + 1] = ARGV[j + 1] end
     else
       for j = a, b, 3 do
         local m, v = ARGV[j], ARGV[j + 1]
@@ -155,15 +180,13 @@ local function apply_batch(first)
     i = b + 1
   end
   if #fields > 0 then
-    local rows, ref_rows, id_rows = {}, {}, {}
+    local rows, id_rows = {}, {}
     for _, f in ipairs(fields) do
       rows[#rows + 1] = f; rows[#rows + 1] = recs[f]
-      ref_rows[#ref_rows + 1] = f; ref_rows[#ref_rows + 1] = refs[f]
       id_rows[#id_rows + 1] = 0; id_rows[#id_rows + 1] = f
     end
     chunked('HSET', CPS, rows, 1, #rows, 2)
     if #blobs > 0 then chunked('HSET', BLOBS, blobs, 1, #blobs, 2) end
-    chunked('HSET', REFS, ref_rows, 1, #ref_rows, 2)
     chunked('ZADD', IDS, id_rows, 1, #id_rows, 2)
   end
   if #members > 0 then

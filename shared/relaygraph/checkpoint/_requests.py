@@ -58,10 +58,18 @@ def _strings(items: Iterable[bytes]) -> bytes:
     return b"".join(b"%d:%s" % (len(item), item) for item in items)
 
 
-def _strings_first(raw: bytes) -> str:
-    """The first item of :func:`_strings` bytes (``""`` for none)."""
-    length, sep, rest = raw.partition(b":")
-    return rest[: int(length)].decode() if sep else ""
+def _with_refs(refs: bytes, record: bytes) -> bytes:
+    """A checkpoint as stored: ``R<len>:<refs>`` then the record (the Lua
+    scripts read the refs; an older layout stored the bare record)."""
+    return b"R%d:%s%s" % (len(refs), refs, record)
+
+
+def _record_of(stored: bytes) -> bytes:
+    """The record of a stored checkpoint (either layout)."""
+    if stored[:1] != b"R":
+        return stored
+    length, _, rest = stored[1:].partition(b":")
+    return rest[int(length) :]
 
 
 def _pack_typed(typed: tuple[str, bytes]) -> bytes:

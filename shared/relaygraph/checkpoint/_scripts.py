@@ -4,8 +4,10 @@ Every script gets the same KEYS, all in the thread's hash slot
 (:meth:`relaygraph.keys.Keys.checkpoint_thread_keys`):
 
     1 ids     zset   ns\\0cid                        (all scores 0, lex order)
-    2 cps     hash   ns\\0cid -> record               (msgpack, opaque to Lua)
-    3 refs    hash   ns\\0cid -> strings(run_id, channel\\0version, ...)
+    2 cps     hash   ns\\0cid -> 'R' <len>:<refs> <record>: refs is
+                     strings(run_id, channel\\0version, ...), the record
+                     msgpack (opaque to Lua)
+    3 refs    hash   an older layout's refs (its records are bare): read, not written
     4 blobs   hash   ns\\0channel\\0version -> tag\\0bytes
     5 wids    zset   ns\\0cid\\0task_id\\0idx           (lex order)
     6 writes  hash   same fields as wids -> msgpack pending write
@@ -45,14 +47,13 @@ for i = 2, #ARGV do out[#out + 1] = load(ARGV[i], ARGV[1] == '1') end
 return out
 """
 
-# ARGV: token, ttl ms, field, record, refs, blob field/value pairs...
+# ARGV: token, ttl ms, field, stored value (refs and record), blob field/value pairs...
 PUT = r"""
 local stale = fence(ARGV[1])
 if stale then return stale end
 local field = ARGV[3]
 redis.call('HSET', CPS, field, ARGV[4])
-if #ARGV >= 6 then chunked('HSET', BLOBS, ARGV, 6, #ARGV, 2) end
-redis.call('HSET', REFS, field, ARGV[5])
+if #ARGV >= 5 then chunked('HSET', BLOBS, ARGV, 5, #ARGV, 2) end
 redis.call('ZADD', IDS, 0, field)
 touch(ARGV[2])
 return {1}
@@ -112,27 +113,19 @@ touch(ARGV[2])
 return {1}
 """
 
-# ARGV: none. Returns the run ids the thread held.
+# ARGV: none. Deletes every key of the thread's checkpoints.
 DELETE_THREAD = r"""
-local runs, seen = {}, {}
-for _, refs in ipairs(redis.call('HVALS', REFS)) do
-  local r = run_of(refs)
-  if not seen[r] then
-    seen[r] = true
-    runs[#runs + 1] = r
-  end
-end
 redis.call('UNLINK', IDS, CPS, REFS, BLOBS, WIDS, WRITES, RUNS)
-return runs
+return 1
 """
 
 # ARGV: run ids. Returns how many checkpoints were dropped.
 DELETE_RUNS = r"""
-local n, wanted, all = 0, {}, redis.call('HGETALL', REFS)
+local n, wanted = 0, {}
 for i = 1, #ARGV do wanted[ARGV[i]] = true end
-for i = 1, #all, 2 do
-  if wanted[run_of(all[i + 1])] then
-    drop(all[i])
+for _, fr in ipairs(all_refs()) do
+  if wanted[run_of(fr[2])] then
+    drop(fr[1])
     n = n + 1
   end
 end

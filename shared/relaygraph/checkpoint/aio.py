@@ -209,8 +209,12 @@ class AsyncRedisSaver(AdminOps):
         pipe.hdel(self.keys.checkpoint_writes(thread_id), *keys)
         await pipe.execute()
 
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self._run(self._op_delete_for_runs(run_ids))
+    async def adelete_for_runs(
+        self, run_ids: Sequence[str], *, thread_id: str | None = None
+    ) -> None:
+        """Delete the runs' checkpoints: those of ``thread_id``, or (none given)
+        of every thread, found by a scan of the keyspace."""
+        await self._run(self._op_delete_for_runs(run_ids, thread_id))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         await self._run(self._op_copy_thread(source_thread_id, target_thread_id))
@@ -281,8 +285,8 @@ class AsyncRedisSaver(AdminOps):
     def delete_thread(self, thread_id: str) -> None:
         self._blocking(lambda: self.adelete_thread(thread_id))
 
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._blocking(lambda: self.adelete_for_runs(run_ids))
+    def delete_for_runs(self, run_ids: Sequence[str], *, thread_id: str | None = None) -> None:
+        self._blocking(lambda: self.adelete_for_runs(run_ids, thread_id=thread_id))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self._blocking(lambda: self.acopy_thread(source_thread_id, target_thread_id))

@@ -195,8 +195,10 @@ class RedisSaver(AdminOps):
     def delete_thread(self, thread_id: str) -> None:
         self._run(self._op_delete_thread(thread_id))
 
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._run(self._op_delete_for_runs(run_ids))
+    def delete_for_runs(self, run_ids: Sequence[str], *, thread_id: str | None = None) -> None:
+        """Delete the runs' checkpoints: those of ``thread_id``, or (none given)
+        of every thread, found by a scan of the keyspace."""
+        self._run(self._op_delete_for_runs(run_ids, thread_id))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self._run(self._op_copy_thread(source_thread_id, target_thread_id))
@@ -250,8 +252,10 @@ class RedisSaver(AdminOps):
     async def adelete_thread(self, thread_id: str) -> None:
         await asyncio.to_thread(self.delete_thread, thread_id)
 
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.delete_for_runs, run_ids)
+    async def adelete_for_runs(
+        self, run_ids: Sequence[str], *, thread_id: str | None = None
+    ) -> None:
+        await asyncio.to_thread(lambda: self.delete_for_runs(run_ids, thread_id=thread_id))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)

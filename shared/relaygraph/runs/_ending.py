@@ -95,8 +95,9 @@ FINISH = Lua(
     body=r"""
 -- thread_status '': the thread goes back to the status it had before the run
 -- (the run changed nothing); values / interrupts '': left as they are.
--- outbox: the interrupt event to publish (kept until it is published, so the
--- sweeper publishes it if this executor dies first).
+-- outbox: the interrupt event to publish, kept on the thread (with the run's
+-- id, in outbox_run) until the next one replaces it: while the run is watched
+-- the sweeper publishes it, if this executor dies before it does.
 -- The ARGV after the named ones: the attempt's last checkpoint writes (the
 -- checkpointer's ``batch`` operations), written first, under the same fence.
 -- Replies {outcome, next_request, next_run_id, next_due_ms}: recorded |
@@ -108,16 +109,15 @@ if #ARGV > NARGS then
   apply_batch(NARGS + 1)
   touch(checkpoint_ttl)
 end
-if outbox ~= '' then
-  redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now,
-    'outbox', outbox)
-else
-  redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now)
-end
+redis.call('HSET', RUN, 'status', run_status, 'result', result, 'updated_at', now)
 keep_for(record_ttl)
 local status = thread_status
 if status == '' then status = rest_status or 'idle' end
 local row = {'status', status, 'updated_at', now, 'state_updated_at', now}
+if outbox ~= '' then
+  row[#row + 1] = 'outbox'; row[#row + 1] = outbox
+  row[#row + 1] = 'outbox_run'; row[#row + 1] = run_id
+end
 if thread_status == 'interrupted' then
   row[#row + 1] = 'pause_checkpoint'; row[#row + 1] = pause_checkpoint
 end
@@ -185,7 +185,11 @@ local now, grace = tonumber(now_ms), tonumber(grace_ms)
 local st = redis.call('HGET', RUN, 'status')
 if not st then return {'drop', '', '0'} end
 if st ~= 'pending' and st ~= 'running' then
-  local outbox = redis.call('HGET', RUN, 'outbox')
+  local outbox = redis.call('HGET', RUN, 'outbox')  -- where an older layout kept it
+  if not outbox then
+    local event, of_run = unpack(redis.call('HMGET', THREAD, 'outbox', 'outbox_run'))
+    if of_run == run_id then outbox = event end
+  end
   if outbox then return {'publish', outbox, tostring(now + grace)} end
   return {'drop', '', '0'}
 end

@@ -5,7 +5,7 @@ It is outside the threads' hash slots, so it is written by separate
 commands that go in the same round trip as the transition they guard, and
 always before it (an entry too many is dropped by the sweeper; one too few
 could strand a run). A run is watched from its creation until it ends; ended
-runs are unwatched in batches soon after their end.
+runs are unwatched in batches soon after their end (one ZREM per shard).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class WatchIndex:
         self.keys = keys
         self.trips = trips
         self._shards = ShardedIndex(trips, keys.leases_shards())
-        self._ended: list[Step] = []
+        self._ended: dict[str, list[str]] = {}  # shard key -> members to drop
         self._flusher: asyncio.Task[None] | None = None
 
     def watch_step(self, thread_id: str, run_id: str, deadline_ms: int) -> Step:
@@ -43,23 +43,16 @@ class WatchIndex:
     async def watch(self, thread_id: str, run_id: str, deadline_ms: int) -> None:
         await self.trips.run([self.watch_step(thread_id, run_id, deadline_ms)])
 
-    def _unwatch_steps(self, thread_id: str, run_id: str, outbox_sent: bool) -> list[Step]:
-        steps: list[Step] = []
-        if outbox_sent:  # its interrupt event is out: the sweeper's copy goes too
-            steps.append(("HDEL", self.keys.run(thread_id, run_id), "outbox"))
-        steps.append(("ZREM", self.keys.leases(thread_id), member(thread_id, run_id)))
-        return steps
+    async def unwatch(self, thread_id: str, run_id: str) -> None:
+        await self.trips.run([("ZREM", self.keys.leases(thread_id), member(thread_id, run_id))])
 
-    async def unwatch(self, thread_id: str, run_id: str, outbox_sent: bool = False) -> None:
-        await self.trips.run(self._unwatch_steps(thread_id, run_id, outbox_sent))
-
-    def unwatch_soon(self, thread_id: str, run_id: str, outbox_sent: bool = False) -> None:
+    def unwatch_soon(self, thread_id: str, run_id: str) -> None:
         """:meth:`unwatch`, batched with the other runs that end within
         :data:`UNWATCH_DELAY`: one round trip for all, none on the run's path.
         Nothing depends on it being prompt: until it is done the sweeper drops
         the ended run itself (or publishes its interrupt event again, which
         JetStream drops as a duplicate)."""
-        self._ended.extend(self._unwatch_steps(thread_id, run_id, outbox_sent))
+        self._ended.setdefault(self.keys.leases(thread_id), []).append(member(thread_id, run_id))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -69,9 +62,10 @@ class WatchIndex:
 
     async def flush(self) -> None:
         """Send what :meth:`unwatch_soon` collected (also on a graceful stop)."""
-        steps, self._ended = self._ended, []
-        if not steps:
+        ended, self._ended = self._ended, {}
+        if not ended:
             return
+        steps: list[Step] = [("ZREM", key, *names) for key, names in ended.items()]
         try:
             await self.trips.run(steps)
         except Exception as exc:  # Redis away: the sweeper drops them later
