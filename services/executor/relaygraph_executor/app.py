@@ -17,6 +17,7 @@ from relaygraph.config import load_config
 from relaygraph.dispatch import Dispatcher
 from relaygraph.process import release_memory
 from relaygraph.runs import Runs, SweepOutcome
+from relaygraph.runs.lifecycle import SWEEP_BATCH
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph_executor.graph_io import INFRA_ERRORS
 from relaygraph_executor.liveness import Liveness, heartbeat
@@ -31,10 +32,15 @@ async def sweep(runs: Runs, dispatcher: Dispatcher, interval: float) -> None:
     """Re-dispatch runs whose lease (or dispatch grace) ran out, send delayed
     runs when they are due, and publish the interrupt events of runs whose
     executor died before it could, forever."""
+    full = False
     while True:
-        await asyncio.sleep(interval)
+        if not full:  # a full batch: more may be due already
+            await asyncio.sleep(interval)
+        full = False
         try:
-            for due in await runs.sweep():
+            batch = await runs.sweep(SWEEP_BATCH)
+            full = len(batch) == SWEEP_BATCH
+            for due in batch:
                 if due.request is None:
                     continue
                 if due.outcome is SweepOutcome.REDISPATCH:

@@ -52,6 +52,9 @@ from relaygraph.runs.outcomes import (
 )
 from relaygraph.runs.watch import WatchIndex
 
+SWEEP_BATCH = 100
+"""Watched runs one sweep takes (a full batch: the sweeper goes on at once)."""
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -315,19 +318,27 @@ class Runs:
         return Cancelled(outcome, await self._next(thread_id, next_id.decode(), request, due))
 
     # -- the sweeper -----------------------------------------------------------------
-    async def sweep(self, limit: int = 100) -> list[Due]:
-        """Take the watched runs whose time came and decide each atomically."""
+    async def sweep(self, limit: int = SWEEP_BATCH) -> list[Due]:
+        """Take the watched runs whose time came and decide each atomically:
+        their scripts go in one round trip, then their next looks in another."""
+        due = await self.watching.due(now_ms(), limit)
+        if not due:
+            return []
+        now = now_ms()
+        steps = [
+            self._step("sweep", t, r, run_id=r, now_ms=now, grace_ms=self.grace_ms) for t, r in due
+        ]
         out: list[Due] = []
-        for thread_id, run_id in await self.watching.due(now_ms(), limit):
-            step = self._step(
-                "sweep", thread_id, run_id, run_id=run_id, now_ms=now_ms(), grace_ms=self.grace_ms
-            )
-            word, request, until = (await self.trips.run([step]))[0]
+        keep: list[Step] = []
+        for (thread_id, run_id), (word, request, until) in zip(
+            due, await self.trips.run(steps), strict=True
+        ):
             outcome = SweepOutcome(word.decode())
-            keep = None if outcome is SweepOutcome.DROP else int(until)
-            await self.watching.keep(thread_id, run_id, keep)
+            look = None if outcome is SweepOutcome.DROP else int(until)
+            keep.append(self.watching.keep_step(thread_id, run_id, look))
             carries = outcome in (SweepOutcome.REDISPATCH, SweepOutcome.DUE, SweepOutcome.PUBLISH)
             out.append(Due(thread_id, run_id, outcome, request if carries else None, int(until)))
+        await self.trips.run(keep)
         return out
 
     # -- records ---------------------------------------------------------------------

@@ -80,10 +80,9 @@ class WatchIndex:
             out.append((thread_id, run_id))
         return out
 
-    async def keep(self, thread_id: str, run_id: str, until_ms: int | None) -> None:
-        """Look again at ``until_ms``, or (``None``) stop watching."""
+    def keep_step(self, thread_id: str, run_id: str, until_ms: int | None) -> Step:
+        """Look again at ``until_ms``, or (``None``) stop watching, as a step."""
         name = member(thread_id, run_id)
         if until_ms is None:
-            await self.redis.zrem(self.keys.leases(thread_id), name)
-        else:
-            await self.redis.zadd(self.keys.leases(thread_id), {name: until_ms})
+            return ("ZREM", self.keys.leases(thread_id), name)
+        return ("ZADD", self.keys.leases(thread_id), until_ms, name)
