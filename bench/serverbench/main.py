@@ -298,16 +298,19 @@ async def profile_target(
             target.url, sc.interrupt_cycle, clients, cfg.profile_duration - 1.0, 0.0, procs
         )
         stats1, io1 = await _commandstats(target), await _io_counters(target)
-        if io0 and io1 and o.completed:
-            res.io_per_cycle[phase] = {k: (io1[k] - io0[k]) / o.completed for k in io1}
+        # The counters cover every cycle the clients ran, the ones that ended
+        # after the measured window too.
+        cycles = o.ops_total
+        if io0 and io1 and cycles:
+            res.io_per_cycle[phase] = {k: (io1[k] - io0[k]) / cycles for k in io1}
         profiles = await asyncio.to_thread(rec.finish)
         res.profiles.extend(profiles)
         res.profile_cpu[phase] = o.cpu_ms_per_op
-        if stats0 and stats1 and o.completed:
+        if stats0 and stats1 and cycles:
             res.redis_per_cycle[phase] = {
                 cmd: (
-                    (v["calls"] - stats0.get(cmd, {}).get("calls", 0)) / o.completed,
-                    (v["usec"] - stats0.get(cmd, {}).get("usec", 0)) / o.completed,
+                    (v["calls"] - stats0.get(cmd, {}).get("calls", 0)) / cycles,
+                    (v["usec"] - stats0.get(cmd, {}).get("usec", 0)) / cycles,
                 )
                 for cmd, v in stats1.items()
                 if v["calls"] > stats0.get(cmd, {}).get("calls", 0)

@@ -174,6 +174,9 @@ class Outcome:
     # closed loop only
     duration: float = 0.0
     completed: int = 0
+    ops_total: int = 0
+    """Operations that succeeded, warm-up and the last ones past the window
+    included: what server-side counters read before and after the run divide by."""
     throughput: float = 0.0  # operations / s in the measured window
     timeline: list[tuple[float, float]] = field(default_factory=list)  # (t, ops/s in bin)
     rss_timeline: list[tuple[float, dict[str, float]]] = field(default_factory=list)
@@ -280,6 +283,7 @@ async def closed_loop(
                 out.error(exc)
                 await asyncio.sleep(0.05)
                 continue
+            out.ops_total += 1
             t = time.perf_counter()
             if measure_from <= t <= end:
                 done.append(t - measure_from)
