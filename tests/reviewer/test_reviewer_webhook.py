@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,8 +21,9 @@ pytestmark = pytest.mark.integration
 class Hook:
     """A tiny real HTTP server in a thread: fails the first ``failures`` POSTs."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, stall: float = 0.0) -> None:
         self.failures = failures
+        self.stall = stall  # seconds each POST waits before it is answered
         self.attempts = 0
         self.received: list[dict[str, Any]] = []
         hook = self
@@ -31,6 +33,7 @@ class Hook:
                 length = int(self.headers.get("content-length", "0"))
                 body = json.loads(self.rfile.read(length))
                 hook.attempts += 1
+                time.sleep(hook.stall)
                 if hook.attempts <= hook.failures:
                     self.send_response(503)
                 else:
@@ -157,3 +160,26 @@ async def test_interrupts_the_rules_answer_are_posted_marked(
     assert bodies[automatic.thread_id]["answered_by"] == "rules"
     assert bodies[automatic.thread_id]["answered_run_id"] == gateway.run_ids[0]
     assert "answered_by" not in bodies[manual.thread_id]
+
+
+async def test_a_reviewer_stopped_mid_post_leaves_the_delivery_due_at_once(
+    start_reviewer, publish, event_factory, eventually
+):
+    """Stopped while its POST hangs, the reviewer gives the delivery back: the
+    next one posts it within seconds, not after the taker's 60 s lease."""
+    event = event_factory()
+    await publish(event)
+    with Hook(failures=10**6, stall=30) as hanging:
+        async with start_reviewer(webhook_url=hanging.url):
+
+            async def posting():
+                assert hanging.attempts >= 1
+
+            await eventually(posting)
+    with Hook() as up:
+        async with start_reviewer(webhook_url=up.url):
+
+            async def delivered():
+                assert [b["thread_id"] for b in up.received] == [event.thread_id]
+
+            await eventually(delivered, within=5.0)

@@ -126,8 +126,16 @@ class WebhookOutbox:
             except Exception as exc:  # Redis away: try again next round
                 log.warning("webhook deliveries cannot be read from Redis: %s", exc)
                 ids = []
-            for raw_id in ids:
-                await self._deliver(raw_id.decode())
+            taken = [raw.decode() for raw in ids]
+            for i, msg_id in enumerate(taken):
+                try:
+                    await self._deliver(msg_id)
+                except asyncio.CancelledError:
+                    # Stopped mid-batch: what this taker leased and did not finish
+                    # is due again at once (else a restarted reviewer waits out
+                    # the lease before it tries them).
+                    await asyncio.shield(self._release(taken[i:]))
+                    raise
             if not ids:
                 await asyncio.sleep(self._poll)
 
@@ -187,6 +195,13 @@ class WebhookOutbox:
             response.status_code,
         )
         return None
+
+    async def _release(self, msg_ids: list[str]) -> None:
+        try:
+            now = time.time()
+            await self._redis.zadd(self._due, dict.fromkeys(msg_ids, now), xx=True)
+        except Exception as exc:  # Redis away: the lease runs out instead
+            log.warning("webhook deliveries not released: %s", exc)
 
     async def _forget(self, msg_id: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
