@@ -98,6 +98,8 @@ class System:
     """With ``running_system(nats_nodes=N)``: every node (``nats`` is the first)."""
     redis_cluster: ValkeyCluster | None = None
     """With ``running_system(redis_masters=N)``: every node (``redis`` is the first)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """What a request needs to pass the gateway's auth (``running_system(headers=...)``)."""
 
     def redis_client(self) -> redis.asyncio.Redis | redis.asyncio.RedisCluster:
         """A client of this system's Redis, cluster-aware when it is a cluster."""
@@ -176,7 +178,7 @@ class System:
                 if svc.proc is not None and svc.proc.poll() is not None:
                     raise RuntimeError(f"{svc.name} exited:\n{svc.log.read_text()[-4000:]}")
             try:
-                r = httpx.get(f"{self.url}{path}", timeout=5)
+                r = httpx.get(f"{self.url}{path}", timeout=5, headers=self.headers)
                 if r.status_code == 200:
                     return
                 last = r.text
@@ -235,13 +237,17 @@ def running_system(
     durable_servers: bool = False,
     redis_masters: int = 0,
     redis_replicas: int = 0,
+    headers: dict[str, str] | None = None,
+    wait_executor: bool = True,
 ) -> Iterator[System]:
     """The whole system; ``nats_nodes`` > 1: a NATS cluster of that many nodes
     (streams replicated on each, ``NATS_REPLICAS``), every URL in ``NATS_URL``.
     ``nats_config``: more lines of the (single) nats-server's config (auth, TLS).
     ``durable_servers``: JetStream syncs every write, Valkey ``appendfsync always``
     (what deploy/ ships). ``redis_masters`` > 0: a Valkey cluster of that many
-    masters with ``redis_replicas`` replicas each instead of one Valkey."""
+    masters with ``redis_replicas`` replicas each instead of one Valkey.
+    ``headers``: what requests need to pass the gateway's auth; without
+    ``wait_executor``, the gateway answering is enough (runs queue)."""
     data.mkdir(parents=True, exist_ok=True)
     cluster = nats_cluster(data / "nats", nats_nodes).start() if nats_nodes > 1 else None
     nats = (
@@ -273,12 +279,13 @@ def running_system(
         env,
         nats_cluster=cluster,
         redis_cluster=redis_cluster,
+        headers=headers or {},
     )
     try:
         for _ in range(executors):
             system.executor()
         system.gateway()
-        system.wait_ready(executor=executors > 0)
+        system.wait_ready(executor=executors > 0 and wait_executor)
         yield system
     finally:
         system.stop()

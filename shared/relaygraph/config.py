@@ -88,6 +88,16 @@ class HttpConfig:
     """Route groups turned off (``disable_assistants``...), of :data:`ROUTE_GROUPS`."""
 
 
+@dataclass(frozen=True)
+class AuthConfig:
+    """The ``auth`` section of langgraph.json: a ``langgraph_sdk.Auth`` object."""
+
+    path: str
+    """``./auth.py:auth`` (relative to langgraph.json) or ``module:auth``."""
+    custom_routes: bool = False
+    """``http.enable_custom_route_auth``: the ``http.app`` routes are authenticated too."""
+
+
 TTL_STRATEGIES = ("delete", "keep_latest")
 MAX_TTL_MINUTES = 100 * 365 * 24 * 60
 
@@ -126,6 +136,7 @@ class Config:
     thread_ttl: ThreadTTL = field(default_factory=ThreadTTL)
     http: HttpConfig = field(default_factory=HttpConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    auth: AuthConfig | None = None
 
     @property
     def root(self) -> Path:
@@ -220,6 +231,16 @@ def _read_http(where: Path, raw: Any) -> HttpConfig:
     return HttpConfig(app=app, cors=cors, disabled=disabled)
 
 
+def _read_auth(where: Path, raw: Any, http: Any) -> AuthConfig | None:
+    if raw is None:
+        return None
+    path = raw.get("path") if isinstance(raw, dict) else None
+    if not isinstance(path, str) or ":" not in path:
+        raise InvalidInput(f"{where}: `auth.path` must be './auth.py:auth' or 'module:auth'")
+    custom = isinstance(http, dict) and http.get("enable_custom_route_auth") is True
+    return AuthConfig(path, custom_routes=custom)
+
+
 def load_config(path: str | Path = "langgraph.json") -> Config:
     """Read and check a ``langgraph.json``; errors name the file and the field."""
     cfg_path = Path(path).resolve()
@@ -257,6 +278,7 @@ def load_config(path: str | Path = "langgraph.json") -> Config:
         _read_thread_ttl(cfg_path, raw.get("checkpointer")),
         _read_http(cfg_path, raw.get("http")),
         read_webhooks(cfg_path, raw.get("webhooks"), raw.get("http")),
+        _read_auth(cfg_path, raw.get("auth"), raw.get("http")),
     )
 
 

@@ -76,3 +76,23 @@ whoami_builder.add_node("who", _who)
 whoami_builder.add_edge(START, "who")
 whoami = whoami_builder.compile()
 """Says which run, thread, graph and assistant its config names."""
+
+
+def _caller(state: State, config: RunnableConfig) -> State:
+    conf = config["configurable"]
+    user = conf.get("langgraph_auth_user") or {}
+    return {
+        "seen": {
+            "user_id": conf.get("user_id"),
+            "auth_user_id": conf.get("langgraph_auth_user_id"),
+            "auth_user": user.get("identity") if hasattr(user, "get") else user.identity,
+            "permissions": conf.get("langgraph_auth_permissions"),
+        }
+    }
+
+
+caller_builder = StateGraph(State)
+caller_builder.add_node("caller", _caller)
+caller_builder.add_edge(START, "caller")
+caller = caller_builder.compile()
+"""Says who asked for the run (custom auth's keys of its config)."""

@@ -12,15 +12,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from relaygraph.contracts import GraphQuery
-from relaygraph.errors import InvalidInput, NotFound
+from relaygraph.errors import Conflict, InvalidInput, NotFound
+from relaygraph_gateway import guards
 from relaygraph_gateway.assistant_rules import (
     canonical_id,
     only,
     ordered,
     selected,
 )
+from relaygraph_gateway.authz import Filters, access_of
+from relaygraph_gateway.authz import matches as auth_matches
 from relaygraph_gateway.core import Gateway, gw
 from relaygraph_gateway.models import (
     AssistantCount,
@@ -35,11 +39,20 @@ from relaygraph_gateway.render import JSON, matches, page_headers
 router = APIRouter(tags=["assistants"])
 
 
-async def _get(g: Gateway, assistant_id: str) -> dict[str, Any]:
+async def _get(
+    g: Gateway,
+    assistant_id: str,
+    scope: Scope,
+    action: str = "read",
+    value: dict[str, Any] | None = None,
+    hidden: str = "Not Found",
+) -> dict[str, Any]:
+    """The assistant, once the caller may ``action`` it (else ``hidden``)."""
     aid = g.assistant_id_of(assistant_id)
     doc = await g.assistants.get(aid)
     if doc is None:
         raise NotFound(f"Assistant {aid} not found")
+    await guards.assistant(scope, doc, action, value, NotFound(hidden))
     return doc
 
 
@@ -47,12 +60,26 @@ async def _get(g: Gateway, assistant_id: str) -> dict[str, Any]:
 async def create_assistant(body: AssistantCreate, request: Request) -> Response:
     g = gw(request)
     g.check_graph(body.graph_id)
+    aid = canonical_id(body.assistant_id) if body.assistant_id else None
+    value = {
+        "assistant_id": aid,
+        "graph_id": body.graph_id,
+        "config": body.config,
+        "context": body.context,
+        "metadata": body.metadata,
+        "name": body.name,
+    }
+    metadata, filters = await guards.created(request.scope, "assistants", value)
+    if filters and aid is not None:
+        existing = await g.assistants.get(aid)
+        if existing is not None and not auth_matches(existing.get("metadata"), filters):
+            raise Conflict(f"Assistant {aid} already exists")
     doc = await g.assistants.create(
         graph_id=body.graph_id,
-        assistant_id=canonical_id(body.assistant_id) if body.assistant_id else None,
+        assistant_id=aid,
         config=body.config,
         context=body.context,
-        metadata=body.metadata,
+        metadata=metadata,
         name=body.name,
         description=body.description,
         if_exists=body.if_exists,
@@ -65,9 +92,10 @@ async def search_assistants(body: AssistantSearch, request: Request) -> Response
     g = gw(request)
     if body.graph_id is not None:
         g.check_graph(body.graph_id)
+    auth = await _search_filter(request.scope, body, body.limit, body.offset)
     found = ordered(
         selected(
-            await g.assistants.all(),
+            _visible(await g.assistants.all(), auth),
             graph_id=body.graph_id,
             name=body.name,
             metadata=body.metadata,
@@ -84,8 +112,12 @@ async def count_assistants(body: AssistantCount, request: Request) -> Response:
     g = gw(request)
     if body.graph_id is not None:
         g.check_graph(body.graph_id)
+    auth = await _search_filter(request.scope, body, 0, 0)
     found = selected(
-        await g.assistants.all(), graph_id=body.graph_id, name=body.name, metadata=body.metadata
+        _visible(await g.assistants.all(), auth),
+        graph_id=body.graph_id,
+        name=body.name,
+        metadata=body.metadata,
     )
     return JSON(len(found))
 
@@ -95,13 +127,17 @@ async def set_latest_version(
     assistant_id: str, body: AssistantVersionChange, request: Request
 ) -> Response:
     g = gw(request)
-    return JSON(await g.assistants.set_latest(g.assistant_id_of(assistant_id), body.version))
+    aid = g.assistant_id_of(assistant_id)
+    value = {"assistant_id": aid, "version": body.version}
+    await _get(g, aid, request.scope, "update", value, f"Assistant {aid} not found")
+    return JSON(await g.assistants.set_latest(aid, body.version))
 
 
 @router.post("/assistants/{assistant_id}/versions")
 async def list_versions(assistant_id: str, body: AssistantVersions, request: Request) -> Response:
     g = gw(request)
     aid = g.assistant_id_of(assistant_id)
+    await _get(g, aid, request.scope, hidden=f"Assistant {aid} not found")
     versions = [
         v for v in await g.assistants.versions(aid) if matches(v["metadata"], body.metadata)
     ]
@@ -113,13 +149,13 @@ async def list_versions(assistant_id: str, body: AssistantVersions, request: Req
 
 @router.get("/assistants/{assistant_id}")
 async def get_assistant(assistant_id: str, request: Request) -> Response:
-    return JSON(await _get(gw(request), assistant_id))
+    return JSON(await _get(gw(request), assistant_id, request.scope))
 
 
 @router.get("/assistants/{assistant_id}/graph")
 async def get_graph(assistant_id: str, request: Request, xray: str = "") -> Response:
     g = gw(request)
-    doc = await _get(g, assistant_id)
+    doc = await _get(g, assistant_id, request.scope)
     query = GraphQuery(op="graph", graph_id=doc["graph_id"], config=doc["config"], xray=_xray(xray))
     return JSON(bytes(await g.query(query)))
 
@@ -137,26 +173,26 @@ def _xray(value: str) -> bool | int:
 @router.get("/assistants/{assistant_id}/schemas")
 async def get_schemas(assistant_id: str, request: Request) -> Response:
     g = gw(request)
-    doc = await _get(g, assistant_id)
+    doc = await _get(g, assistant_id, request.scope)
     return JSON(await g.schemas(doc["graph_id"]))
 
 
 @router.get("/assistants/{assistant_id}/subgraphs")
 async def get_subgraphs(assistant_id: str, request: Request, recurse: bool = False) -> Response:
-    return await _subgraphs(gw(request), assistant_id, None, recurse)
+    return await _subgraphs(gw(request), request.scope, assistant_id, None, recurse)
 
 
 @router.get("/assistants/{assistant_id}/subgraphs/{namespace}")
 async def get_subgraphs_of(
     assistant_id: str, namespace: str, request: Request, recurse: bool = False
 ) -> Response:
-    return await _subgraphs(gw(request), assistant_id, namespace, recurse)
+    return await _subgraphs(gw(request), request.scope, assistant_id, namespace, recurse)
 
 
 async def _subgraphs(
-    g: Gateway, assistant_id: str, namespace: str | None, recurse: bool
+    g: Gateway, scope: Scope, assistant_id: str, namespace: str | None, recurse: bool
 ) -> Response:
-    doc = await _get(g, assistant_id)
+    doc = await _get(g, assistant_id, scope)
     query = GraphQuery(
         op="subgraphs",
         graph_id=doc["graph_id"],
@@ -173,7 +209,16 @@ async def patch_assistant(assistant_id: str, body: AssistantPatch, request: Requ
     if body.graph_id is not None:
         g.check_graph(body.graph_id)
     changes = body.model_dump(exclude_unset=True)
-    return JSON(await g.assistants.patch(g.assistant_id_of(assistant_id), changes))
+    aid = g.assistant_id_of(assistant_id)
+    value: dict[str, Any] = {"assistant_id": aid} | {
+        k: changes.get(k) for k in ("graph_id", "config", "context", "metadata", "name")
+    }
+    if access_of(request.scope).on:
+        value["metadata"] = dict(value["metadata"] or {})
+        await _get(g, aid, request.scope, "update", value, f"Assistant {aid} not found")
+        if value["metadata"] or "metadata" in changes:
+            changes["metadata"] = value["metadata"]
+    return JSON(await g.assistants.patch(aid, changes))
 
 
 @router.delete("/assistants/{assistant_id}", status_code=204)
@@ -182,9 +227,24 @@ async def delete_assistant(
 ) -> Response:
     g = gw(request)
     aid = g.assistant_id_of(assistant_id)
+    gone = f"Assistant with ID {aid} not found"
+    doc = await g.assistants.get(aid)
+    if doc is not None:
+        await guards.assistant(request.scope, doc, "delete", None, NotFound(gone))
     if not await g.assistants.delete(aid):
-        raise NotFound(f"Assistant with ID {aid} not found")
+        raise NotFound(gone)
     await g.crons.delete_of_assistant(aid)
     if delete_threads:
         await g.delete_threads_of(aid)
     return Response(status_code=204)
+
+
+async def _search_filter(
+    scope: Scope, body: AssistantCount, limit: int, offset: int
+) -> Filters | None:
+    value = {"graph_id": body.graph_id, "metadata": body.metadata or {}}
+    return await guards.search(scope, "assistants", value | {"limit": limit, "offset": offset})
+
+
+def _visible(docs: list[dict[str, Any]], auth: Filters | None) -> list[dict[str, Any]]:
+    return [d for d in docs if auth_matches(d.get("metadata"), auth)] if auth else docs

@@ -18,18 +18,22 @@ import anyio
 from fastapi import APIRouter, Body, Header, Query, Request
 from nats.aio.subscription import Subscription
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Scope
 
 from relaygraph.contracts import END_EVENT, RunStatus
-from relaygraph.errors import Conflict, InvalidInput
-from relaygraph_gateway import bulk_cancel
+from relaygraph.errors import Conflict, InvalidInput, NotFound
+from relaygraph_gateway import bulk_cancel, guards
+from relaygraph_gateway.authz import access_of
 from relaygraph_gateway.core import Gateway, check_id, gw, run_from_row
 from relaygraph_gateway.follow import TERMINAL
 from relaygraph_gateway.models import MAX_OFFSET, RunCreate, RunsCancel
 from relaygraph_gateway.render import JSON, run_locations
+from relaygraph_gateway.thread_stream import hidden_stream
 
 router = APIRouter(tags=["runs"])
 log = logging.getLogger("relaygraph.gateway")
 HEARTBEAT = b": heartbeat\r\n\r\n"
+NO_RUNS = "No runs found to cancel."
 
 
 async def waiting_response(
@@ -132,7 +136,9 @@ def _stream_response(
 
 @router.post("/threads/{thread_id}/runs")
 async def create_run(thread_id: str, body: RunCreate, request: Request) -> Response:
-    run, _, _ = await gw(request).create_run(check_id("thread_id", thread_id), body)
+    run, _, _ = await gw(request).create_run(
+        check_id("thread_id", thread_id), body, access=access_of(request.scope)
+    )
     return JSON(
         run,
         headers=run_locations(thread_id, run["run_id"], "")
@@ -142,12 +148,14 @@ async def create_run(thread_id: str, body: RunCreate, request: Request) -> Respo
 
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_run(thread_id: str, body: RunCreate, request: Request) -> Response:
-    return await wait_run_response(gw(request), thread_id, body)
+    return await wait_run_response(gw(request), request.scope, thread_id, body)
 
 
-async def wait_run_response(g: Gateway, thread_id: str, body: RunCreate) -> Response:
+async def wait_run_response(g: Gateway, scope: Scope, thread_id: str, body: RunCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
-    run, _, sub = await g.create_run(check_id("thread_id", thread_id), body, follow="end")
+    run, _, sub = await g.create_run(
+        check_id("thread_id", thread_id), body, follow="end", access=access_of(scope)
+    )
     return await waiting_response(
         g.follower.outcome(thread_id, run["run_id"], sub),
         run_locations(thread_id, run["run_id"], "join"),
@@ -167,7 +175,9 @@ def _canceller(
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_run(thread_id: str, body: RunCreate, request: Request) -> Response:
     g = gw(request)
-    run, _, sub = await g.create_run(check_id("thread_id", thread_id), body, follow="all")
+    run, _, sub = await g.create_run(
+        check_id("thread_id", thread_id), body, follow="all", access=access_of(request.scope)
+    )
     return _stream_response(
         g,
         thread_id,
@@ -187,7 +197,9 @@ async def list_runs(
     status: RunStatus | None = None,
 ) -> Response:
     g = gw(request)
-    await g.threads.get(check_id("thread_id", thread_id))
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id))
+    await guards.search(request.scope, "threads", {"thread_id": thread_id, "metadata": {}})
+    await g.threads.get(thread_id)
     if status is None:
         return JSON([run_from_row(row) for row in await g.runs.page(thread_id, offset, limit)])
     # Filtered before it is paged, as the reference does: read on until the page is full.
@@ -204,15 +216,17 @@ async def list_runs(
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def get_run(thread_id: str, run_id: str, request: Request) -> Response:
-    return JSON(
-        await gw(request).run_json(check_id("thread_id", thread_id), check_id("run_id", run_id))
-    )
+    g = gw(request)
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id))
+    return JSON(await g.run_json(thread_id, check_id("run_id", run_id)))
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
 async def delete_run(thread_id: str, run_id: str, request: Request) -> Response:
     g = gw(request)
-    run = await g.run_json(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    value = {"run_id": check_id("run_id", run_id), "thread_id": check_id("thread_id", thread_id)}
+    await guards.thread(request.scope, g, thread_id, "delete", value, NotFound("Not Found"))
+    run = await g.run_json(thread_id, run_id)
     if run["status"] not in TERMINAL:
         raise Conflict(f"Run {run_id} is {run['status']}; cancel it before deleting it")
     await g.runs.delete(thread_id, run_id)
@@ -222,7 +236,9 @@ async def delete_run(thread_id: str, run_id: str, request: Request) -> Response:
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
 async def join_run(thread_id: str, run_id: str, request: Request) -> Response:
     g = gw(request)
-    await g.runs.get(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    check_id("thread_id", thread_id)
+    await guards.thread(request.scope, g, thread_id, hidden=NotFound("Thread not found"))
+    await g.runs.get(thread_id, check_id("run_id", run_id))
     return await waiting_response(
         g.follower.outcome(thread_id, run_id), run_locations(thread_id, run_id, "join")
     )
@@ -233,7 +249,12 @@ async def join_stream(
     thread_id: str, run_id: str, request: Request, last_event_id: str | None = Header(None)
 ) -> Response:
     g = gw(request)
-    await g.runs.get(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    check_id("thread_id", thread_id)
+    try:
+        await guards.thread(request.scope, g, thread_id)
+    except NotFound:
+        return _hidden(thread_id, run_id)
+    await g.runs.get(thread_id, check_id("run_id", run_id))
     numeric = last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit()
     after = int(last_event_id) if numeric and last_event_id else -1
     return _stream_response(g, thread_id, run_id, after)
@@ -248,7 +269,13 @@ async def cancel_run(
     action: Literal["interrupt", "rollback"] = "interrupt",
 ) -> Response:
     g = gw(request)
-    await g.runs.get(check_id("thread_id", thread_id), check_id("run_id", run_id))
+    value = {
+        "thread_id": check_id("thread_id", thread_id),
+        "action": action,
+        "metadata": {"run_ids": [check_id("run_id", run_id)], "status": None},
+    }
+    await guards.thread(request.scope, g, thread_id, "update", value, NotFound(NO_RUNS))
+    await g.runs.get(thread_id, run_id)
     await g.cancel(thread_id, run_id, action)
     if not wait:
         return Response(status_code=202)
@@ -262,7 +289,7 @@ async def cancel_run(
 
 @router.post("/runs")
 async def create_stateless(body: RunCreate, request: Request) -> Response:
-    run, _, _ = await gw(request).create_run(None, body)
+    run, _, _ = await gw(request).create_run(None, body, access=access_of(request.scope))
     return JSON(run)
 
 
@@ -275,7 +302,8 @@ async def create_stateless_batch(
     g = gw(request)
     for one in body:
         await g.vet_run(one)
-    made = await asyncio.gather(*(g.create_run(None, one) for one in body))
+    access = access_of(request.scope)
+    made = await asyncio.gather(*(g.create_run(None, one, access=access) for one in body))
     return JSON([run for run, _, _ in made])
 
 
@@ -284,13 +312,26 @@ async def cancel_many(
     body: RunsCancel, request: Request, action: Literal["interrupt", "rollback"] = "interrupt"
 ) -> Response:
     g = gw(request)
+    value = {
+        "thread_id": body.thread_id,
+        "action": action,
+        "metadata": {"run_ids": body.run_ids, "status": body.status},
+    }
+    access = access_of(request.scope)
+    auth = None
+    if body.thread_id:
+        await guards.thread(request.scope, g, body.thread_id, "update", value, NotFound(NO_RUNS))
+    elif access.on:
+        auth = await access.check("threads", "update", value)
     if body.status is not None:
         if body.thread_id or body.run_ids:
             raise InvalidInput(
                 "When providing a 'status', 'thread_id' and 'run_ids' must be omitted: "
                 "'status' cancels every run with that status, on every thread"
             )
-        await bulk_cancel.cancel_with_status(g, body.status, action)
+        cancelled = await bulk_cancel.cancel_with_status(g, body.status, action, auth)
+        if auth and not cancelled:
+            raise NotFound(NO_RUNS)
     elif body.thread_id and body.run_ids is not None:
         await bulk_cancel.cancel_named(g, body.thread_id, body.run_ids, action)
     else:
@@ -300,12 +341,12 @@ async def cancel_many(
 
 @router.post("/runs/wait")
 async def wait_stateless(body: RunCreate, request: Request) -> Response:
-    return await wait_stateless_response(gw(request), body)
+    return await wait_stateless_response(gw(request), request.scope, body)
 
 
-async def wait_stateless_response(g: Gateway, body: RunCreate) -> Response:
+async def wait_stateless_response(g: Gateway, scope: Scope, body: RunCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
-    run, _, sub = await g.create_run(None, body, follow="end")
+    run, _, sub = await g.create_run(None, body, follow="end", access=access_of(scope))
     return await waiting_response(
         g.follower.outcome(run["thread_id"], run["run_id"], sub),
         run_locations(run["thread_id"], run["run_id"], "join"),
@@ -316,7 +357,7 @@ async def wait_stateless_response(g: Gateway, body: RunCreate) -> Response:
 @router.post("/runs/stream")
 async def stream_stateless(body: RunCreate, request: Request) -> Response:
     g = gw(request)
-    run, _, sub = await g.create_run(None, body, follow="all")
+    run, _, sub = await g.create_run(None, body, follow="all", access=access_of(request.scope))
     return _stream_response(
         g,
         run["thread_id"],
@@ -324,4 +365,14 @@ async def stream_stateless(body: RunCreate, request: Request) -> Response:
         request=request,
         cancel=body.on_disconnect == "cancel",
         sub=sub,
+    )
+
+
+def _hidden(thread_id: str, run_id: str) -> Response:
+    """The join stream of a run the caller may not see: 200 and one error
+    event, as the reference answers (its check runs inside the stream)."""
+    return StreamingResponse(
+        hidden_stream(),
+        media_type="text/event-stream",
+        headers=run_locations(thread_id, run_id, "stream"),
     )

@@ -11,11 +11,13 @@ import msgspec
 from fastapi import APIRouter, Header, Query, Request
 from nats.errors import Error as NatsError
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Scope
 
 from relaygraph.contracts import GraphQuery, StateUpdated
 from relaygraph.errors import BadRequest, Conflict, InvalidInput, NotFound
 from relaygraph.threads import TTL, ttl_of
-from relaygraph_gateway import thread_search
+from relaygraph_gateway import guards, thread_search
+from relaygraph_gateway.authz import access_of
 from relaygraph_gateway.core import Gateway, check_id, gw
 from relaygraph_gateway.models import (
     HistoryQuery,
@@ -30,7 +32,7 @@ from relaygraph_gateway.models import (
 )
 from relaygraph_gateway.render import JSON, page_headers, thread_json
 from relaygraph_gateway.thread_rules import check_extract, shaped, without_reserved
-from relaygraph_gateway.thread_stream import after_of, modes_of, thread_events
+from relaygraph_gateway.thread_stream import after_of, hidden_stream, modes_of, thread_events
 
 router = APIRouter(tags=["threads"])
 log = logging.getLogger("relaygraph.gateway")
@@ -52,22 +54,26 @@ EMPTY_STATE: dict[str, Any] = {
 
 @router.post("/threads")
 async def create_thread(body: ThreadCreate, request: Request) -> Response:
-    return await create_thread_response(gw(request), body)
+    return await create_thread_response(gw(request), request.scope, body)
 
 
 def _ttl(body: ThreadTTLBody | None) -> TTL | None:
     return TTL(body.strategy, body.ttl) if body is not None else None
 
 
-async def create_thread_response(g: Gateway, body: ThreadCreate) -> Response:
+async def create_thread_response(g: Gateway, scope: Scope, body: ThreadCreate) -> Response:
     """Also served by :mod:`fast` without FastAPI's layers."""
     if body.supersteps:
         raise InvalidInput("supersteps are not supported: create the thread, then update its state")
     thread_id = check_id("thread_id", body.thread_id or str(uuid.uuid4()))
     ttl = _ttl(body.ttl)
+    value = {"thread_id": thread_id, "metadata": without_reserved(body.metadata)}
+    metadata = await guards.new_thread(
+        scope, g, thread_id, body.thread_id is not None, value | {"if_exists": body.if_exists}
+    )
     row = await g.threads.create(
         thread_id,
-        without_reserved(body.metadata),
+        metadata,
         body.if_exists,
         ttl=ttl,
         expires_in=ttl.minutes if ttl else g.config.thread_ttl.default_ttl,
@@ -94,17 +100,20 @@ def _with_ttl(g: Gateway, row: dict[str, bytes], include: str | None) -> dict[st
 @router.get("/threads/{thread_id}")
 async def get_thread(thread_id: str, request: Request, include: str | None = None) -> Response:
     g = gw(request)
-    return JSON(_with_ttl(g, await g.threads.get(check_id("thread_id", thread_id)), include))
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id))
+    return JSON(_with_ttl(g, await g.threads.get(thread_id), include))
 
 
 @router.patch("/threads/{thread_id}")
 async def patch_thread(
     thread_id: str, body: ThreadPatch, request: Request, prefer: str | None = Header(None)
 ) -> Response:
-    threads = gw(request).threads
-    await threads.update(
-        check_id("thread_id", thread_id), without_reserved(body.metadata), _ttl(body.ttl)
-    )
+    g = gw(request)
+    threads = g.threads
+    metadata = without_reserved(body.metadata)
+    value: dict[str, Any] = {"thread_id": check_id("thread_id", thread_id), "metadata": metadata}
+    await guards.thread(request.scope, g, thread_id, "update", value, NotFound("Not Found"))
+    await threads.update(thread_id, value["metadata"], _ttl(body.ttl))
     if prefer and "return=minimal" in prefer:
         return Response(status_code=204)
     return JSON(thread_json(await threads.get(thread_id)))
@@ -112,7 +121,9 @@ async def patch_thread(
 
 @router.delete("/threads/{thread_id}", status_code=204)
 async def delete_thread(thread_id: str, request: Request) -> Response:
-    await gw(request).delete_thread(check_id("thread_id", thread_id))
+    g = gw(request)
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id), "delete")
+    await g.delete_thread(thread_id)
     return Response(status_code=204)
 
 
@@ -120,8 +131,12 @@ async def delete_thread(thread_id: str, request: Request) -> Response:
 async def copy_thread(thread_id: str, request: Request) -> Response:
     """A new thread with this one's checkpoints, metadata and state (not its runs)."""
     g = gw(request)
-    source = await g.threads.get(check_id("thread_id", thread_id))
+    await guards.thread(
+        request.scope, g, check_id("thread_id", thread_id), hidden=Conflict("Conflict")
+    )
+    source = await g.threads.get(thread_id)
     copy_id = str(uuid.uuid4())
+    await guards.created(request.scope, "threads", {"thread_id": copy_id})
     await g.saver.acopy_thread(thread_id, copy_id)
     ttl = ttl_of(source, g.config.thread_ttl)
     await g.threads.copy(thread_id, copy_id, ttl.minutes if ttl else None)
@@ -134,6 +149,12 @@ async def prune_threads(body: ThreadPrune, request: Request) -> Response:
     only their older checkpoints. Threads that do not exist are skipped."""
     g = gw(request)
     ids = list(dict.fromkeys(check_id("thread_id", t) for t in body.thread_ids))
+    access = access_of(request.scope)
+    if access.on:
+        await access.check("threads", "delete", {"thread_ids": ids})
+    hidden = NotFound("At least one thread not found or not authorized")
+    for thread_id in ids if access.on else ():
+        await guards.thread(request.scope, g, thread_id, "delete", hidden=hidden)
     pruned = 0
     for thread_id in ids:
         try:
@@ -152,7 +173,10 @@ async def prune_threads(body: ThreadPrune, request: Request) -> Response:
 async def search_threads(body: ThreadSearch, request: Request) -> Response:
     g = gw(request)
     check_extract(body.extract)
-    ids, seen = await thread_search.search(g, body)
+    auth = await guards.search(
+        request.scope, "threads", _search_value(body, body.limit, body.offset)
+    )
+    ids, seen = await thread_search.search(g, body, auth)
     rows = {r["thread_id"].decode(): r for r in await g.threads.rows(ids)}
     found = []
     for thread_id in ids:
@@ -166,7 +190,18 @@ async def search_threads(body: ThreadSearch, request: Request) -> Response:
 
 @router.post("/threads/count")
 async def count_threads(body: ThreadCount, request: Request) -> Response:
-    return JSON(await thread_search.count(gw(request), body))
+    auth = await guards.search(request.scope, "threads", _search_value(body, 0, 0))
+    return JSON(await thread_search.count(gw(request), body, auth))
+
+
+def _search_value(body: ThreadCount, limit: int, offset: int) -> dict[str, Any]:
+    return {
+        "metadata": body.metadata or {},
+        "values": body.values or {},
+        "status": body.status,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 @router.get("/threads/{thread_id}/stream")
@@ -181,7 +216,11 @@ async def join_thread_stream(
     g = gw(request)
     check_id("thread_id", thread_id)
     modes = modes_of(stream_modes or ",".join(stream_mode or []))
-    events = thread_events(g, thread_id, modes, after_of(last_event_id))
+    try:
+        await guards.thread(request.scope, g, thread_id)
+        events = thread_events(g, thread_id, modes, after_of(last_event_id))
+    except NotFound:
+        events = hidden_stream()
     return StreamingResponse(
         events,
         media_type="text/event-stream",
@@ -213,20 +252,26 @@ async def _state(
 
 @router.get("/threads/{thread_id}/state")
 async def get_state(thread_id: str, request: Request, subgraphs: bool = False) -> Response:
-    return await _state(gw(request), thread_id, None, subgraphs)
+    g = gw(request)
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id))
+    return await _state(g, thread_id, None, subgraphs)
 
 
 @router.get("/threads/{thread_id}/state/{checkpoint_id}")
 async def get_state_at(
     thread_id: str, checkpoint_id: str, request: Request, subgraphs: bool = False
 ) -> Response:
-    return await _state(gw(request), thread_id, checkpoint_id, subgraphs)
+    g = gw(request)
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id))
+    return await _state(g, thread_id, checkpoint_id, subgraphs)
 
 
 @router.post("/threads/{thread_id}/state/checkpoint")
 async def post_state_at(thread_id: str, body: StateAt, request: Request) -> Response:
+    g = gw(request)
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id))
     return await _state(
-        gw(request),
+        g,
         thread_id,
         body.checkpoint.get("checkpoint_id"),
         body.subgraphs,
@@ -237,7 +282,8 @@ async def post_state_at(thread_id: str, body: StateAt, request: Request) -> Resp
 @router.post("/threads/{thread_id}/state")
 async def update_state(thread_id: str, body: StateUpdate, request: Request) -> Response:
     g = gw(request)
-    row = await g.threads.get(check_id("thread_id", thread_id))
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id), "update")
+    row = await g.threads.get(thread_id)
     if row.get("status") == b"busy":
         raise Conflict(f"Thread {thread_id} is busy with a run; update its state after it ends")
     graph = row.get("graph_id")
@@ -299,9 +345,13 @@ async def get_history(
     limit: int = Query(10, ge=1, le=1000),
     before: str | None = None,
 ) -> Response:
-    return await _history(gw(request), thread_id, HistoryQuery(limit=limit, before=before))
+    g = gw(request)
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id))
+    return await _history(g, thread_id, HistoryQuery(limit=limit, before=before))
 
 
 @router.post("/threads/{thread_id}/history")
 async def post_history(thread_id: str, body: HistoryQuery, request: Request) -> Response:
-    return await _history(gw(request), thread_id, body)
+    g = gw(request)
+    await guards.thread(request.scope, g, check_id("thread_id", thread_id))
+    return await _history(g, thread_id, body)

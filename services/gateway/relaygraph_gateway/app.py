@@ -20,13 +20,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsMessage
 from langgraph.store.base import InvalidNamespaceError
+from langgraph_sdk import Auth
 from nats.errors import Error as NatsError
 from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
-from relaygraph import layout, resumes
+from relaygraph import layout, metrics, resumes
 from relaygraph.broker import ensure_streams, make_broker
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import Config, apply_config_env, load_config
@@ -55,9 +56,11 @@ from relaygraph_gateway import (
     api_store,
     api_threads,
 )
+from relaygraph_gateway.authn import Authenticator, AuthFailed, Guard, load_auth
+from relaygraph_gateway.authz import Hidden, nats_access
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.cron_scheduler import schedule_forever
-from relaygraph_gateway.fast import ApiKeyAuth, FastRoutes
+from relaygraph_gateway.fast import FastRoutes
 from relaygraph_gateway.http_layer import (
     CustomRoutes,
     cors_options,
@@ -65,15 +68,28 @@ from relaygraph_gateway.http_layer import (
     merge_openapi,
     with_custom_lifespan,
 )
+from relaygraph_gateway.limits import BodyLimit, Rate, RateLimiter
 from relaygraph_gateway.models import CommandBody, RunCreate
+from relaygraph_gateway.observe import Observed
 from relaygraph_gateway.render import JSON
 
 log = logging.getLogger("relaygraph.gateway")
 
 
-async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> bytes:
-    """``relaygraph.resume.<thread_id>``: resume the thread's pending interrupt(s)."""
+async def resume_over_nats(
+    gateway: Gateway,
+    thread_id: str,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    auth: Auth | None = None,
+) -> bytes:
+    """``relaygraph.resume.<thread_id>``: resume the thread's pending
+    interrupt(s). With custom auth, the request's NATS headers (an
+    ``Authorization`` one) are authenticated as an HTTP request's would be,
+    and the resume is authorised as ``threads:create_run``; a refusal is a
+    ``forbidden`` error."""
     try:
+        access = await nats_access(auth, thread_id, headers or {})
         req = decode(body, ResumeRequest)
         thread = await gateway.threads.get(thread_id)
         assistant = thread.get("assistant_id")
@@ -89,10 +105,13 @@ async def resume_over_nats(gateway: Gateway, thread_id: str, body: bytes) -> byt
                 metadata=metadata,
             ),
             resume=plan,
+            access=access,
         )
         return encode(ResumeReply(run_id=run["run_id"], thread_id=thread_id, status=run["status"]))
     except msgspec.DecodeError as exc:
         err = ErrorBody(code="invalid_input", message=f"bad resume request: {exc}")
+    except (AuthFailed, Hidden) as exc:
+        err = ErrorBody(code="forbidden", message=exc.message)
     except RelaygraphError as exc:
         err = ErrorBody(code=exc.code, message=exc.message)
     except Exception as exc:
@@ -109,10 +128,11 @@ def create_app(
     settings: GatewaySettings | None = None,
 ) -> FastAPI:
     settings = settings or GatewaySettings()
+    rate = Rate.parse(settings.rate_limit) if settings.rate_limit else None
     cfg = config if isinstance(config, Config) else load_config(config or "langgraph.json")
     http = cfg.http
     lifespan: Any = functools.partial(
-        _lifespan, cfg, settings, nats or NatsSettings(), redis or RedisSettings()
+        _lifespan, cfg, settings, rate, nats or NatsSettings(), redis or RedisSettings()
     )
     custom = load_custom_app(http.app, cfg.root, cfg.dependencies) if http.app else None
     if custom is not None:
@@ -139,16 +159,26 @@ def create_app(
         if group not in http.disabled:
             for router in routers:
                 app.include_router(router)
-    # Each middleware added wraps the ones before it: CORS outermost (a
-    # preflight needs no key; a 401 still carries CORS headers), then the
-    # key, then the custom app's routes, then the fast routes.
+    # Each middleware added wraps the ones before it. Outermost, the metrics
+    # and the trace see every request; then CORS (a preflight needs no key; a
+    # 401 still carries CORS headers), the body limit, authentication and
+    # the rate limit, the custom app's routes, and the fast routes.
     app.add_middleware(FastRoutes, errors=error_response, disabled=http.disabled)
     if custom is not None:
         merge_openapi(app, custom)
         app.add_middleware(CustomRoutes, custom=custom)
-    if settings.api_key:
-        app.add_middleware(ApiKeyAuth, key=settings.api_key)
+    auth = load_auth(cfg.auth.path, cfg.root, cfg.dependencies) if cfg.auth else None
+    app.state.auth = auth
+    public = CustomRoutes(app, custom).claims if custom is not None else (lambda scope: False)
+    app.add_middleware(
+        Guard,
+        api_key=settings.api_key,
+        authenticator=Authenticator(auth) if auth is not None else None,
+        public=public if cfg.auth is not None and not cfg.auth.custom_routes else lambda s: False,
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, **cors_options(http))
+    app.add_middleware(Observed)
 
     @app.exception_handler(RelaygraphError)
     @app.exception_handler(RedisConnectionError)
@@ -177,6 +207,7 @@ def create_app(
 async def _lifespan(
     cfg: Config,
     settings: GatewaySettings,
+    rate: Rate | None,
     nats: NatsSettings,
     redis: RedisSettings,
     app: FastAPI,
@@ -207,13 +238,16 @@ async def _lifespan(
                 settings=settings,
             )
             app.state.gateway = gateway
+            if rate is not None:
+                app.state.rate_limiter = RateLimiter(rds, trips, keys.prefix, rate)
             with contextlib.suppress(RedisConnectionError):  # made on first use otherwise
                 await gateway.assistants.ensure_system()
 
             @broker.subscriber(subjects.resume_all, queue=subjects.gateways_queue_group)
             async def on_resume(msg: NatsMessage) -> bytes:
                 thread_id = msg.raw_message.subject.rsplit(".", 1)[-1]
-                return await resume_over_nats(gateway, thread_id, msg.body)
+                headers = msg.raw_message.headers or {}
+                return await resume_over_nats(gateway, thread_id, msg.body, headers, app.state.auth)
 
             await broker.start()
             crons = asyncio.create_task(
@@ -237,9 +271,10 @@ async def _lifespan(
 def error_response(scope: Any, exc: Exception) -> Response | None:
     """The response for an error the API reports (``None``: a bug, a 500)."""
     if isinstance(exc, RelaygraphError):
-        return JSON({"detail": exc.message}, exc.status)
+        return JSON({"detail": exc.message}, exc.status, headers=getattr(exc, "headers", None))
     if isinstance(exc, (*REDIS_UNAVAILABLE, NatsError)):
         what = "NATS" if isinstance(exc, NatsError) else "Redis"
+        metrics.UNAVAILABLE.labels(what.lower()).inc()
         log.warning(
             "%s unavailable for %s %s: %s", what, scope.get("method"), scope.get("path"), exc
         )

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Literal
 
 from relaygraph.errors import InvalidInput, NotFound
 from relaygraph.subjects import is_token
+from relaygraph_gateway.authz import Filters
+from relaygraph_gateway.authz import matches as auth_matches
+from relaygraph_gateway.render import stored_metadata
 
 if TYPE_CHECKING:  # the gateway calls in here too
     from relaygraph_gateway.core import Gateway
@@ -32,11 +35,21 @@ async def cancel_named(g: Gateway, thread_id: str, run_ids: list[str], action: s
         await g.cancel(thread_id, run_id, action)
 
 
-async def runs_with_status(g: Gateway, status: CancelStatus) -> list[tuple[str, str]]:
-    """(thread_id, run_id) of every pending and/or running run."""
+async def runs_with_status(
+    g: Gateway, status: CancelStatus, auth: Filters | None = None
+) -> list[tuple[str, str]]:
+    """(thread_id, run_id) of every pending and/or running run (of the
+    threads ``auth``, the caller's filter, lets it see)."""
     found: list[tuple[str, str]] = []
-    async for rows in g.threads.pages(("status", "active_run")):
-        busy = [r for r in rows if r.get("status") == b"busy" and r.get("active_run")]
+    fields = ("status", "active_run", "metadata", "graph_id", "assistant_id")
+    async for rows in g.threads.pages(fields if auth else fields[:2]):
+        busy = [
+            r
+            for r in rows
+            if r.get("status") == b"busy"
+            and r.get("active_run")
+            and (not auth or auth_matches(stored_metadata(r), auth))
+        ]
         for row in busy:
             thread_id, active = row["thread_id"].decode(), row["active_run"].decode()
             queued = await g.runs.queued(thread_id)
@@ -53,8 +66,10 @@ async def runs_with_status(g: Gateway, status: CancelStatus) -> list[tuple[str, 
     return found
 
 
-async def cancel_with_status(g: Gateway, status: CancelStatus, action: str) -> int:
-    doomed = await runs_with_status(g, status)
+async def cancel_with_status(
+    g: Gateway, status: CancelStatus, action: str, auth: Filters | None = None
+) -> int:
+    doomed = await runs_with_status(g, status, auth)
     for thread_id, run_id in doomed:
         await g.cancel(thread_id, run_id, action)
     return len(doomed)

@@ -25,7 +25,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError, TimeoutError
 from nats.js import JetStreamContext
 
-from relaygraph import resumes
+from relaygraph import metrics, resumes
 from relaygraph.catalog import Catalog, CatalogCache
 from relaygraph.config import Config
 from relaygraph.contracts import (
@@ -58,6 +58,7 @@ from relaygraph.threads import Threads
 from relaygraph.webhooks import check_url
 from relaygraph_gateway.assistant_rules import canonical_id, for_run
 from relaygraph_gateway.assistants import Assistants
+from relaygraph_gateway.authz import Access, authorize_run
 from relaygraph_gateway.bulk_cancel import clear_queue_for
 from relaygraph_gateway.follow import Follower
 from relaygraph_gateway.input_check import check_input
@@ -265,6 +266,7 @@ class Gateway:
         run_id: str | None = None,
         new_thread_id: str | None = None,
         then: list[Step] | None = None,
+        access: Access | None = None,
     ) -> tuple[dict[str, Any], Created, Subscription | None]:
         """Record a run and send it on its way. Returns the Run object, what Redis
         decided (``dispatch``, ``queued`` or ``duplicate`` of a resume) and, with
@@ -274,7 +276,8 @@ class Gateway:
         caller decided it (NATS); otherwise LangGraph's HTTP rule applies.
         ``run_id``, ``new_thread_id`` (a stateless run's thread) and ``then``:
         a cron's run, its ids fixed by the tick, and the step that marks the
-        tick fired (:meth:`Runs.create`)."""
+        tick fired (:meth:`Runs.create`). ``access``: the caller's, checked
+        and stamped on the run (:func:`authorize_run`)."""
         check_run_body(body)
         temporary = thread_id is None
         thread_id = check_id("thread_id", thread_id or new_thread_id or str(uuid.uuid4()))
@@ -284,12 +287,30 @@ class Gateway:
             self.threads.metadata_of(thread_id) if not temporary else _nothing(),
         )
         graph_id, assistant_id = assistant["graph_id"], assistant["assistant_id"]
+        fresh_id = run_id is None  # drawn here at random: no record can hold it yet
+        run_id = run_id or str(uuid.uuid4())
+        new_thread_metadata = {"graph_id": graph_id, "assistant_id": assistant_id}
+        if access is not None:
+            exists = (
+                access.on
+                and not temporary
+                and await self.threads.rows([thread_id], ("created_at",))
+            )
+            body = await authorize_run(
+                access,
+                body,
+                thread_id=None if temporary else thread_id,
+                run_id=run_id,
+                thread=thread_metadata if exists else None,
+                assistant=assistant,
+            )
+            if access.on:
+                new_thread_metadata |= body.metadata or {}
         resuming = is_resume(body)
         await self._check_payload(graph_id, body)
         due = StartTime.after(body.after_seconds)
-        fresh_id = run_id is None  # drawn here at random: no record can hold it yet
         new = NewRun(
-            run_id=run_id or str(uuid.uuid4()),
+            run_id=run_id,
             thread_id=thread_id,
             assistant_id=assistant_id,
             graph_id=graph_id,
@@ -310,7 +331,7 @@ class Gateway:
             create_thread=temporary or body.if_not_exists == "create",
             graph_id=graph_id,
             assistant_id=assistant_id,
-            thread_metadata={"graph_id": graph_id, "assistant_id": assistant_id},
+            thread_metadata=new_thread_metadata,
             resume=(resume or resumes.over_http(body.command.resume))
             if resuming and body.command
             else None,
@@ -318,6 +339,10 @@ class Gateway:
             then=then,
             fresh_id=fresh_id,
         )
+        metrics.RUNS_CREATED.labels(created.decision.value).inc()
+        if resuming:
+            transport = "nats" if resume is not None else "http"
+            metrics.RESUMES.labels(transport, created.decision.value).inc()
         if created.decision is Decision.DUPLICATE:
             return await self.run_json(thread_id, created.run_id), created, None
         default_ttl = self.config.thread_ttl.default_ttl

@@ -103,12 +103,13 @@ def new_cron(
     assistant_id: str,
     thread_id: str | None,
     now: str,
+    user_id: str = "",
 ) -> dict[str, Any]:
     return {
         "cron_id": cron_id,
         "assistant_id": assistant_id,
         "thread_id": thread_id,
-        "user_id": "",
+        "user_id": user_id,
         "end_time": iso(body.end_time),
         "schedule": body.schedule,
         "timezone": body.timezone,

@@ -11,7 +11,6 @@ body that does not validate (FastAPI then writes the 422 as for any route).
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,60 +22,35 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from relaygraph_gateway import api_runs, api_threads
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.models import RunCreate, ThreadCreate
-from relaygraph_gateway.render import JSON
+from relaygraph_gateway.observe import FAST_ROUTE
 
-OPEN_PATHS = {
-    "/ok",
-    "/docs",
-    "/openapi.json",
-    "/docs/oauth2-redirect",
-    "/asyncapi",
-    "/asyncapi.json",
-}
 _WAIT = re.compile(r"^/threads/([^/]+)/runs/wait$")
 
-Handler = Callable[[Gateway, Any, Any], Awaitable[Response]]
+
+def _create_thread(g: Gateway, scope: Scope, body: ThreadCreate) -> Awaitable[Response]:
+    return api_threads.create_thread_response(g, scope, body)
+
+
+def _wait_stateless(g: Gateway, scope: Scope, body: RunCreate) -> Awaitable[Response]:
+    return api_runs.wait_stateless_response(g, scope, body)
+
+
+def _wait_run(thread_id: str) -> Callable[[Gateway, Scope, RunCreate], Awaitable[Response]]:
+    return lambda g, scope, body: api_runs.wait_run_response(g, scope, thread_id, body)
 
 
 def _route(
     path: str, disabled: frozenset[str]
-) -> tuple[type[BaseModel], Handler, str | None] | None:
+) -> tuple[type[BaseModel], Callable[[Gateway, Scope, Any], Awaitable[Response]], str] | None:
     if path == "/threads" and "threads" not in disabled:
-        return ThreadCreate, lambda g, _, body: api_threads.create_thread_response(g, body), None
+        return ThreadCreate, _create_thread, "/threads"
     if "runs" in disabled:
         return None
     if path == "/runs/wait":
-        return RunCreate, lambda g, _, body: api_runs.wait_stateless_response(g, body), None
+        return RunCreate, _wait_stateless, "/runs/wait"
     if m := _WAIT.match(path):
-        return RunCreate, api_runs.wait_run_response, m.group(1)
+        return RunCreate, _wait_run(m.group(1)), "/threads/{thread_id}/runs/wait"
     return None
-
-
-class ApiKeyAuth:
-    """Every request but /ok and the docs carries the key: ``x-api-key: KEY``
-    or ``Authorization: Bearer KEY``. (Plain ASGI: Starlette's
-    ``BaseHTTPMiddleware`` runs each request through extra tasks and streams.)"""
-
-    def __init__(self, app: ASGIApp, key: str) -> None:
-        self.app = app
-        self.key = key.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
-            given = b""
-            auth = b""
-            for name, value in scope["headers"]:
-                if name == b"x-api-key":
-                    given = value
-                elif name == b"authorization":
-                    auth = value
-            if not given and auth[:7].lower() == b"bearer ":
-                given = auth[7:]
-            if not hmac.compare_digest(given, self.key):
-                response = JSON({"detail": "Missing or wrong API key (x-api-key header)"}, 401)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 class FastRoutes:
@@ -102,7 +76,8 @@ class FastRoutes:
         if route is None:
             await self.app(scope, receive, send)
             return
-        model, handler, thread_id = route
+        model, handler, template = route
+        scope[FAST_ROUTE] = template
         body, more, gone = await _read_body(receive)
         if gone:
             return  # the client left before sending its request: nobody to answer
@@ -115,7 +90,7 @@ class FastRoutes:
             return
         gateway: Gateway = scope["app"].state.gateway
         try:
-            response = await handler(gateway, thread_id, parsed)
+            response = await handler(gateway, scope, parsed)
         except Exception as exc:
             mapped = self.errors(scope, exc)
             if mapped is None:

@@ -65,13 +65,14 @@ class CustomRoutes:
         self.app = app
         self.custom = custom
 
-    def _claims(self, scope: Scope) -> bool:
+    def claims(self, scope: Scope) -> bool:
+        """Whether the custom app serves this request."""
         if scope["type"] not in ("http", "websocket") or scope["path"] in API_ONLY:
             return False
         return any(route.matches(scope)[0] is Match.FULL for route in self.custom.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._claims(scope):
+        if self.claims(scope):
             await self.custom(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -26,11 +26,17 @@ class JSON(Response):
         return msgspec.json.encode({"__error__": {"error": error, "message": message}})
 
 
-def thread_json(h: dict[str, bytes]) -> dict[str, Any]:
+def stored_metadata(h: dict[str, bytes]) -> dict[str, Any]:
+    """A thread's metadata as the API shows it: with its graph and assistant."""
     metadata: dict[str, Any] = msgspec.json.decode(h.get("metadata") or b"{}")
     for key in ("graph_id", "assistant_id"):
         if key in h:
             metadata.setdefault(key, h[key].decode())
+    return metadata
+
+
+def thread_json(h: dict[str, bytes]) -> dict[str, Any]:
+    metadata = stored_metadata(h)
     return {
         "thread_id": h["thread_id"].decode(),
         "created_at": h["created_at"].decode(),

@@ -10,15 +10,16 @@ needs of every thread that matches, sorts them, and then reads the page.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
 
 from relaygraph.errors import BadRequest
 from relaygraph.subjects import is_token
+from relaygraph_gateway.authz import Filters
+from relaygraph_gateway.authz import matches as auth_matches
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.models import ThreadCount, ThreadSearch
-from relaygraph_gateway.render import matches
+from relaygraph_gateway.render import matches, stored_metadata
 
 _FIELDS = (
     "thread_id",
@@ -32,18 +33,12 @@ _FIELDS = (
 )
 
 
-def _metadata(row: dict[str, bytes]) -> dict[str, Any]:
-    metadata: dict[str, Any] = msgspec.json.decode(row.get("metadata") or b"{}")
-    for key in ("graph_id", "assistant_id"):
-        if key in row:
-            metadata.setdefault(key, row[key].decode())
-    return metadata
-
-
-def _matches(row: dict[str, bytes], body: ThreadCount) -> bool:
+def _matches(row: dict[str, bytes], body: ThreadCount, auth: Filters | None) -> bool:
+    if auth and not auth_matches(stored_metadata(row), auth):
+        return False
     if body.status and row.get("status", b"idle").decode() != body.status:
         return False
-    if body.metadata and not matches(_metadata(row), body.metadata):
+    if body.metadata and not matches(stored_metadata(row), body.metadata):
         return False
     if body.values:
         values = msgspec.json.decode(row.get("values") or b"null")
@@ -76,15 +71,18 @@ async def _candidates(
         yield rows
 
 
-async def search(g: Gateway, body: ThreadSearch) -> tuple[list[str], int]:
+async def search(
+    g: Gateway, body: ThreadSearch, auth: Filters | None = None
+) -> tuple[list[str], int]:
     """The ids of the page asked for, and how many matches were seen (at most
-    one past the page: enough for the pagination headers)."""
+    one past the page: enough for the pagination headers). ``auth``: the
+    caller's filter (:mod:`authz`)."""
     ascending = body.sort_order == "asc"
     end = body.offset + body.limit
     if body.sort_by in (None, "created_at"):
         found: list[str] = []
         async for rows in _candidates(g, body, oldest_first=ascending):
-            found += [r["thread_id"].decode() for r in rows if _matches(r, body)]
+            found += [r["thread_id"].decode() for r in rows if _matches(r, body, auth)]
             if len(found) > end:
                 break
         return found[body.offset : end], min(len(found), end + 1)
@@ -94,16 +92,16 @@ async def search(g: Gateway, body: ThreadSearch) -> tuple[list[str], int]:
         keyed += [
             (r.get(key) or r.get("updated_at", b""), r["thread_id"])
             for r in rows
-            if _matches(r, body)
+            if _matches(r, body, auth)
         ]
     keyed.sort(reverse=not ascending)
     return [tid.decode() for _, tid in keyed[body.offset : end]], len(keyed)
 
 
-async def count(g: Gateway, body: ThreadCount) -> int:
-    if not (body.status or body.metadata or body.values):
+async def count(g: Gateway, body: ThreadCount, auth: Filters | None = None) -> int:
+    if not (body.status or body.metadata or body.values or auth):
         return await g.threads.count()
     total = 0
     async for rows in _candidates(g, body, oldest_first=False):
-        total += sum(1 for r in rows if _matches(r, body))
+        total += sum(1 for r in rows if _matches(r, body, auth))
     return total

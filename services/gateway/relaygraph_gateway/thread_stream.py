@@ -96,3 +96,12 @@ async def thread_events(
                 yield _frame(event.event, bytes(event.data), seq)
     finally:
         await sub.unsubscribe()
+
+
+HIDDEN = b'{"error":"HTTPException","message":"404: Thread not found"}'
+
+
+async def hidden_stream() -> AsyncIterator[bytes]:
+    """A stream the caller may not join: one ``error`` event, as the
+    reference sends after its 200 (the check runs inside its stream)."""
+    yield b"event: error\r\ndata: %s\r\n\r\n" % HIDDEN
