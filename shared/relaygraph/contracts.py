@@ -48,6 +48,8 @@ class RunRequest(Wire, frozen=True, kw_only=True, omit_defaults=True):
     created_at: str = ""
     webhook: str | None = None
     """POSTed the finished run (``relaygraph.webhooks`` says where it may go)."""
+    trace: str | None = None
+    """W3C ``traceparent`` of the span that asked for the run (``relaygraph.tracing``)."""
 
 
 class OwnerReply(Wire, frozen=True, kw_only=True, omit_defaults=True):
@@ -95,6 +97,13 @@ class InterruptEvent(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_id: str
     interrupts: list[InterruptItem]
     created_at: str
+    metadata: dict[str, Any] = {}
+    """The run's metadata (with its thread's): whose it is, when custom auth
+    stamps an owner there."""
+    user_id: str = ""
+    """The identity that started the run (custom auth), else empty."""
+    trace: str | None = None
+    """W3C ``traceparent`` of the run's span: a resume continues its trace."""
 
 
 # -- resume over NATS: reviewers -> gateway (public request/reply) -----------

@@ -17,6 +17,7 @@ from nats.errors import NoRespondersError, TimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
+from relaygraph import tracing
 from relaygraph.contracts import InterruptEvent, OwnerReply, decode
 from relaygraph.owners import Owners
 from relaygraph.subjects import Subjects
@@ -60,7 +61,7 @@ class Dispatcher:
         skip the backlog (executors pull them on a consumer of their own)."""
         msg_id = f"run:{run_id}:{dedupe}" if dedupe else f"run:{run_id}"
         subject = self.subjects.run_priority if priority else self.subjects.run_queue
-        await self._publish(subject, request, {"Nats-Msg-Id": msg_id})
+        await self._publish(subject, request, {"Nats-Msg-Id": msg_id} | tracing.carrier())
 
     async def _publish(self, subject: str, body: bytes, headers: dict[str, str]) -> None:
         """A JetStream publish that rides out a stream leader election or a

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -32,8 +31,10 @@ class _FastStreamNoise(logging.Filter):
 
 
 def setup_logging() -> None:
-    level = os.environ.get("RELAYGRAPH_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from relaygraph import logs
+
+    logs.setup()
+    level = logging.getLevelName(logging.getLogger().level)
     faststream = logging.getLogger("relaygraph.faststream")
     faststream.addFilter(_FastStreamNoise())
     if level != "DEBUG":  # FastStream's own lifecycle chatter

@@ -128,6 +128,18 @@ class GatewaySettings(BaseSettings):
         description="Seconds to wait for an executor to answer a state/history query, "
         "including while none is running yet.",
     )
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the API reads; a larger one is answered 413.",
+    )
+    rate_limit: str | None = Field(
+        None,
+        description="Requests one caller may send, such as `100/s`, `600/min` or `5000/h` "
+        "(bursts up to that count), counted in Redis across every gateway; over it, 429 with "
+        "`Retry-After`. A caller is the authenticated user (custom auth), else the API key, "
+        "else the client address. Unset: no limit.",
+    )
     cron_interval: float = Field(
         1.0, gt=0, description="Seconds between two looks for crons whose time came."
     )
@@ -237,6 +249,14 @@ class ExecutorSettings(BaseSettings):
         description="On SIGTERM, seconds in-flight runs may take to finish before they are "
         "handed to another executor.",
     )
+    metrics_port: int | None = Field(
+        None,
+        description="When set, the executor serves Prometheus `/metrics` on this port "
+        "(each executor on a host needs its own).",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address the executor's `/metrics` binds to."
+    )
 
 
 class ReviewerSettings(BaseSettings):
@@ -252,4 +272,9 @@ class ReviewerSettings(BaseSettings):
     )
     webhook_url: str | None = Field(
         None, description="URL that receives each interrupt as a JSON POST (chat-bot bridge)."
+    )
+    resume_authorization: str | None = Field(
+        None,
+        description="`Authorization` header the reviewer's NATS resumes carry, for a gateway "
+        "with custom auth (e.g. `Bearer <token>` of the reviewer's user).",
     )

@@ -195,9 +195,30 @@ class Threads:
     async def metadata_of(self, thread_id: str) -> dict[str, Any]:
         """A thread's metadata as the API shows it (with the graph and the
         assistant of its runs); ``{}`` for no such thread."""
-        ((meta, graph_id, assistant_id),) = await self.runs.trips.run(
-            [("HMGET", self.keys.thread(thread_id), "metadata", "graph_id", "assistant_id")]
+        return (await self.paused(thread_id, False))[0]
+
+    async def paused(
+        self, thread_id: str, with_pause: bool = True
+    ) -> tuple[dict[str, Any], Paused | None]:
+        """:meth:`metadata_of`, and (``with_pause``) when and in which trace
+        the thread last paused (its latest interrupt event, kept as its
+        outbox), in the same command."""
+        fields = ("metadata", "graph_id", "assistant_id", *(("outbox",) if with_pause else ()))
+        ((meta, graph_id, assistant_id, *event),) = await self.runs.trips.run(
+            [("HMGET", self.keys.thread(thread_id), *fields)]
         )
+        pause = None
+        if event and event[0]:
+            try:
+                pause = msgspec.json.decode(event[0], type=Paused)
+            except msgspec.DecodeError:
+                pause = None
+        return self._metadata(meta, graph_id, assistant_id), pause
+
+    @staticmethod
+    def _metadata(
+        meta: bytes | None, graph_id: bytes | None, assistant_id: bytes | None
+    ) -> dict[str, Any]:
         found: dict[str, Any] = msgspec.json.decode(meta) if meta else {}
         if graph_id:
             found.setdefault("graph_id", graph_id.decode())
@@ -332,3 +353,10 @@ class Threads:
 
     async def forget_expiry(self, thread_id: str) -> None:
         await self.redis.zrem(self.keys.threads_expiry(thread_id), thread_id)
+
+
+class Paused(msgspec.Struct):
+    """What a resume needs of the thread's latest interrupt event."""
+
+    created_at: str = ""
+    trace: str | None = None

@@ -21,7 +21,8 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, PermissionDeniedError
 
-from tests.system import ROOT, System, running_system
+from relaygraph_dev.servers import free_port
+from tests.system import ROOT, Service, System, assert_eventually, running_system
 
 pytestmark = pytest.mark.e2e
 CONFIG = ROOT / "tests" / "graphs" / "auth.json"
@@ -203,6 +204,53 @@ async def test_a_nats_resume_is_authorised_like_an_http_one(
         assert (await alice.threads.get_state(tid))["values"] == {"some_text": "over nats"}
     finally:
         await nc.drain()
+
+
+@pytest.fixture
+def rules_reviewer(guarded: System, tmp_path: Path) -> Iterator[str]:
+    """A reviewer whose rule answers ``agent`` interrupts on "auto", as alice."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps([{"graph_id": "agent", "match": {"text_to_revise": "auto"}, "resume": "ok"}])
+    )
+    port = free_port()
+    env = {
+        **guarded.env,
+        "REVIEWER_RULES": str(rules),
+        "REVIEWER_PORT": str(port),
+        "REVIEWER_DURABLE": f"auth-{uuid.uuid4().hex[:8]}",
+        "REVIEWER_RESUME_AUTHORIZATION": ALICE["Authorization"],
+    }
+    svc = Service(
+        "reviewer", ["reviewer", "--config", str(guarded.config)], env, tmp_path / "r.log"
+    ).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        svc.stop()
+
+
+async def test_the_reviewers_rules_resume_as_the_reviewers_user(
+    alice: Any, bob: Any, rules_reviewer: str
+) -> None:
+    hers = (await alice.threads.create())["thread_id"]
+    his = (await bob.threads.create())["thread_id"]
+    await alice.runs.wait(hers, "agent", input={"some_text": "auto"})
+    await bob.runs.wait(his, "agent", input={"some_text": "auto"})
+
+    async def hers_resumed() -> None:
+        assert (await alice.threads.get_state(hers))["values"] == {"some_text": "ok"}
+
+    await assert_eventually(hers_resumed, 20)
+
+    async def his_refused() -> None:
+        async with httpx.AsyncClient(base_url=rules_reviewer, timeout=5) as inbox:
+            item = (await inbox.get(f"/api/interrupts/{his}")).json()
+        assert (item.get("last_error") or {}).get("code") == "forbidden", item
+
+    # Alice's credentials do not reach bob's thread: it waits for bob.
+    await assert_eventually(his_refused, 20)
+    assert (await bob.threads.get(his))["status"] == "interrupted"
 
 
 async def test_unknown_ids_stay_unknown(bob: Any) -> None:

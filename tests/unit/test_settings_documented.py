@@ -38,6 +38,8 @@ FAILOVER = "tests/chaos/test_failover.py"
 OUTAGE = "tests/chaos/test_nats_outage.py"
 CLUSTER_FAILOVER = "tests/chaos/test_redis_cluster_failover.py"
 REVIEWER = "tests/reviewer"
+OBSERVED = "tests/e2e/test_observability.py"
+LIMITS = "tests/e2e/test_limits.py"
 
 PROVEN_BY = {
     "NATS_URL": f"{OUTAGE}::test_a_nats_node_killed_under_load_loses_and_repeats_nothing",
@@ -87,6 +89,14 @@ PROVEN_BY = {
     "REVIEWER_RULES": f"{REVIEWER}/test_reviewer_rules.py::test_matching_interrupt_is_resumed_by_the_rules",
     "REVIEWER_WEBHOOK_URL": f"{REVIEWER}/test_reviewer_webhook.py::test_each_interrupt_is_posted_to_the_webhook_with_retries",
     "RELAYGRAPH_LOG_LEVEL": f"{EFFECT}::test_debug_log_level",
+    "RELAYGRAPH_LOG_FORMAT": f"{OBSERVED}::test_json_log_lines_name_their_run_thread_and_executor",
+    "RELAYGRAPH_MAX_BODY_BYTES": f"{LIMITS}::test_a_body_over_the_limit_is_refused_with_413",
+    "RELAYGRAPH_RATE_LIMIT": f"{LIMITS}::test_each_caller_has_its_rate_across_gateways",
+    "RELAYGRAPH_METRICS_PORT": f"{OBSERVED}::test_metrics_on_the_gateway_the_executor_and_the_reviewer",
+    "RELAYGRAPH_METRICS_HOST": f"{OBSERVED}::test_metrics_on_the_gateway_the_executor_and_the_reviewer",
+    "REVIEWER_RESUME_AUTHORIZATION": (
+        "tests/e2e/test_custom_auth.py::test_the_reviewers_rules_resume_as_the_reviewers_user"
+    ),
 }
 """Each setting in the README's tables, and the test that proves its effect
 (not only that it parses): a README claim is a test."""
@@ -104,7 +114,7 @@ def test_every_setting_has_a_test_of_its_effect() -> None:
     ):
         prefix = cls.model_config.get("env_prefix", "")
         documented |= {f"{prefix}{name}".upper() for name in cls.model_fields}
-    documented.add("RELAYGRAPH_LOG_LEVEL")
+    documented |= {"RELAYGRAPH_LOG_LEVEL", "RELAYGRAPH_LOG_FORMAT"}
     assert documented == set(PROVEN_BY), documented ^ set(PROVEN_BY)
     for var, test in PROVEN_BY.items():
         path, _, name = test.partition("::")

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
+from relaygraph import logs, metrics, tracing
 from relaygraph.config import load_config
 from relaygraph.dispatch import Dispatcher
 from relaygraph.process import release_memory
@@ -41,6 +42,7 @@ async def sweep(runs: Runs, dispatcher: Dispatcher, interval: float) -> None:
             batch = await runs.sweep(SWEEP_BATCH)
             full = len(batch) == SWEEP_BATCH
             for due in batch:
+                metrics.SWEPT.labels(due.outcome.value).inc()
                 if due.request is None:
                     continue
                 if due.outcome is SweepOutcome.REDISPATCH:
@@ -84,6 +86,10 @@ async def serve(
         redis=redis or RedisSettings(),
     )
     ex = everything.executor
+    logs.set_process_ids(executor_id=ex.executor_id)
+    tracing.setup("relaygraph-executor")
+    if ex.metrics_port is not None:
+        metrics.serve(ex.metrics_port, ex.metrics_host)
     stop = stop or asyncio.Event()
     config = load_config(config_path or "langgraph.json")
     async with open_resources(config, everything) as res, asyncio.TaskGroup() as tasks:

@@ -21,6 +21,7 @@ from typing import Any
 import ormsgpack
 from langchain_core.runnables import RunnableConfig
 
+from relaygraph import metrics
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.checkpoint._requests import Call, Cmds, Scan
 from relaygraph_executor.write_behind import WriteBehind
@@ -144,7 +145,8 @@ class AttemptSaver(AsyncRedisSaver):
     # -- held writes ---------------------------------------------------------------
     async def _send_batch(self, thread_id: str, keys: list[str], args: list[Any]) -> None:
         try:
-            result = await super()._exec(Call("batch", keys, args))
+            with metrics.timed(metrics.CHECKPOINT_SECONDS, "flush"):
+                result = await super()._exec(Call("batch", keys, args))
             self._fenced(result, thread_id, str(args[0]))
         except BaseException:
             self._unsure(thread_id)
@@ -187,6 +189,18 @@ class AttemptSaver(AsyncRedisSaver):
             ):
                 args[i + 2] = "f"
         return Call(call.script, call.keys, args)
+
+    async def aget_tuple(self, config: RunnableConfig) -> Any:
+        with metrics.timed(metrics.CHECKPOINT_SECONDS, "read"):
+            return await super().aget_tuple(config)
+
+    async def aput(self, config: RunnableConfig, *args: Any, **kwargs: Any) -> RunnableConfig:
+        with metrics.timed(metrics.CHECKPOINT_SECONDS, "write"):
+            return await super().aput(config, *args, **kwargs)
+
+    async def aput_writes(self, config: RunnableConfig, *args: Any, **kwargs: Any) -> None:
+        with metrics.timed(metrics.CHECKPOINT_SECONDS, "write"):
+            await super().aput_writes(config, *args, **kwargs)
 
     async def apending_write_keys(self, config: RunnableConfig) -> set[bytes]:
         await self.behind.flush(str(config["configurable"]["thread_id"]))

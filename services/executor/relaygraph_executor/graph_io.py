@@ -8,10 +8,13 @@ from typing import Any
 
 from langgraph.types import Command, Send, StateSnapshot
 from nats.errors import Error as NatsError
+from opentelemetry import context as otel_context
 
+from relaygraph import tracing
 from relaygraph.checkpoint import FENCING_TOKEN
 from relaygraph.contracts import RunRequest
 from relaygraph.redis_client import REDIS_UNAVAILABLE
+from relaygraph_executor.node_spans import NodeSpans
 
 
 def run_context(req: RunRequest, keys: frozenset[str] | None) -> dict[str, Any]:
@@ -54,6 +57,8 @@ def run_config(req: RunRequest, epoch: int | None) -> dict[str, Any]:
     )
     cfg["metadata"] = metadata
     cfg["run_id"] = req.run_id
+    if tracing.enabled():  # a span per node, under the run's (the current) span
+        cfg["callbacks"] = [*(cfg.get("callbacks") or []), NodeSpans(otel_context.get_current())]
     return cfg
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from langgraph.types import StateSnapshot
 
+from relaygraph import metrics, tracing
 from relaygraph.checkpoint import FENCING_TOKEN
 from relaygraph.contracts import InterruptEvent, InterruptItem, RunRequest, encode
 from relaygraph.errors import StaleEpoch
@@ -233,6 +234,7 @@ class Recorder:
 
     @staticmethod
     def _interrupt_event(req: RunRequest, state: StateSnapshot, pending: list[Any]) -> bytes:
+        metrics.INTERRUPTS.labels(req.graph_id).inc()
         return encode(
             InterruptEvent(
                 thread_id=req.thread_id,
@@ -244,5 +246,8 @@ class Recorder:
                     InterruptItem(id=i.id, value=msgspec.Raw(dumps(i.value))) for i in pending
                 ],
                 created_at=now_iso(),
+                metadata=req.metadata,
+                user_id=str(req.config.get("configurable", {}).get("langgraph_auth_user_id") or ""),
+                trace=tracing.traceparent(),
             )
         )

@@ -10,15 +10,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from langgraph.errors import GraphRecursionError
 from nats.errors import MaxPayloadError
 
+from relaygraph import metrics, tracing
 from relaygraph.contracts import RunRequest
 from relaygraph.errors import StaleEpoch
-from relaygraph.runs import ClaimOutcome, ReleaseOutcome, RenewOutcome, RunStatus
+from relaygraph.redis_client import REDIS_UNAVAILABLE
+from relaygraph.runs import Claim, ClaimOutcome, ReleaseOutcome, RenewOutcome, RunStatus
 from relaygraph_executor.decisions import Attempt
 from relaygraph_executor.events import RunEvents, first_seq
 from relaygraph_executor.graph_io import (
@@ -67,6 +70,8 @@ class Runner:
         self.recorder = Recorder(res, self.events)
         self.active: dict[str, asyncio.Task[Any]] = {}
         self.stops: dict[str, Stop] = {}
+        self._ended: dict[str, str] = {}
+        """Run id -> the status its attempt recorded (for the metrics)."""
         self.run_timeout = res.settings.executor.run_timeout
 
     async def execute(self, req: RunRequest) -> Attempt:
@@ -78,6 +83,9 @@ class Runner:
         if not claim.claimed:
             log.info("run %s not claimed: %s", req.run_id, claim.outcome)
             return Attempt.SKIPPED
+        started = time.perf_counter()
+        if claim.attempt == 1 and req.created_at:
+            metrics.CLAIM_DELAY.observe(max(0.0, time.time() - _epoch_seconds(req.created_at)))
         saver.seed(req.thread_id, claim.epoch, claim.latest, hold_writes=req.durability != "sync")
         # One INFO line per run (its outcome); the start is worth one only on a retry.
         retry = claim.attempt > 1 or claim.outcome is not ClaimOutcome.OK
@@ -91,12 +99,31 @@ class Runner:
             claim.epoch,
             "" if claim.outcome is ClaimOutcome.OK else f" ({claim.outcome})",
         )
+        with tracing.span(
+            f"run {req.graph_id}",
+            parent=req.trace,
+            kind=tracing.SpanKind.CONSUMER,
+            run_id=req.run_id,
+            thread_id=req.thread_id,
+            attempt=claim.attempt,
+        ):
+            return await self._claimed(req, claim, started)
+
+    async def _claimed(self, req: RunRequest, claim: Claim, started: float) -> Attempt:
+        saver = self.registry.checkpointer
         task = asyncio.current_task()
         assert task is not None
         self.active[req.run_id] = task
         renew = asyncio.create_task(self._renew(req, claim.epoch, task))
         try:
-            return await self._attempt(req, claim.epoch, claim.attempt, claim.outcome, claim.detail)
+            result = await self._attempt(
+                req, claim.epoch, claim.attempt, claim.outcome, claim.detail
+            )
+            ended = self._ended.get(req.run_id) if result is Attempt.DONE else None
+            status = ended or result.value
+            metrics.RUN_SECONDS.labels(status).observe(time.perf_counter() - started)
+            metrics.RUNS_ENDED.labels(status).inc()
+            return result
         except Exception as exc:
             if caused_by(exc, INFRA_ERRORS):
                 renew.cancel()
@@ -106,6 +133,7 @@ class Runner:
             renew.cancel()
             self.active.pop(req.run_id, None)
             self.stops.pop(req.run_id, None)
+            self._ended.pop(req.run_id, None)
             saver.forget(req.thread_id, claim.epoch)
 
     async def _attempt(
@@ -118,13 +146,16 @@ class Runner:
                 if loaded is not None and loaded.error is not None
                 else f"graph {req.graph_id!r} is not in this executor's langgraph.json"
             )
+            self._ended[req.run_id] = RunStatus.ERROR.value
             return await self.recorder.unrunnable(req, epoch, why)
         graph = self.registry.get(req.graph_id)
         if claimed is ClaimOutcome.CANCELLED:  # cancelled before it started
             stop = self.stops[req.run_id] = Stop.asked(detail)
             ending = Ending(RunStatus.INTERRUPTED, seq=0, rollback=stop is Stop.ROLLBACK)
+            self._ended[req.run_id] = ending.status.value
             return await self.recorder.finish(req, graph, epoch, ending)
         if claimed is ClaimOutcome.EXHAUSTED:
+            self._ended[req.run_id] = RunStatus.ERROR.value
             return await self.recorder.exhausted(req, graph, epoch, attempt)
         ended = await self._stream(req, epoch, attempt)
         if isinstance(ended, Attempt):
@@ -132,6 +163,7 @@ class Runner:
         # The graph is done: a cancel from now on has nothing left to stop, and
         # must not cut the recording short.
         self.active.pop(req.run_id, None)
+        self._ended[req.run_id] = ended.status.value
         return await self.recorder.finish(req, graph, epoch, ended)
 
     async def _give_back(self, req: RunRequest, epoch: int, cause: BaseException) -> None:
@@ -140,6 +172,7 @@ class Runner:
         life), so the attempt does not count towards RELAYGRAPH_MAX_ATTEMPTS and
         the redelivered request is claimed at once. Past the lease, the sweeper
         re-dispatches the run (and that attempt counts)."""
+        metrics.UNAVAILABLE.labels("redis" if caused_by(cause, REDIS_UNAVAILABLE) else "nats").inc()
         deadline = time.monotonic() + self.runs.lease_ms / 1000
         while time.monotonic() < deadline:
             try:
@@ -281,3 +314,10 @@ class Runner:
         self.stops[run_id] = stop
         task.cancel()
         return True
+
+
+def _epoch_seconds(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return time.time()

@@ -28,6 +28,7 @@ import msgspec
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, NatsRouter, PullSub
 
+from relaygraph import logs, metrics
 from relaygraph.broker import as_message
 from relaygraph.contracts import (
     CancelRequest,
@@ -134,6 +135,14 @@ class Executor:
     async def attempt(self, req: RunRequest, body: bytes, msg: NatsMessage | None) -> None:
         """One attempt at a run; then settle its request (``msg``: from
         JetStream, or ``None`` when it came to this executor as the owner)."""
+        metrics.RUNS_IN_FLIGHT.inc()
+        try:
+            with logs.about(run_id=req.run_id, thread_id=req.thread_id):
+                await self._attempt(req, body, msg)
+        finally:
+            metrics.RUNS_IN_FLIGHT.dec()
+
+    async def _attempt(self, req: RunRequest, body: bytes, msg: NatsMessage | None) -> None:
         beats = None
         if msg is not None:  # keep JetStream from delivering it again while we work
             beats = self.tasks.create_task(
@@ -145,6 +154,8 @@ class Executor:
             )
         try:
             result: Attempt | BaseException = await self.runner.execute(req)
+            if result is Attempt.STALE:
+                metrics.LEASES_LOST.inc()
             log.debug("run %s: %s", req.run_id, result)
         except asyncio.CancelledError:
             if msg is not None:

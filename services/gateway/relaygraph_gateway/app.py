@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
-from relaygraph import layout, metrics, resumes
+from relaygraph import layout, metrics, resumes, tracing
 from relaygraph.broker import ensure_streams, make_broker
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import Config, apply_config_env, load_config
@@ -47,6 +47,7 @@ from relaygraph.redis_client import REDIS_UNAVAILABLE
 from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.subjects import Subjects
 from relaygraph.threads import Threads
+from relaygraph.tracing import SpanKind
 from relaygraph_gateway import (
     api_assistants,
     api_crons,
@@ -146,6 +147,8 @@ def create_app(
         openapi_url="/openapi.json" if meta else None,
         docs_url="/docs" if meta else None,
         redoc_url=None,
+        # Our own span per request (``observe``) covers the fast routes too.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.include_router(api_meta.ok_router)
     groups = {
@@ -215,6 +218,7 @@ async def _lifespan(
     """Redis, NATS and the streams, then the :class:`Gateway` the routes use
     (``app.state.gateway``) and the NATS resume subscriber."""
     subjects, keys = Subjects(nats.prefix), redis.keys()
+    tracing.setup("relaygraph-gateway")
     broker = make_broker(nats, name="relaygraph-gateway")
     async with redis.connect("relaygraph-gateway") as rds:
         await redis.check(rds)
@@ -247,7 +251,12 @@ async def _lifespan(
             async def on_resume(msg: NatsMessage) -> bytes:
                 thread_id = msg.raw_message.subject.rsplit(".", 1)[-1]
                 headers = msg.raw_message.headers or {}
-                return await resume_over_nats(gateway, thread_id, msg.body, headers, app.state.auth)
+                with tracing.span(
+                    "nats resume", headers=headers, kind=SpanKind.SERVER, thread_id=thread_id
+                ):
+                    return await resume_over_nats(
+                        gateway, thread_id, msg.body, headers, app.state.auth
+                    )
 
             await broker.start()
             crons = asyncio.create_task(

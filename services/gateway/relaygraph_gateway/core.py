@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -22,30 +23,24 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
-from nats.errors import NoRespondersError, TimeoutError
+from nats.errors import TimeoutError
 from nats.js import JetStreamContext
 
-from relaygraph import metrics, resumes
+from relaygraph import metrics, resumes, tracing
 from relaygraph.catalog import Catalog, CatalogCache
 from relaygraph.config import Config
 from relaygraph.contracts import (
     END_EVENT,
     CancelRequest,
-    GraphQuery,
-    GraphReply,
     RunEnd,
     RunEvent,
-    decode,
     encode,
 )
 from relaygraph.crons import Crons
 from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import (
-    GraphUnavailable,
     InvalidInput,
     NotFound,
-    Unavailable,
-    from_code,
 )
 from relaygraph.owners import Owners
 from relaygraph.pipelining import Step
@@ -54,14 +49,14 @@ from relaygraph.runs import Cancelled, CancelOutcome, Created, Decision, Runs
 from relaygraph.settings import GatewaySettings
 from relaygraph.store import store_for
 from relaygraph.subjects import Subjects, is_token
-from relaygraph.threads import Threads
+from relaygraph.threads import Paused, Threads
 from relaygraph.webhooks import check_url
 from relaygraph_gateway.assistant_rules import canonical_id, for_run
 from relaygraph_gateway.assistants import Assistants
 from relaygraph_gateway.authz import Access, authorize_run
 from relaygraph_gateway.bulk_cancel import clear_queue_for
 from relaygraph_gateway.follow import Follower
-from relaygraph_gateway.input_check import check_input
+from relaygraph_gateway.graph_queries import GraphQueries
 from relaygraph_gateway.models import RunCreate
 from relaygraph_gateway.run_request import (
     NewRun,
@@ -95,11 +90,18 @@ def gw(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-async def _nothing() -> dict[str, Any]:
-    return {}
+async def _nothing() -> tuple[dict[str, Any], Paused | None]:
+    return {}, None
 
 
-class Gateway:
+def seconds_since(iso: str) -> float:
+    try:
+        return max(0.0, time.time() - datetime.fromisoformat(iso).timestamp())
+    except ValueError:
+        return 0.0
+
+
+class Gateway(GraphQueries):
     def __init__(
         self,
         *,
@@ -203,58 +205,6 @@ class Gateway:
         await self.crons.delete_of_thread(thread_id)
         await self.saver.adelete_thread(thread_id)
 
-    # -- executor queries ----------------------------------------------------
-    async def query(self, q: GraphQuery) -> msgspec.Raw:
-        """Ask any executor (state, history, update_state, drawings). While
-        none is subscribed (starting, restarting) the question is asked again
-        until ``query_timeout``."""
-        deadline = time.monotonic() + self.settings.query_timeout
-        delay = 0.05
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                msg = await self.nc.request(
-                    self.subjects.graph_query, encode(q), timeout=max(left, 0.01)
-                )
-                break
-            except NoRespondersError as exc:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise self._no_executor(q) from exc
-                await asyncio.sleep(min(delay, left))
-                delay = min(delay * 2, 0.5)
-            except TimeoutError as exc:
-                raise self._no_executor(q) from exc
-        reply = decode(msg.data, GraphReply)
-        if reply.error is not None:
-            raise from_code(reply.error.code, reply.error.message)
-        return reply.result
-
-    def _no_executor(self, q: GraphQuery) -> Unavailable:
-        return Unavailable(
-            f"no executor answered for graph {q.graph_id!r} within "
-            f"{self.settings.query_timeout}s; is `relaygraph executor` running?"
-        )
-
-    async def schemas(self, graph_id: str) -> dict[str, Any]:
-        """The graph's schemas as executors published them; asked of a live
-        executor only when none has published them yet."""
-        entry = await self.catalog.get(graph_id)
-        if entry is not None and entry.schemas is not None:
-            return entry.schemas
-        if entry is not None and entry.error is not None:
-            raise GraphUnavailable(entry.error)
-        schemas: dict[str, Any] = msgspec.json.decode(
-            await self.query(GraphQuery(op="schemas", graph_id=graph_id))
-        )
-        self.catalog.forget(graph_id)  # executors publish before they answer
-        return schemas
-
-    async def check_input(self, graph_id: str, value: Any) -> None:
-        """Refuse input the graph cannot take (by its published input schema)."""
-        if value is not None:
-            check_input(graph_id, value, await self.catalog.get(graph_id))
-
     # -- runs ----------------------------------------------------------------
     async def create_run(
         self,
@@ -281,10 +231,11 @@ class Gateway:
         check_run_body(body)
         temporary = thread_id is None
         thread_id = check_id("thread_id", thread_id or new_thread_id or str(uuid.uuid4()))
+        resuming = is_resume(body)
         # Both in one round trip: they go out in the same pipeline.
-        assistant, thread_metadata = await asyncio.gather(
+        assistant, (thread_metadata, paused) = await asyncio.gather(
             self.assistant_for_run(body.assistant_id),
-            self.threads.metadata_of(thread_id) if not temporary else _nothing(),
+            self.threads.paused(thread_id, resuming) if not temporary else _nothing(),
         )
         graph_id, assistant_id = assistant["graph_id"], assistant["assistant_id"]
         fresh_id = run_id is None  # drawn here at random: no record can hold it yet
@@ -306,7 +257,6 @@ class Gateway:
             )
             if access.on:
                 new_thread_metadata |= body.metadata or {}
-        resuming = is_resume(body)
         await self._check_payload(graph_id, body)
         due = StartTime.after(body.after_seconds)
         new = NewRun(
@@ -320,6 +270,10 @@ class Gateway:
         run_id = new.run_id
         merged = for_run(assistant, body.config, body.context, body.metadata, thread_metadata)
         req = run_request(new, body, *merged)
+        if tracing.enabled():
+            traced = paused.trace if paused is not None else None
+            trace = tracing.resume_span(traced, thread_id) if resuming else tracing.traceparent()
+            req = msgspec.structs.replace(req, trace=trace)
         run = run_object(new, body, req)
         request = encode(req)
         created = await self.runs.create(
@@ -343,6 +297,8 @@ class Gateway:
         if resuming:
             transport = "nats" if resume is not None else "http"
             metrics.RESUMES.labels(transport, created.decision.value).inc()
+            if paused is not None and created.decision is not Decision.DUPLICATE:
+                metrics.INTERRUPT_WAIT.observe(seconds_since(paused.created_at))
         if created.decision is Decision.DUPLICATE:
             return await self.run_json(thread_id, created.run_id), created, None
         default_ttl = self.config.thread_ttl.default_ttl

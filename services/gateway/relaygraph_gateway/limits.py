@@ -29,10 +29,6 @@ from relaygraph.redis_client import RedisClient
 from relaygraph_gateway.render import JSON
 
 
-class BodyTooLarge(Exception):
-    """A body sent without ``Content-Length`` grew past the limit."""
-
-
 class BodyLimit:
     """ASGI: a request body over ``limit`` bytes is answered 413."""
 
@@ -47,33 +43,36 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        length = None
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if name == b"content-length":
+                length = value
+        if length is not None:
+            if length.isdigit() and int(length) > self.limit:
                 await self._refusal()(scope, receive, send)
                 return
+            await self.app(scope, receive, send)
+            return
+        # No length given (chunked): read it here, up to the limit, then hand
+        # it on as it came, so the routes never see more than the limit.
+        messages: list[Message] = []
         seen = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await self._refusal()(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLarge:
-            if started:
-                raise
-            await self._refusal()(scope, receive, send)
+        await self.app(scope, replay, send)
 
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour)\s*$")

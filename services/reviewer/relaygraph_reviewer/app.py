@@ -23,6 +23,7 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relaygraph import tracing
 from relaygraph.broker import as_message, make_broker
 from relaygraph.config import apply_config_env
 from relaygraph.process import run as run_loop
@@ -70,6 +71,7 @@ async def open_reviewer(
     The rules file is checked first: a bad file fails before any connection.
     """
     rules = load_rules(settings.rules)
+    tracing.setup("relaygraph-reviewer")
     subjects = Subjects(nats_settings.prefix)
     keys = redis_settings.keys()
     async with contextlib.AsyncExitStack() as stack:
@@ -96,6 +98,7 @@ async def open_reviewer(
             rules=rules,
             webhook=webhook,
             resume_timeout=resume_timeout,
+            authorization=settings.resume_authorization,
         )
         _subscribe(broker, reviewer, settings.durable)
         await broker.connect()

@@ -140,6 +140,10 @@ class Inbox:
         items = [_pending_decoder.decode(raw) for raw in rows]
         return sorted(items, key=lambda i: (i.event.created_at, i.event.thread_id))
 
+    async def count(self) -> int:
+        """How many interrupts are pending."""
+        return int(await self._redis.hlen(self._pending))
+
     async def get(self, thread_id: str) -> PendingItem | None:
         raw = await self._redis.hget(self._pending, thread_id)
         return _pending_decoder.decode(raw) if raw else None

@@ -14,6 +14,7 @@ from faststream.nats import NatsMessage
 from nats.aio.client import Client
 from redis.exceptions import RedisError
 
+from relaygraph import metrics, tracing
 from relaygraph.contracts import (
     ErrorBody,
     ErrorReply,
@@ -64,6 +65,7 @@ class Reviewer:
         rules: Rules,
         webhook: WebhookOutbox | None = None,
         resume_timeout: float = 10.0,
+        authorization: str | None = None,
     ) -> None:
         self.inbox = inbox
         self.subjects = subjects
@@ -71,6 +73,8 @@ class Reviewer:
         self.rules = rules
         self.webhook = webhook
         self.resume_timeout = resume_timeout
+        self.authorization = authorization
+        """The ``Authorization`` header its resumes carry (a gateway with custom auth)."""
 
     # -- interrupts in ---------------------------------------------------------
     async def handle(self, msg: NatsMessage) -> None:
@@ -166,7 +170,10 @@ class Reviewer:
         # The request names the pause it answers (one interrupt by its id, several
         # by the map's keys), so a retry cannot answer a later pause.
         single = ids[0] if len(ids) == 1 else None
-        reply = await self.request_resume(thread_id, value, reviewer, interrupt_id=single)
+        with tracing.span(
+            "review", parent=item.event.trace, thread_id=thread_id, reviewer=reviewer
+        ):
+            reply = await self.request_resume(thread_id, value, reviewer, interrupt_id=single)
         if isinstance(reply, ErrorReply):
             log.warning(
                 "resume of thread %s by %s refused: %s: %s",
@@ -187,6 +194,7 @@ class Reviewer:
             answered_at=now_iso(),
         )
         await self.inbox.answered(answered)
+        metrics.REVIEWS.labels("rules" if reviewer == RULES_REVIEWER else "person").inc()
         log.info("thread %s resumed by %s: run %s", thread_id, reviewer, reply.run_id)
         return answered
 
@@ -196,8 +204,13 @@ class Reviewer:
         """The public resume request; transport failures become an ErrorReply."""
         subject = self.subjects.resume(thread_id)
         payload = encode(ResumeRequest(resume=value, reviewer=reviewer, interrupt_id=interrupt_id))
+        headers = tracing.carrier()
+        if self.authorization:
+            headers["Authorization"] = self.authorization
         try:
-            reply = await self._connection().request(subject, payload, timeout=self.resume_timeout)
+            reply = await self._connection().request(
+                subject, payload, timeout=self.resume_timeout, headers=headers or None
+            )
         except nats.errors.NoRespondersError:
             return _error("unavailable", f"no gateway answers on {subject}: is one running?")
         except (nats.errors.Error, TimeoutError) as exc:

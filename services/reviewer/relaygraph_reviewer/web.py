@@ -4,9 +4,10 @@ programs (``web_api``), behind one guard (``web_auth``)."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
+from relaygraph import metrics
 from relaygraph.errors import RelaygraphError
 from relaygraph_reviewer.service import Reviewer
 from relaygraph_reviewer.web_api import api_router
@@ -31,4 +32,11 @@ def create_app(reviewer: Reviewer, *, api_key: str | None = None) -> FastAPI:
     app.include_router(api_router(reviewer))
     app.include_router(InboxPages(reviewer, signed_in=bool(api_key)).router())
     app.include_router(session_router(api_key))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        metrics.INTERRUPTS_PENDING.set(await reviewer.inbox.count())
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
     return app
