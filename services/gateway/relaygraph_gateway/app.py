@@ -28,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
 from relaygraph import layout, metrics, resumes, tracing
+from relaygraph.auth import Authenticator, AuthFailed, load_auth, nats_access
 from relaygraph.broker import ensure_streams, make_broker
 from relaygraph.checkpoint import AsyncRedisSaver
 from relaygraph.config import Config, apply_config_env, load_config
@@ -57,8 +58,8 @@ from relaygraph_gateway import (
     api_store,
     api_threads,
 )
-from relaygraph_gateway.authn import Authenticator, AuthFailed, Guard, load_auth
-from relaygraph_gateway.authz import Hidden, nats_access
+from relaygraph_gateway.authn import Guard
+from relaygraph_gateway.authz import Hidden
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.cron_scheduler import schedule_forever
 from relaygraph_gateway.fast import FastRoutes
