@@ -10,6 +10,7 @@ statuses and texts are those the official server (langgraph-api 0.16.7,
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -206,6 +207,32 @@ async def test_a_nats_resume_is_authorised_like_an_http_one(
         await nc.drain()
 
 
+def _reviewer(guarded: System, tmp_path: Path, **env: str) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **guarded.env,
+        "REVIEWER_PORT": str(port),
+        "REVIEWER_DURABLE": f"auth-{uuid.uuid4().hex[:8]}",
+        **env,
+    }
+    svc = Service(
+        "reviewer", ["reviewer", "--config", str(guarded.config)], env, tmp_path / "r.log"
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, svc.log.read_text()
+                time.sleep(0.1)
+        yield url
+    finally:
+        svc.stop()
+
+
 @pytest.fixture
 def rules_reviewer(guarded: System, tmp_path: Path) -> Iterator[str]:
     """A reviewer whose rule answers ``agent`` interrupts on "auto", as alice."""
@@ -213,21 +240,60 @@ def rules_reviewer(guarded: System, tmp_path: Path) -> Iterator[str]:
     rules.write_text(
         json.dumps([{"graph_id": "agent", "match": {"text_to_revise": "auto"}, "resume": "ok"}])
     )
-    port = free_port()
-    env = {
-        **guarded.env,
-        "REVIEWER_RULES": str(rules),
-        "REVIEWER_PORT": str(port),
-        "REVIEWER_DURABLE": f"auth-{uuid.uuid4().hex[:8]}",
-        "REVIEWER_RESUME_AUTHORIZATION": ALICE["Authorization"],
-    }
-    svc = Service(
-        "reviewer", ["reviewer", "--config", str(guarded.config)], env, tmp_path / "r.log"
-    ).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        svc.stop()
+    yield from _reviewer(
+        guarded,
+        tmp_path,
+        REVIEWER_RULES=str(rules),
+        REVIEWER_RESUME_AUTHORIZATION=ALICE["Authorization"],
+    )
+
+
+@pytest.fixture
+def inbox(guarded: System, tmp_path: Path) -> Iterator[str]:
+    yield from _reviewer(guarded, tmp_path)
+
+
+async def test_the_inbox_shows_each_person_their_own_and_answers_as_them(
+    alice: Any, bob: Any, inbox: str
+) -> None:
+    hers = (await alice.threads.create())["thread_id"]
+    his = (await bob.threads.create())["thread_id"]
+    await alice.runs.wait(hers, "agent", input={"some_text": "for alice"})
+    await bob.runs.wait(his, "agent", input={"some_text": "for bob"})
+    async with httpx.AsyncClient(base_url=inbox, timeout=10) as http:
+
+        async def both_arrived() -> None:
+            listed = (await http.get("/api/interrupts", headers=ALICE)).json()
+            assert hers in {i["thread_id"] for i in listed}, listed
+            assert his not in {i["thread_id"] for i in listed}, listed
+            mine = (await http.get("/api/interrupts", headers=BOB)).json()
+            assert {i["thread_id"] for i in mine} == {his}, mine
+
+        await assert_eventually(both_arrived, 20)
+        refused = await http.get("/api/interrupts")
+        assert refused.status_code == 401
+        assert refused.json() == {"detail": "Invalid or missing token"}
+        assert (await http.get(f"/api/interrupts/{hers}", headers=BOB)).status_code == 404
+        stolen = await http.post(
+            f"/api/interrupts/{hers}/resume", json={"resume": "bob's"}, headers=BOB
+        )
+        assert stolen.status_code == 404
+        answered = await http.post(
+            f"/api/interrupts/{hers}/resume",
+            json={"resume": "from the inbox", "reviewer": "someone else"},
+            headers=ALICE,
+        )
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["reviewer"] == "Alice"  # from authentication, not the form
+        # A person signs in with their token; the page shows theirs, named.
+        page = await http.post("/login", data={"api_key": "token-bob"})
+        assert page.status_code == 303
+        html = (await http.get("/")).text
+        assert his in html and hers not in html and "answering as <b>Bob</b>" in html
+        wrong = await http.post("/login", data={"api_key": "nope"})
+        assert wrong.status_code == 401 and "Invalid or missing token" in wrong.text
+    await alice.runs.join(hers, answered.json()["run_id"])
+    assert (await alice.threads.get_state(hers))["values"] == {"some_text": "from the inbox"}
 
 
 async def test_the_reviewers_rules_resume_as_the_reviewers_user(
@@ -245,7 +311,7 @@ async def test_the_reviewers_rules_resume_as_the_reviewers_user(
 
     async def his_refused() -> None:
         async with httpx.AsyncClient(base_url=rules_reviewer, timeout=5) as inbox:
-            item = (await inbox.get(f"/api/interrupts/{his}")).json()
+            item = (await inbox.get(f"/api/interrupts/{his}", headers=BOB)).json()
         assert (item.get("last_error") or {}).get("code") == "forbidden", item
 
     # Alice's credentials do not reach bob's thread: it waits for bob.

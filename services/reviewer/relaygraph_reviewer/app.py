@@ -20,10 +20,12 @@ import nats.errors
 import uvicorn
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
+from langgraph_sdk import Auth
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relaygraph import tracing
+from relaygraph.auth import load_auth
 from relaygraph.broker import as_message, make_broker
 from relaygraph.config import apply_config_env
 from relaygraph.process import run as run_loop
@@ -180,6 +182,7 @@ async def serve(
     redis_settings: RedisSettings | None = None,
     *,
     api_key: str | None = None,
+    auth: Auth | None = None,
     stop: asyncio.Event | None = None,
     resume_timeout: float = 10.0,
     webhook_backoff: float = 0.5,
@@ -212,7 +215,7 @@ async def serve(
             webhook_max_backoff=webhook_max_backoff,
             webhook_give_up_after=webhook_give_up_after,
         ) as reviewer:
-            app = create_app(reviewer, api_key=api_key)
+            app = create_app(reviewer, api_key=api_key, auth=auth)
             config = uvicorn.Config(
                 app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5
             )
@@ -240,9 +243,12 @@ def run(config_path: str | None = None, port: int | None = None) -> None:
     already set win); ``./langgraph.json`` is used when present. ``port``
     overrides ``REVIEWER_PORT``.
     """
-    apply_config_env(config_path)
+    config = apply_config_env(config_path)
     setup_logging()
     settings = ReviewerSettings()
     if port is not None:
         settings = settings.model_copy(update={"port": port})
-    run_loop(serve(settings, api_key=InboxAuthSettings().api_key))
+    auth = None
+    if config is not None and config.auth is not None:  # each person sees what they may
+        auth = load_auth(config.auth.path, config.root, config.dependencies)
+    run_loop(serve(settings, api_key=InboxAuthSettings().api_key, auth=auth))

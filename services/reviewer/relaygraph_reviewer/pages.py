@@ -223,8 +223,14 @@ def _interrupt_block(item: PendingItem) -> str:
     return "".join(blocks)
 
 
-def _card(item: PendingItem) -> str:
+def _card(item: PendingItem, who: str | None = None) -> str:
     event = item.event
+    name = (
+        f'<span class="reviewer-name">answering as <b>{esc(who)}</b></span>'
+        if who
+        else '<label>Your name<input class="reviewer-name" name="reviewer" '
+        'autocomplete="name" placeholder="anonymous"></label>'
+    )
     last_error = (
         f'<div class="lasterr">last attempt failed: <b>{esc(item.last_error.code)}</b>: '
         f"{esc(item.last_error.message)}</div>"
@@ -243,9 +249,7 @@ def _card(item: PendingItem) -> str:
         f'<form method="post" action="inbox/{esc(event.thread_id)}/resume">'
         f'<input type="hidden" name="msg_id" value="{esc(item.msg_id)}">'
         f"{_interrupt_block(item)}"
-        '<div class="actions"><label>Your name'
-        '<input class="reviewer-name" name="reviewer" autocomplete="name" '
-        'placeholder="anonymous"></label>'
+        f'<div class="actions">{name}'
         '<button type="submit" class="primary">Send answer</button></div>'
         "</form></article>"
     )
@@ -277,11 +281,13 @@ def inbox_page(
     flash: Flash | None = None,
     logout: bool = False,
     base: str = "",
+    who: str | None = None,
 ) -> str:
     """The inbox. ``base``: the inbox root relative to the current URL, for a
-    page rendered at a deeper path (the answer of a form post)."""
+    page rendered at a deeper path (the answer of a form post); ``who``: the
+    signed-in person (custom auth), who answers under that name."""
     cards = (
-        "".join(_card(item) for item in pending)
+        "".join(_card(item, who) for item in pending)
         if pending
         else '<div class="empty">Nothing is waiting. Interrupts appear here as graphs pause.</div>'
     )
@@ -304,13 +310,15 @@ def inbox_page(
     )
 
 
-def login_page(error: str | None = None) -> str:
+def login_page(error: str | None = None, token: bool = False) -> str:
     message = f'<div class="flash err">{esc(error)}</div>' if error else ""
+    what = "your access token" if token else "the relaygraph API key"
+    label = "Token" if token else "API key"
     body = (
         '<div class="login card"><h2>Sign in</h2>'
-        "<p>This inbox needs the relaygraph API key.</p>"
+        f"<p>This inbox needs {what}.</p>"
         f"{message}"
-        '<form method="post" action="login"><label>API key'
+        f'<form method="post" action="login"><label>{label}'
         '<input type="password" name="api_key" autocomplete="current-password" autofocus>'
         '</label><button type="submit" class="primary">Sign in</button></form></div>'
     )

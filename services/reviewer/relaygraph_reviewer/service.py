@@ -142,10 +142,13 @@ class Reviewer:
         *,
         msg_id: str | None = None,
         per_interrupt: bool = False,
+        authorization: str | None = None,
     ) -> AnsweredItem | ErrorBody:
         """Resume the thread's pending interrupt; the inbox keeps the outcome.
 
         ``per_interrupt``: ``resume`` is a map interrupt id -> value (forms, rules).
+        ``authorization``: the person's credentials the resume carries (custom
+        auth), instead of the reviewer's own.
         Raises NotFound when nothing is pending, Conflict when ``msg_id`` names
         an interrupt that a newer one replaced.
         """
@@ -173,7 +176,9 @@ class Reviewer:
         with tracing.span(
             "review", parent=item.event.trace, thread_id=thread_id, reviewer=reviewer
         ):
-            reply = await self.request_resume(thread_id, value, reviewer, interrupt_id=single)
+            reply = await self.request_resume(
+                thread_id, value, reviewer, interrupt_id=single, authorization=authorization
+            )
         if isinstance(reply, ErrorReply):
             log.warning(
                 "resume of thread %s by %s refused: %s: %s",
@@ -199,14 +204,19 @@ class Reviewer:
         return answered
 
     async def request_resume(
-        self, thread_id: str, value: Any, reviewer: str, interrupt_id: str | None = None
+        self,
+        thread_id: str,
+        value: Any,
+        reviewer: str,
+        interrupt_id: str | None = None,
+        authorization: str | None = None,
     ) -> ResumeReply | ErrorReply:
         """The public resume request; transport failures become an ErrorReply."""
         subject = self.subjects.resume(thread_id)
         payload = encode(ResumeRequest(resume=value, reviewer=reviewer, interrupt_id=interrupt_id))
         headers = tracing.carrier()
-        if self.authorization:
-            headers["Authorization"] = self.authorization
+        if authorization or self.authorization:
+            headers["Authorization"] = authorization or self.authorization or ""
         try:
             reply = await self._connection().request(
                 subject, payload, timeout=self.resume_timeout, headers=headers or None

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from langgraph_sdk import Auth
 from redis.exceptions import RedisError
 
 from relaygraph import metrics
 from relaygraph.errors import RelaygraphError
 from relaygraph_reviewer.service import Reviewer
 from relaygraph_reviewer.web_api import api_router
-from relaygraph_reviewer.web_auth import guard
+from relaygraph_reviewer.web_auth import InboxAuth
 from relaygraph_reviewer.web_pages import InboxPages, assets_router, session_router
 
 
-def create_app(reviewer: Reviewer, *, api_key: str | None = None) -> FastAPI:
-    """The inbox app over a running :class:`Reviewer` (its lifespan is the caller's)."""
+def create_app(
+    reviewer: Reviewer, *, api_key: str | None = None, auth: Auth | None = None
+) -> FastAPI:
+    """The inbox app over a running :class:`Reviewer` (its lifespan is the
+    caller's); ``auth``: langgraph.json's custom auth, applied per person."""
     app = FastAPI(title="relaygraph reviewer", version="0.1.0")
-    app.middleware("http")(guard(api_key))
+    guard = InboxAuth(api_key, auth)
+    app.middleware("http")(guard.middleware)
 
     @app.exception_handler(RelaygraphError)
     async def relaygraph_error(request: Request, exc: RelaygraphError) -> JSONResponse:
@@ -29,9 +34,9 @@ def create_app(reviewer: Reviewer, *, api_key: str | None = None) -> FastAPI:
         return JSONResponse({"detail": f"the inbox store is unavailable: {exc}"}, status_code=503)
 
     app.include_router(assets_router())
-    app.include_router(api_router(reviewer))
-    app.include_router(InboxPages(reviewer, signed_in=bool(api_key)).router())
-    app.include_router(session_router(api_key))
+    app.include_router(api_router(reviewer, guard))
+    app.include_router(InboxPages(reviewer, guard).router())
+    app.include_router(session_router(guard))
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

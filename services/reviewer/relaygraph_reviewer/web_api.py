@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from relaygraph.errors import NotFound, from_code
 from relaygraph_reviewer.inbox import AnsweredItem, PendingItem
 from relaygraph_reviewer.service import Reviewer
+from relaygraph_reviewer.web_auth import InboxAuth
 
 REVIEWER_MAX = 100
 """Characters of a reviewer's name."""
@@ -61,28 +62,46 @@ def _error_status(code: str) -> int:
     return 502 if status == 500 else status
 
 
-def api_router(reviewer: Reviewer) -> APIRouter:
+def reviewer_name(guard: InboxAuth, request: Request, given: str | None) -> str:
+    """Who answers: the authenticated person (custom auth), else the name given."""
+    caller = guard.caller(request)
+    if caller is not None and caller.user.identity:
+        return caller.user.display_name[:REVIEWER_MAX]
+    return (given or "").strip()[:REVIEWER_MAX] or "anonymous"
+
+
+def api_router(reviewer: Reviewer, guard: InboxAuth) -> APIRouter:
     router = APIRouter(prefix="/api")
     subjects = reviewer.subjects
 
+    async def visible_item(request: Request, thread_id: str) -> PendingItem:
+        item = await reviewer.inbox.get(thread_id)
+        if item is None or not await guard.visible(request, item.event):
+            raise NotFound(f"no pending interrupt for thread {thread_id}")
+        return item
+
     @router.get("/interrupts")
-    async def list_pending() -> list[dict[str, Any]]:
-        """Pending interrupts, oldest first."""
-        items = await reviewer.inbox.pending()
+    async def list_pending(request: Request) -> list[dict[str, Any]]:
+        """Pending interrupts, oldest first (those the caller may see)."""
+        items = [i for i in await reviewer.inbox.pending() if await guard.visible(request, i.event)]
         return [pending_json(i, subjects.resume(i.event.thread_id)) for i in items]
 
     @router.get("/interrupts/{thread_id}")
-    async def get_pending(thread_id: str) -> dict[str, Any]:
-        item = await reviewer.inbox.get(thread_id)
-        if item is None:
-            raise NotFound(f"no pending interrupt for thread {thread_id}")
-        return pending_json(item, subjects.resume(thread_id))
+    async def get_pending(thread_id: str, request: Request) -> dict[str, Any]:
+        return pending_json(await visible_item(request, thread_id), subjects.resume(thread_id))
 
     @router.post("/interrupts/{thread_id}/resume")
-    async def resume(thread_id: str, body: ResumeBody) -> JSONResponse:
+    async def resume(thread_id: str, body: ResumeBody, request: Request) -> JSONResponse:
         """Answer a thread's pending interrupt: the reply of the gateway, or its error."""
-        who = (body.reviewer or "").strip() or "anonymous"
-        result = await reviewer.answer(thread_id, body.resume, who, msg_id=body.msg_id)
+        await visible_item(request, thread_id)
+        who = reviewer_name(guard, request, body.reviewer)
+        result = await reviewer.answer(
+            thread_id,
+            body.resume,
+            who,
+            msg_id=body.msg_id,
+            authorization=guard.authorization(request),
+        )
         if isinstance(result, AnsweredItem):
             answered = {"run_id": result.run_id, "thread_id": thread_id, "status": result.status}
             return JSONResponse({**answered, "reviewer": who, "msg_id": result.msg_id})
@@ -92,8 +111,9 @@ def api_router(reviewer: Reviewer) -> APIRouter:
         )
 
     @router.get("/answered")
-    async def list_answered(limit: int = 50) -> list[dict[str, Any]]:
-        """Answered interrupts, newest first."""
-        return [answered_json(a) for a in await reviewer.inbox.recent(max(1, min(limit, 200)))]
+    async def list_answered(request: Request, limit: int = 50) -> list[dict[str, Any]]:
+        """Answered interrupts, newest first (those the caller may see)."""
+        recent = await reviewer.inbox.recent(max(1, min(limit, 200)))
+        return [answered_json(a) for a in recent if await guard.visible(request, a.event)]
 
     return router

@@ -12,12 +12,13 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from relaygraph.errors import InvalidInput, RelaygraphError
+from relaygraph.auth import AuthFailed
+from relaygraph.errors import InvalidInput, NotFound, RelaygraphError
 from relaygraph_reviewer.inbox import AnsweredItem
 from relaygraph_reviewer.pages import FAVICON, SCRIPT, STYLESHEET, Flash, inbox_page, login_page
 from relaygraph_reviewer.service import Reviewer
-from relaygraph_reviewer.web_api import REVIEWER_MAX
-from relaygraph_reviewer.web_auth import COOKIE, cookie_value, to_root
+from relaygraph_reviewer.web_api import reviewer_name
+from relaygraph_reviewer.web_auth import COOKIE, InboxAuth, cookie_value, to_root
 
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -88,9 +89,9 @@ def assets_router() -> APIRouter:
 class InboxPages:
     """The inbox page and its forms, over a running :class:`Reviewer`."""
 
-    def __init__(self, reviewer: Reviewer, signed_in: bool) -> None:
+    def __init__(self, reviewer: Reviewer, guard: InboxAuth) -> None:
         self.reviewer = reviewer
-        self.signed_in = signed_in
+        self.guard = guard
 
     def router(self) -> APIRouter:
         router = APIRouter(include_in_schema=False)
@@ -101,14 +102,16 @@ class InboxPages:
     async def render(
         self, request: Request, flash: Flash | None = None, status_code: int = 200
     ) -> HTMLResponse:
-        inbox = self.reviewer.inbox
+        inbox, visible = self.reviewer.inbox, self.guard.visible
+        caller = self.guard.caller(request)
         root = to_root(request)
         page = inbox_page(
-            await inbox.pending(),
-            await inbox.recent(),
+            [i for i in await inbox.pending() if await visible(request, i.event)],
+            [a for a in await inbox.recent() if await visible(request, a.event)],
             flash=flash,
-            logout=self.signed_in,
+            logout=self.guard.signs_in,
             base="" if root == "./" else root,
+            who=caller.user.display_name if caller is not None else None,
         )
         return _html(page, status_code)
 
@@ -139,9 +142,12 @@ class InboxPages:
 
     async def answer_form(self, request: Request, thread_id: str) -> Response:
         form = await _form(request)
-        who = form.get("reviewer", "").strip()[:REVIEWER_MAX] or "anonymous"
+        who = reviewer_name(self.guard, request, form.get("reviewer"))
         root = to_root(request)
         try:
+            item = await self.reviewer.inbox.get(thread_id)
+            if item is None or not await self.guard.visible(request, item.event):
+                raise NotFound(f"no pending interrupt for thread {thread_id}")
             answers, per_interrupt = _form_answers(form)
             result = await self.reviewer.answer(
                 thread_id,
@@ -149,6 +155,7 @@ class InboxPages:
                 who,
                 msg_id=form.get("msg_id") or None,
                 per_interrupt=per_interrupt,
+                authorization=self.guard.authorization(request),
             )
         except RelaygraphError as exc:
             flash = Flash(False, f"Not sent: {exc.message}")
@@ -160,27 +167,39 @@ class InboxPages:
         return RedirectResponse(target, status_code=303)
 
 
-def session_router(api_key: str | None) -> APIRouter:
-    """Signing in with the API key sets a session cookie (not the key itself)."""
+def session_router(guard: InboxAuth) -> APIRouter:
+    """Signing in with the API key sets a session cookie (not the key itself);
+    with custom auth, the person's token, checked by the authenticate handler,
+    is kept in the cookie and sent as their credentials."""
     router = APIRouter(include_in_schema=False)
+    api_key, with_token = guard.api_key, guard.auth is not None
 
     @router.get("/login", response_class=HTMLResponse)
     async def login_form() -> Response:
-        if not api_key:
+        if not guard.signs_in:
             return RedirectResponse("./", status_code=303)
-        return _html(login_page())
+        return _html(login_page(token=with_token))
 
     @router.post("/login")
     async def login(request: Request) -> Response:
-        if not api_key:
+        if not guard.signs_in:
             return RedirectResponse("./", status_code=303)
         supplied = (await _form(request)).get("api_key", "")
-        if not hmac.compare_digest(supplied.encode(), api_key.encode()):
-            return _html(login_page("That is not the API key."), 401)
+        if with_token:
+            try:
+                await guard.authenticate(f"Bearer {supplied}", request)
+            except AuthFailed as exc:
+                return _html(login_page(f"Not signed in: {exc.message}", token=True), 401)
+            session = supplied
+        else:
+            assert api_key is not None
+            if not hmac.compare_digest(supplied.encode(), api_key.encode()):
+                return _html(login_page("That is not the API key."), 401)
+            session = cookie_value(api_key)
         response = RedirectResponse("./", status_code=303)
         response.set_cookie(
             COOKIE,
-            cookie_value(api_key),
+            session,
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
