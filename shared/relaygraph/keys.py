@@ -280,6 +280,12 @@ class Keys:
         """Sorted set of webhook deliveries' msg ids, scored by when they are due."""
         return f"{self.prefix}:reviewer:{{{durable}}}:webhook_due"
 
+    def reviewer_looks(self, durable: str) -> str:
+        """Sorted set of thread ids, scored by when the reviewer looks at their
+        pending interrupt again: its deadline, or an answer taken but not yet
+        confirmed by the gateway."""
+        return f"{self.prefix}:reviewer:{{{durable}}}:looks"
+
     def reviewer_seen(self, durable: str) -> str:
         """Sorted set of recorded interrupt msg ids, scored by time (dedupe)."""
         return f"{self.prefix}:reviewer:{{{durable}}}:seen"

@@ -106,7 +106,9 @@ INTERRUPTS_PENDING = Gauge(
     "relaygraph_interrupts_pending", "Interrupts waiting for an answer in this reviewer's inbox"
 )
 REVIEWS = Counter(
-    "relaygraph_reviews", "Interrupts this reviewer answered, by who answered", ["by"]
+    "relaygraph_reviews",
+    "Interrupts this reviewer answered, by who answered (person, rules, deadline)",
+    ["by"],
 )
 
 

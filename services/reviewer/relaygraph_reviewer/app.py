@@ -113,6 +113,7 @@ async def open_reviewer(
         )
         async with asyncio.TaskGroup() as tasks:
             delivering = tasks.create_task(webhook.run()) if webhook else None
+            looking = tasks.create_task(reviewer.look_forever())
             await broker.start()
             log.info(
                 "reviewer %s: consuming %s (stream %s), %d rule(s), webhook %s",
@@ -122,6 +123,7 @@ async def open_reviewer(
             try:
                 yield reviewer
             finally:
+                looking.cancel()
                 if delivering is not None and webhook is not None:
                     webhook.stop()
                     delivering.cancel()

@@ -19,9 +19,34 @@ import msgspec
 from redis.exceptions import WatchError
 
 from relaygraph.contracts import ErrorBody, InterruptEvent
+from relaygraph.errors import Conflict, NotFound
 from relaygraph.keys import Keys
 from relaygraph.redis_client import RedisClient
 from relaygraph.streams import INTERRUPTS_MAX_AGE
+
+
+def deadline_of(event: InterruptEvent) -> tuple[int, Any] | None:
+    """When an interrupt answers itself, and with what: each of the event's
+    interrupts has a value with ``timeout_s`` (seconds after the pause) and
+    ``on_timeout`` (its answer then). The earliest deadline answers all of
+    them, each with its own default (a map by id when there are several)."""
+    defaults: dict[str, Any] = {}
+    deadlines: list[float] = []
+    paused = _instant(event.created_at)
+    if not isinstance(paused, datetime) or not event.interrupts:
+        return None
+    for item in event.interrupts:
+        value = item.value
+        if not isinstance(value, dict) or "on_timeout" not in value:
+            return None
+        seconds = value.get("timeout_s")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            return None
+        defaults[item.id] = value["on_timeout"]
+        deadlines.append(paused.timestamp() + float(seconds))
+    only = next(iter(defaults.values())) if len(defaults) == 1 else defaults
+    return int(min(deadlines) * 1000), only
+
 
 SEEN_HORIZON = INTERRUPTS_MAX_AGE + 24 * 3600.0
 """Seconds a recorded msg id is remembered: past the stream's max age."""
@@ -50,6 +75,18 @@ def is_newer(a: str, b: str) -> bool:
     return a > b
 
 
+class Claim(msgspec.Struct, kw_only=True):
+    """The answer one reviewer took for a pending interrupt: no other may
+    answer it while this one is sent, and a reviewer that died sending it
+    sends it again when it comes back (the gateway resumes once per interrupt)."""
+
+    by: str
+    resume: Any
+    """The value of the resume request (one interrupt's, or a map by id)."""
+    at: str
+    at_ms: int
+
+
 class PendingItem(msgspec.Struct, kw_only=True):
     """An interrupt waiting for an answer."""
 
@@ -58,6 +95,11 @@ class PendingItem(msgspec.Struct, kw_only=True):
     received_at: str
     last_error: ErrorBody | None = None
     """The error of the last resume attempt that failed, shown in the inbox."""
+    deadline_ms: int | None = None
+    """When the interrupt's own default answers it (``timeout_s``/``on_timeout``)."""
+    on_timeout: Any = None
+    """That default: the resume value (one interrupt's, or a map by id)."""
+    claim: Claim | None = None
 
     @property
     def interrupt_ids(self) -> list[str]:
@@ -98,6 +140,7 @@ class Inbox:
         self._pending = keys.reviewer_pending(durable)
         self._recent = keys.reviewer_recent(durable)
         self._seen = keys.reviewer_seen(durable)
+        self._looks = keys.reviewer_looks(durable)
 
     async def record(
         self,
@@ -108,7 +151,14 @@ class Inbox:
         """Record an interrupt event once per msg id (atomic, retried on races).
         ``also``: more commands for the same transaction when the event is new
         (the webhook's delivery)."""
-        item = PendingItem(msg_id=msg_id, event=event, received_at=now_iso())
+        due = deadline_of(event)
+        item = PendingItem(
+            msg_id=msg_id,
+            event=event,
+            received_at=now_iso(),
+            deadline_ms=due[0] if due else None,
+            on_timeout=due[1] if due else None,
+        )
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -127,6 +177,10 @@ class Inbox:
                     pipe.zremrangebyscore(self._seen, "-inf", now - SEEN_HORIZON)
                     if not stale:
                         pipe.hset(self._pending, event.thread_id, _encoder.encode(item))
+                        if item.deadline_ms is not None:
+                            pipe.zadd(self._looks, {event.thread_id: item.deadline_ms})
+                        else:
+                            pipe.zrem(self._looks, event.thread_id)
                         if also is not None:
                             also(pipe)
                     await pipe.execute()
@@ -153,6 +207,10 @@ class Inbox:
         rows = await self._redis.lrange(self._recent, 0, max(0, limit - 1))
         return [_answered_decoder.decode(raw) for raw in rows]
 
+    async def answer_of(self, msg_id: str) -> AnsweredItem | None:
+        """How the interrupt ``msg_id`` was answered, if it is among the recent."""
+        return next((a for a in await self.recent(RECENT_CAP) if a.msg_id == msg_id), None)
+
     async def answered(self, answer: AnsweredItem) -> None:
         """Move the answered interrupt from pending to recent.
 
@@ -169,6 +227,7 @@ class Inbox:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if current is not None and current.msg_id == answer.msg_id:
                         pipe.hdel(self._pending, thread_id)
+                        pipe.zrem(self._looks, thread_id)
                     pipe.lpush(self._recent, _encoder.encode(answer))
                     pipe.ltrim(self._recent, 0, RECENT_CAP - 1)
                     await pipe.execute()
@@ -176,8 +235,12 @@ class Inbox:
                 except WatchError:
                     continue
 
-    async def failed(self, thread_id: str, msg_id: str, error: ErrorBody) -> None:
-        """Note a failed resume on the pending row, if it is still that interrupt."""
+    async def failed(
+        self, thread_id: str, msg_id: str, error: ErrorBody, retry_ms: int | None = None
+    ) -> None:
+        """A resume failed: note it on the pending row (if it is still that
+        interrupt) and let go of its claim, so it can be answered again; a row
+        with a deadline is looked at again at ``retry_ms`` (or its deadline)."""
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -188,9 +251,63 @@ class Inbox:
                         await pipe.reset()  # type: ignore[no-untyped-call]
                         return
                     current.last_error = error
+                    current.claim = None
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(self._pending, thread_id, _encoder.encode(current))
+                    if current.deadline_ms is not None:
+                        look = max(current.deadline_ms, retry_ms or 0)
+                        pipe.zadd(self._looks, {thread_id: look})
+                    else:
+                        pipe.zrem(self._looks, thread_id)
                     await pipe.execute()
                     return
                 except WatchError:
                     continue
+
+    async def claim(
+        self, thread_id: str, msg_id: str, by: str, resume: Any, recheck_ms: int
+    ) -> PendingItem:
+        """Take the answer of the pending interrupt ``msg_id`` for ``by``: the
+        row as claimed. Conflict when another answer was taken first, or a
+        newer interrupt replaced it; NotFound when nothing is pending. Until
+        the answer is confirmed, the row is looked at again at ``recheck_ms``."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self._pending)
+                    raw = await pipe.hget(self._pending, thread_id)
+                    current = _pending_decoder.decode(raw) if raw else None
+                    if current is None:
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        raise NotFound(f"no pending interrupt for thread {thread_id}")
+                    taken = current.claim
+                    if current.msg_id != msg_id or taken is not None:
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        raise Conflict(
+                            f"thread {thread_id}: this interrupt was already answered by "
+                            f"{taken.by} at {taken.at}"
+                            if taken is not None and current.msg_id == msg_id
+                            else f"thread {thread_id} has a newer interrupt than the one "
+                            "answered: reload and answer that one"
+                        )
+                    now = time.time()
+                    current.claim = Claim(by=by, resume=resume, at=now_iso(), at_ms=int(now * 1000))
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(self._pending, thread_id, _encoder.encode(current))
+                    pipe.zadd(self._looks, {thread_id: recheck_ms})
+                    await pipe.execute()
+                    return current
+                except WatchError:
+                    continue
+
+    async def due(self, now_ms: int, limit: int = 100) -> list[str]:
+        """Threads whose pending interrupt is to be looked at by now."""
+        rows = await self._redis.zrangebyscore(self._looks, "-inf", now_ms, start=0, num=limit)
+        return [r.decode() if isinstance(r, bytes) else str(r) for r in rows]
+
+    async def look_again(self, thread_id: str, at_ms: int | None) -> None:
+        """Look at the thread's row at ``at_ms`` (None: never, it needs no look)."""
+        if at_ms is None:
+            await self._redis.zrem(self._looks, thread_id)
+        else:
+            await self._redis.zadd(self._looks, {thread_id: at_ms})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from relaygraph_reviewer.inbox import AnsweredItem, PendingItem
@@ -223,6 +224,16 @@ def _interrupt_block(item: PendingItem) -> str:
     return "".join(blocks)
 
 
+def _deadline(item: PendingItem) -> str:
+    if item.deadline_ms is None:
+        return ""
+    at = datetime.fromtimestamp(item.deadline_ms / 1000, UTC).isoformat(timespec="seconds")
+    return (
+        f'<span class="deadline">unanswered by <time>{esc(at)}</time>, it resumes with '
+        f"<code>{esc(compact(item.on_timeout))}</code></span>"
+    )
+
+
 def _card(item: PendingItem, who: str | None = None) -> str:
     event = item.event
     name = (
@@ -244,7 +255,7 @@ def _card(item: PendingItem, who: str | None = None) -> str:
         f'<span class="graph">{esc(event.graph_id)}</span>'
         f"<span>thread <code>{esc(event.thread_id)}</code></span>"
         f"<span>run <code>{esc(event.run_id)}</code></span>"
-        f"<span>created <time>{esc(event.created_at)}</time></span></div>"
+        f"<span>created <time>{esc(event.created_at)}</time></span>{_deadline(item)}</div>"
         f"{last_error}"
         f'<form method="post" action="inbox/{esc(event.thread_id)}/resume">'
         f'<input type="hidden" name="msg_id" value="{esc(item.msg_id)}">'

@@ -4,7 +4,9 @@ and resume a thread by NATS request when someone (or a rule) answers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +36,14 @@ log = logging.getLogger("relaygraph.reviewer")
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 RULES_REVIEWER = "rules"
+DEADLINE = "deadline"
+"""The reviewer name of an answer given by an interrupt's own default."""
+CLAIM_RECHECK_MS = 30_000
+"""An answer taken but not confirmed within this is sent again (its sender died)."""
+RETRY_MS = 5_000
+"""A deadline's default the gateway refused is tried again this much later."""
+LOOK_INTERVAL = 0.25
+"""Seconds between two looks for deadlines that passed."""
 REDELIVERY_DELAY = 2.0
 """Seconds before JetStream redelivers an interrupt we could not record."""
 
@@ -156,6 +166,12 @@ class Reviewer:
             raise InvalidInput(f"thread id {thread_id!r} is not a valid thread id")
         item = await self.inbox.get(thread_id)
         if item is None:
+            done = await self.inbox.answer_of(msg_id) if msg_id is not None else None
+            if done is not None:  # the one this answer was for: taken by another
+                raise Conflict(
+                    f"thread {thread_id}: this interrupt was already answered by "
+                    f"{done.reviewer} at {done.answered_at}"
+                )
             raise NotFound(f"no pending interrupt for thread {thread_id}")
         if msg_id is not None and msg_id != item.msg_id:
             raise Conflict(
@@ -170,38 +186,107 @@ class Reviewer:
             value = resume[ids[0]] if len(ids) == 1 else {i: resume[i] for i in ids}
         else:
             value = resume_value(item, resume)
+        # Taken before it is sent: a deadline (or another person) that comes
+        # meanwhile finds it answered, and this answer is the one sent.
+        claimed = await self.inbox.claim(
+            thread_id, item.msg_id, reviewer, value, _ms() + CLAIM_RECHECK_MS
+        )
+        return await self._send(claimed, authorization)
+
+    async def _send(
+        self, item: PendingItem, authorization: str | None = None
+    ) -> AnsweredItem | ErrorBody:
+        """Send the claimed answer of ``item``; the inbox keeps the outcome."""
+        claim = item.claim
+        assert claim is not None
+        thread_id, ids = item.event.thread_id, item.interrupt_ids
         # The request names the pause it answers (one interrupt by its id, several
-        # by the map's keys), so a retry cannot answer a later pause.
+        # by the map's keys), so a retry cannot answer a later pause, and the
+        # same answer sent again (after a crash) gives back the same run.
         single = ids[0] if len(ids) == 1 else None
         with tracing.span(
-            "review", parent=item.event.trace, thread_id=thread_id, reviewer=reviewer
+            "review", parent=item.event.trace, thread_id=thread_id, reviewer=claim.by
         ):
             reply = await self.request_resume(
-                thread_id, value, reviewer, interrupt_id=single, authorization=authorization
+                thread_id, claim.resume, claim.by, interrupt_id=single, authorization=authorization
             )
         if isinstance(reply, ErrorReply):
             log.warning(
                 "resume of thread %s by %s refused: %s: %s",
                 thread_id,
-                reviewer,
+                claim.by,
                 reply.error.code,
                 reply.error.message,
             )
-            await self.inbox.failed(thread_id, item.msg_id, reply.error)
+            await self.inbox.failed(thread_id, item.msg_id, reply.error, _ms() + RETRY_MS)
             return reply.error
         answered = AnsweredItem(
             msg_id=item.msg_id,
             event=item.event,
-            reviewer=reviewer,
-            resume=value,
+            reviewer=claim.by,
+            resume=claim.resume,
             run_id=reply.run_id,
             status=reply.status,
             answered_at=now_iso(),
         )
         await self.inbox.answered(answered)
-        metrics.REVIEWS.labels("rules" if reviewer == RULES_REVIEWER else "person").inc()
-        log.info("thread %s resumed by %s: run %s", thread_id, reviewer, reply.run_id)
+        by = (
+            "rules"
+            if claim.by == RULES_REVIEWER
+            else "deadline"
+            if claim.by == DEADLINE
+            else "person"
+        )
+        metrics.REVIEWS.labels(by).inc()
+        log.info("thread %s resumed by %s: run %s", thread_id, claim.by, reply.run_id)
         return answered
+
+    # -- deadlines ---------------------------------------------------------------
+    async def look(self, thread_id: str) -> None:
+        """A pending interrupt whose time came: its deadline passed (its
+        default answers it, unless an answer was taken first), or an answer
+        taken long ago was never confirmed (its reviewer died sending it: it
+        is sent again, and the gateway gives back the run it started, if any)."""
+        item = await self.inbox.get(thread_id)
+        if item is None:
+            await self.inbox.look_again(thread_id, None)
+            return
+        now = _ms()
+        if item.claim is not None:
+            if now < item.claim.at_ms + CLAIM_RECHECK_MS:
+                await self.inbox.look_again(thread_id, item.claim.at_ms + CLAIM_RECHECK_MS)
+                return
+            log.warning(
+                "thread %s: answer of %s never confirmed; sending it again",
+                thread_id,
+                item.claim.by,
+            )
+            await self._send(item, self.authorization)
+            return
+        if item.deadline_ms is None:
+            await self.inbox.look_again(thread_id, None)
+            return
+        if now < item.deadline_ms:
+            await self.inbox.look_again(thread_id, item.deadline_ms)
+            return
+        try:
+            claimed = await self.inbox.claim(
+                thread_id, item.msg_id, DEADLINE, item.on_timeout, now + CLAIM_RECHECK_MS
+            )
+        except (Conflict, NotFound):
+            return  # a person answered first, or a newer interrupt came
+        log.info("thread %s: deadline passed, resuming with its default", thread_id)
+        await self._send(claimed, self.authorization)
+
+    async def look_forever(self, interval: float = LOOK_INTERVAL) -> None:
+        """Look at every pending interrupt whose time came, again and again."""
+        while True:
+            try:
+                for thread_id in await self.inbox.due(_ms()):
+                    await self.look(thread_id)
+            except (RedisError, OSError) as exc:
+                log.warning("deadlines not looked at: %s", exc)
+            await asyncio.sleep(interval)
 
     async def request_resume(
         self,
@@ -236,3 +321,7 @@ class Reviewer:
 
 def _error(code: str, message: str) -> ErrorReply:
     return ErrorReply(error=ErrorBody(code=code, message=message))
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)

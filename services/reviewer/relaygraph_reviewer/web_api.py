@@ -70,6 +70,21 @@ def reviewer_name(guard: InboxAuth, request: Request, given: str | None) -> str:
     return (given or "").strip()[:REVIEWER_MAX] or "anonymous"
 
 
+async def may_answer(
+    reviewer: Reviewer, guard: InboxAuth, request: Request, thread_id: str, msg_id: str | None
+) -> None:
+    """404 unless the caller may see the interrupt answered: the pending one,
+    or (``msg_id``) the one it meant, answered meanwhile (then ``answer`` says
+    who answered it: a 409)."""
+    item = await reviewer.inbox.get(thread_id)
+    event = item.event if item is not None else None
+    if event is None and msg_id is not None:
+        done = await reviewer.inbox.answer_of(msg_id)
+        event = done.event if done is not None else None
+    if event is None or not await guard.visible(request, event):
+        raise NotFound(f"no pending interrupt for thread {thread_id}")
+
+
 def api_router(reviewer: Reviewer, guard: InboxAuth) -> APIRouter:
     router = APIRouter(prefix="/api")
     subjects = reviewer.subjects
@@ -93,7 +108,7 @@ def api_router(reviewer: Reviewer, guard: InboxAuth) -> APIRouter:
     @router.post("/interrupts/{thread_id}/resume")
     async def resume(thread_id: str, body: ResumeBody, request: Request) -> JSONResponse:
         """Answer a thread's pending interrupt: the reply of the gateway, or its error."""
-        await visible_item(request, thread_id)
+        await may_answer(reviewer, guard, request, thread_id, body.msg_id)
         who = reviewer_name(guard, request, body.reviewer)
         result = await reviewer.answer(
             thread_id,

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from relaygraph.auth import AuthFailed
-from relaygraph.errors import InvalidInput, NotFound, RelaygraphError
+from relaygraph.errors import InvalidInput, RelaygraphError
 from relaygraph_reviewer.inbox import AnsweredItem
 from relaygraph_reviewer.pages import FAVICON, SCRIPT, STYLESHEET, Flash, inbox_page, login_page
 from relaygraph_reviewer.service import Reviewer
-from relaygraph_reviewer.web_api import reviewer_name
+from relaygraph_reviewer.web_api import may_answer, reviewer_name
 from relaygraph_reviewer.web_auth import COOKIE, InboxAuth, cookie_value, to_root
 
 _CSP = (
@@ -145,9 +145,8 @@ class InboxPages:
         who = reviewer_name(self.guard, request, form.get("reviewer"))
         root = to_root(request)
         try:
-            item = await self.reviewer.inbox.get(thread_id)
-            if item is None or not await self.guard.visible(request, item.event):
-                raise NotFound(f"no pending interrupt for thread {thread_id}")
+            msg_id = form.get("msg_id") or None
+            await may_answer(self.reviewer, self.guard, request, thread_id, msg_id)
             answers, per_interrupt = _form_answers(form)
             result = await self.reviewer.answer(
                 thread_id,

@@ -1,0 +1,155 @@
+"""Interrupt deadlines (which LangGraph Server does not have): an interrupt
+whose value says ``timeout_s`` and ``on_timeout`` is resumed with that
+default once the time passes, exactly once, even when a person's answer
+races it (one wins, the other gets a 409), and after a reviewer restart."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from relaygraph_dev.servers import free_port
+from tests.system import Service, System, assert_eventually
+
+pytestmark = pytest.mark.e2e
+
+
+class Inbox:
+    def __init__(self, system: System, data: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **system.env,
+            "REVIEWER_PORT": str(self.port),
+            "REVIEWER_DURABLE": f"deadlines-{uuid.uuid4().hex[:8]}",
+        }
+        self.system, self.data = system, data
+        self.svc: Service | None = None
+
+    def start(self) -> None:
+        self.svc = Service(
+            "reviewer",
+            ["reviewer", "--config", str(self.system.config)],
+            self.env,
+            self.data / "reviewer.log",
+        ).start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/ok", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, self.svc.log.read_text()
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.svc is not None
+        self.svc.kill()
+
+
+@pytest.fixture
+def inbox(system: System, tmp_path: Path) -> Iterator[Inbox]:
+    box = Inbox(system, tmp_path)
+    box.start()
+    try:
+        yield box
+    finally:
+        if box.svc is not None:
+            box.svc.stop()
+
+
+async def _paused(c: Any, timeout_s: float) -> str:
+    tid = (await c.threads.create())["thread_id"]
+    out = await c.runs.wait(tid, "deadline", input={"timeout_s": timeout_s})
+    assert out["__interrupt__"][0]["value"]["on_timeout"] == "default"
+    return str(tid)
+
+
+async def _paused_at(c: Any, timeout_s: float) -> tuple[str, float]:
+    tid = await _paused(c, timeout_s)
+    return tid, time.monotonic()
+
+
+async def _resumed_once(c: Any, tid: str) -> str:
+    """The thread's answer, once it is resumed; it was resumed by one run."""
+
+    async def done() -> str:
+        state = await c.threads.get_state(tid)
+        assert not state["next"] and "answer" in state["values"], state
+        return str(state["values"]["answer"])
+
+    answer = await assert_eventually(done, 20)
+    runs = await c.runs.list(tid)
+    assert len(runs) == 2, runs  # the run that paused, and one resume
+    return answer
+
+
+async def test_an_unanswered_interrupt_is_resumed_with_its_default(c: Any, inbox: Inbox) -> None:
+    tid = await _paused(c, 1.0)
+    assert await _resumed_once(c, tid) == "default"
+    async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
+        answered = [a for a in (await http.get("/api/answered")).json() if a["thread_id"] == tid]
+    assert [a["reviewer"] for a in answered] == ["deadline"]
+
+
+async def test_a_person_racing_the_deadline_either_wins_or_gets_a_conflict(
+    c: Any, inbox: Inbox
+) -> None:
+    paused = await asyncio.gather(*(_paused_at(c, 1.0) for _ in range(10)))
+    threads = [tid for tid, _ in paused]
+    rng = random.Random(7)
+
+    async with httpx.AsyncClient(base_url=inbox.url, timeout=15) as http:
+
+        async def listed(tid: str) -> str:
+            r = await http.get(f"/api/interrupts/{tid}")
+            assert r.status_code == 200, r.text
+            return str(r.json()["msg_id"])
+
+        msg_ids = [await assert_eventually(lambda tid=tid: listed(tid), 10) for tid in threads]
+
+        async def person(tid: str, at: float, msg_id: str) -> int:
+            # From just before the deadline to just after it.
+            await asyncio.sleep(max(0.0, at + rng.uniform(0.8, 1.6) - time.monotonic()))
+            r = await http.post(
+                f"/api/interrupts/{tid}/resume",
+                json={"resume": "person", "reviewer": "p", "msg_id": msg_id},
+            )
+            assert r.status_code in (200, 409), r.text
+            if r.status_code == 409:
+                assert "already answered by deadline" in r.json()["detail"], r.text
+            return r.status_code
+
+        codes = await asyncio.gather(
+            *(person(tid, at, m) for (tid, at), m in zip(paused, msg_ids, strict=True))
+        )
+        answers = [await _resumed_once(c, tid) for tid in threads]
+        recent = (await http.get("/api/answered", params={"limit": 200})).json()
+    for tid, code, answer in zip(threads, codes, answers, strict=True):
+        assert answer == ("person" if code == 200 else "default"), (tid, code, answer)
+        by = [a["reviewer"] for a in recent if a["thread_id"] == tid]
+        assert by == (["p"] if code == 200 else ["deadline"]), (tid, code, by)
+
+
+async def test_a_deadline_that_passed_while_the_reviewer_was_down(c: Any, inbox: Inbox) -> None:
+    tid = await _paused(c, 2.0)
+
+    async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
+
+        async def recorded() -> None:
+            assert (await http.get(f"/api/interrupts/{tid}")).status_code == 200
+
+        await assert_eventually(recorded, 10)
+    inbox.kill()  # kill -9 before the deadline
+    await asyncio.sleep(2.5)
+    assert (await c.threads.get(tid))["status"] == "interrupted"
+    inbox.start()  # the same durable: it finds the deadline passed
+    assert await _resumed_once(c, tid) == "default"
