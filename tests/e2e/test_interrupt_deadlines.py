@@ -153,3 +153,23 @@ async def test_a_deadline_that_passed_while_the_reviewer_was_down(c: Any, inbox:
     assert (await c.threads.get(tid))["status"] == "interrupted"
     inbox.start()  # the same durable: it finds the deadline passed
     assert await _resumed_once(c, tid) == "default"
+
+
+async def test_an_interrupt_answered_elsewhere_leaves_the_inbox(c: Any, inbox: Inbox) -> None:
+    tid = await _paused(c, 3600.0)
+    async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
+
+        async def listed() -> None:
+            assert (await http.get(f"/api/interrupts/{tid}")).status_code == 200
+
+        await assert_eventually(listed, 10)
+        await c.runs.wait(tid, "deadline", command={"resume": "over http"})
+
+        async def gone() -> None:
+            assert (await http.get(f"/api/interrupts/{tid}")).status_code == 404
+            answered = [
+                a for a in (await http.get("/api/answered")).json() if a["thread_id"] == tid
+            ]
+            assert [a["reviewer"] for a in answered] == ["(answered elsewhere)"], answered
+
+        await assert_eventually(gone, 10)

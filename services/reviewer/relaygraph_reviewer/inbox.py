@@ -51,6 +51,9 @@ def deadline_of(event: InterruptEvent) -> tuple[int, Any] | None:
 SEEN_HORIZON = INTERRUPTS_MAX_AGE + 24 * 3600.0
 """Seconds a recorded msg id is remembered: past the stream's max age."""
 
+ELSEWHERE = "(answered elsewhere)"
+"""The reviewer of an interrupt its thread left without this inbox: resumed
+over HTTP or by another reviewer."""
 RECENT_CAP = 200
 """Answered interrupts kept in the recent list."""
 
@@ -141,6 +144,7 @@ class Inbox:
         self._recent = keys.reviewer_recent(durable)
         self._seen = keys.reviewer_seen(durable)
         self._looks = keys.reviewer_looks(durable)
+        self._thread = keys.thread
 
     async def record(
         self,
@@ -206,6 +210,38 @@ class Inbox:
         """Answered interrupts, newest first."""
         rows = await self._redis.lrange(self._recent, 0, max(0, limit - 1))
         return [_answered_decoder.decode(raw) for raw in rows]
+
+    async def settle_answered_elsewhere(self) -> int:
+        """Move to the answered list every pending interrupt its thread has
+        left: resumed over HTTP or by another reviewer (its record no longer
+        says it is paused at that run's interrupt). How many."""
+        items = [i for i in await self.pending() if i.claim is None]
+        if not items:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hmget(self._thread(item.event.thread_id), "status", "outbox_run")
+            rows = await pipe.execute()
+        moved = 0
+        for item, (status, run) in zip(items, rows, strict=True):
+            if status is None:  # no record here (another Redis, or gone): left to a person
+                continue
+            paused = status == b"interrupted" and (run is None or run == item.event.run_id.encode())
+            if paused:
+                continue
+            await self.answered(
+                AnsweredItem(
+                    msg_id=item.msg_id,
+                    event=item.event,
+                    reviewer=ELSEWHERE,
+                    resume=None,
+                    run_id="",
+                    status="",
+                    answered_at=now_iso(),
+                )
+            )
+            moved += 1
+        return moved
 
     async def answer_of(self, msg_id: str) -> AnsweredItem | None:
         """How the interrupt ``msg_id`` was answered, if it is among the recent."""

@@ -44,6 +44,8 @@ RETRY_MS = 5_000
 """A deadline's default the gateway refused is tried again this much later."""
 LOOK_INTERVAL = 0.25
 """Seconds between two looks for deadlines that passed."""
+SETTLE_EVERY = 8
+"""Looks between two checks for interrupts answered elsewhere (2 s)."""
 REDELIVERY_DELAY = 2.0
 """Seconds before JetStream redelivers an interrupt we could not record."""
 
@@ -279,13 +281,18 @@ class Reviewer:
         await self._send(claimed, self.authorization)
 
     async def look_forever(self, interval: float = LOOK_INTERVAL) -> None:
-        """Look at every pending interrupt whose time came, again and again."""
+        """Look at every pending interrupt whose time came, again and again;
+        every few seconds, let go of those answered elsewhere."""
+        turns = 0
         while True:
             try:
                 for thread_id in await self.inbox.due(_ms()):
                     await self.look(thread_id)
+                if turns % SETTLE_EVERY == 0:
+                    await self.inbox.settle_answered_elsewhere()
             except (RedisError, OSError) as exc:
                 log.warning("deadlines not looked at: %s", exc)
+            turns += 1
             await asyncio.sleep(interval)
 
     async def request_resume(
