@@ -173,3 +173,37 @@ async def test_an_interrupt_answered_elsewhere_leaves_the_inbox(c: Any, inbox: I
             assert [a["reviewer"] for a in answered] == ["(answered elsewhere)"], answered
 
         await assert_eventually(gone, 10)
+
+
+async def test_agent_inbox_responses_and_deadlines_drive_the_example(c: Any, inbox: Inbox) -> None:
+    """``examples/graphs/send_email.py``: a HumanInterrupt answered through the
+    inbox with an edit, and another left to its deadline (ignore)."""
+    edited_tid = (await c.threads.create())["thread_id"]
+    await c.runs.wait(edited_tid, "send_email", input={"to": "ann@example.com"})
+    timed_tid = (await c.threads.create())["thread_id"]
+    await c.runs.wait(timed_tid, "send_email", input={"to": "ann@example.com", "timeout_s": 1})
+    async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
+
+        async def listed() -> dict[str, Any]:
+            r = await http.get(f"/api/interrupts/{edited_tid}")
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        item = await assert_eventually(listed, 10)
+        request = item["interrupts"][0]["value"][0]["action_request"]
+        edit = {"action": request["action"], "args": {**request["args"], "to": "bob@example.com"}}
+        r = await http.post(
+            f"/api/interrupts/{edited_tid}/resume",
+            json={"resume": [{"type": "edit", "args": edit}], "reviewer": "ann"},
+        )
+        assert r.status_code == 200, r.text
+
+    async def outcome(tid: str) -> str:
+        state = await c.threads.get_state(tid)
+        assert not state["next"], state
+        return str(state["values"]["outcome"])
+
+    assert await assert_eventually(lambda: outcome(edited_tid), 20) == (
+        "sent to bob@example.com (edited)"
+    )
+    assert await assert_eventually(lambda: outcome(timed_tid), 20) == "not sent"

@@ -37,6 +37,8 @@ def deadline_of(event: InterruptEvent) -> tuple[int, Any] | None:
         return None
     for item in event.interrupts:
         value = item.value
+        if isinstance(value, list) and len(value) == 1:  # [HumanInterrupt], as Agent Inbox's
+            value = value[0]
         if not isinstance(value, dict) or "on_timeout" not in value:
             return None
         seconds = value.get("timeout_s")

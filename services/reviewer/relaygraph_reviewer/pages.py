@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from relaygraph_reviewer import human
+from relaygraph_reviewer.human import human_request
 from relaygraph_reviewer.inbox import AnsweredItem, PendingItem
 
 
@@ -116,6 +118,17 @@ label { display:block; font-size:13px; color:var(--muted); margin-top:10px; }
 textarea { width:100%; margin-top:4px; border:1px solid #cfd4dc; border-radius:8px;
   padding:8px 10px; font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
 textarea:focus, input:focus { outline:2px solid #b9c8fb; border-color:var(--accent); }
+.human .description { margin:4px 0 10px; } .human .description p { margin:4px 0; }
+.human .action { margin:6px 0; } .human table.args { border-collapse:collapse; margin:6px 0; }
+.human table.args th { text-align:left; padding:2px 10px 2px 0; color:var(--muted); }
+.human fieldset.args { border:1px solid var(--line); border-radius:8px; margin:8px 0; }
+.human fieldset.args label { display:block; margin:6px 0; color:var(--muted); font-size:13px; }
+.human fieldset.args input { display:block; width:100%; margin-top:2px; padding:6px 8px;
+  border:1px solid var(--line); border-radius:6px; font:14px ui-monospace,monospace; }
+.human .choices { display:flex; gap:8px; flex-wrap:wrap; margin-top:10px; }
+.human .choices button:not(.primary) { background:#fff; color:var(--ink); cursor:pointer;
+  border:1px solid #c9cfd8; border-radius:8px; padding:8px 14px; font:inherit; }
+.deadline { color:var(--err); }
 .quick { margin-top:8px; display:flex; gap:6px; flex-wrap:wrap; align-items:center;
   font-size:13px; color:var(--muted); }
 .quick button { background:#eef2ff; color:#23399c; border:1px solid #c7d2fe; border-radius:6px;
@@ -203,6 +216,8 @@ def _interrupt_block(item: PendingItem) -> str:
             '<div class="interrupt"><label>Answer (JSON)'
             '<textarea name="resume" rows="3" placeholder="null"></textarea></label></div>'
         )
+    if len(event.interrupts) == 1 and (asked := human_request(event.interrupts[0].value)):
+        return human.render(event.interrupts[0].id, asked)
     blocks = []
     for interrupt in event.interrupts:
         field = f"resume:{interrupt.id}"
@@ -236,6 +251,9 @@ def _deadline(item: PendingItem) -> str:
 
 def _card(item: PendingItem, who: str | None = None) -> str:
     event = item.event
+    asked = len(event.interrupts) == 1 and human_request(event.interrupts[0].value)
+    # A HumanInterrupt's own buttons send it; anything else has one "Send answer".
+    send = "" if asked else '<button type="submit" class="primary">Send answer</button>'
     name = (
         f'<span class="reviewer-name">answering as <b>{esc(who)}</b></span>'
         if who
@@ -260,8 +278,7 @@ def _card(item: PendingItem, who: str | None = None) -> str:
         f'<form method="post" action="inbox/{esc(event.thread_id)}/resume">'
         f'<input type="hidden" name="msg_id" value="{esc(item.msg_id)}">'
         f"{_interrupt_block(item)}"
-        f'<div class="actions">{name}'
-        '<button type="submit" class="primary">Send answer</button></div>'
+        f'<div class="actions">{name}{send}</div>'
         "</form></article>"
     )
 

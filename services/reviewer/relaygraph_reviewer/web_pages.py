@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from relaygraph.auth import AuthFailed
 from relaygraph.errors import InvalidInput, RelaygraphError
+from relaygraph_reviewer.human import response_from_form
 from relaygraph_reviewer.inbox import AnsweredItem
 from relaygraph_reviewer.pages import FAVICON, SCRIPT, STYLESHEET, Flash, inbox_page, login_page
 from relaygraph_reviewer.service import Reviewer
@@ -54,7 +55,12 @@ def _parse_json(text: str, what: str) -> Any:
 
 
 def _form_answers(form: dict[str, str]) -> tuple[Any, bool]:
-    """(resume, per_interrupt) from an inbox form; a clicked quick button wins."""
+    """(resume, per_interrupt) from an inbox form; a pressed HumanInterrupt
+    control, then a clicked quick button, wins."""
+    pressed = response_from_form(form)
+    if pressed is not None:
+        iid, response = pressed
+        return {iid: response}, True
     texts = {k.removeprefix("resume:"): v for k, v in form.items() if k.startswith("resume:")}
     quick = {k.removeprefix("quick:"): v for k, v in form.items() if k.startswith("quick:")}
     texts.update(quick)
