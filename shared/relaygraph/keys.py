@@ -280,6 +280,11 @@ class Keys:
         """Sorted set of webhook deliveries' msg ids, scored by when they are due."""
         return f"{self.prefix}:reviewer:{{{durable}}}:webhook_due"
 
+    def reviewer_audit(self, durable: str) -> str:
+        """Stream of every answer the reviewer gave or saw given (who, when,
+        which interrupt, the answer, the run it started), oldest first."""
+        return f"{self.prefix}:reviewer:{{{durable}}}:audit"
+
     def reviewer_looks(self, durable: str) -> str:
         """Sorted set of thread ids, scored by when the reviewer looks at their
         pending interrupt again: its deadline, or an answer taken but not yet

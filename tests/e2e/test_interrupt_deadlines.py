@@ -97,7 +97,13 @@ async def test_an_unanswered_interrupt_is_resumed_with_its_default(c: Any, inbox
     assert await _resumed_once(c, tid) == "default"
     async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
         answered = [a for a in (await http.get("/api/answered")).json() if a["thread_id"] == tid]
+        audit = (await http.get("/api/audit")).json()["entries"]
     assert [a["reviewer"] for a in answered] == ["deadline"]
+    [entry] = [e for e in audit if e["thread_id"] == tid]  # the audit keeps who, what, which
+    runs = await c.runs.list(tid)
+    assert entry["reviewer"] == "deadline" and entry["answer"] == "default"
+    assert entry["interrupt_ids"] == [answered[0]["interrupts"][0]["id"]]
+    assert entry["run_id"] == runs[0]["run_id"] and entry["graph_id"] == "deadline"
 
 
 async def test_a_person_racing_the_deadline_either_wins_or_gets_a_conflict(

@@ -90,6 +90,12 @@ async def test_each_control_answers_with_a_human_response(
                 await expect(card.locator(".choices button")).to_have_text(["Ignore"])
                 await card.locator("button", has_text="Ignore").click()
                 await expect(page.locator(f"#thread-{ignore.thread_id}")).to_have_count(0)
+
+                await page.click("text=Answered")  # the audit: every answer, newest first
+                rows = page.locator("#audit tbody tr")
+                await expect(rows).to_have_count(4)
+                await expect(rows.first).to_contain_text(ignore.thread_id)
+                await expect(rows.first).to_contain_text('"type": "ignore"')
                 assert problems == []
             finally:
                 await browser.close()

@@ -23,32 +23,11 @@ from relaygraph.errors import Conflict, NotFound
 from relaygraph.keys import Keys
 from relaygraph.redis_client import RedisClient
 from relaygraph.streams import INTERRUPTS_MAX_AGE
+from relaygraph_reviewer.audit import AuditEntry, audit_fields
+from relaygraph_reviewer.deadlines import deadline_of, instant
+from relaygraph_reviewer.records import AnsweredItem, Claim, PendingItem
 
-
-def deadline_of(event: InterruptEvent) -> tuple[int, Any] | None:
-    """When an interrupt answers itself, and with what: each of the event's
-    interrupts has a value with ``timeout_s`` (seconds after the pause) and
-    ``on_timeout`` (its answer then). The earliest deadline answers all of
-    them, each with its own default (a map by id when there are several)."""
-    defaults: dict[str, Any] = {}
-    deadlines: list[float] = []
-    paused = _instant(event.created_at)
-    if not isinstance(paused, datetime) or not event.interrupts:
-        return None
-    for item in event.interrupts:
-        value = item.value
-        if isinstance(value, list) and len(value) == 1:  # [HumanInterrupt], as Agent Inbox's
-            value = value[0]
-        if not isinstance(value, dict) or "on_timeout" not in value:
-            return None
-        seconds = value.get("timeout_s")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
-            return None
-        defaults[item.id] = value["on_timeout"]
-        deadlines.append(paused.timestamp() + float(seconds))
-    only = next(iter(defaults.values())) if len(defaults) == 1 else defaults
-    return int(min(deadlines) * 1000), only
-
+__all__ = ["AnsweredItem", "Claim", "Inbox", "PendingItem", "Recorded", "now_iso"]
 
 SEEN_HORIZON = INTERRUPTS_MAX_AGE + 24 * 3600.0
 """Seconds a recorded msg id is remembered: past the stream's max age."""
@@ -57,6 +36,8 @@ ELSEWHERE = "(answered elsewhere)"
 """The reviewer of an interrupt its thread left without this inbox: resumed
 over HTTP or by another reviewer."""
 RECENT_CAP = 200
+AUDIT_CAP = 100_000
+"""Answers the audit keeps (the oldest go first, trimmed approximately)."""
 """Answered interrupts kept in the recent list."""
 
 
@@ -64,63 +45,12 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _instant(stamp: str) -> datetime | str:
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def is_newer(a: str, b: str) -> bool:
     """``a`` is a later ISO 8601 instant than ``b`` (text order if either is no date)."""
-    x, y = _instant(a), _instant(b)
+    x, y = instant(a), instant(b)
     if isinstance(x, datetime) and isinstance(y, datetime):
         return x > y
     return a > b
-
-
-class Claim(msgspec.Struct, kw_only=True):
-    """The answer one reviewer took for a pending interrupt: no other may
-    answer it while this one is sent, and a reviewer that died sending it
-    sends it again when it comes back (the gateway resumes once per interrupt)."""
-
-    by: str
-    resume: Any
-    """The value of the resume request (one interrupt's, or a map by id)."""
-    at: str
-    at_ms: int
-
-
-class PendingItem(msgspec.Struct, kw_only=True):
-    """An interrupt waiting for an answer."""
-
-    msg_id: str
-    event: InterruptEvent
-    received_at: str
-    last_error: ErrorBody | None = None
-    """The error of the last resume attempt that failed, shown in the inbox."""
-    deadline_ms: int | None = None
-    """When the interrupt's own default answers it (``timeout_s``/``on_timeout``)."""
-    on_timeout: Any = None
-    """That default: the resume value (one interrupt's, or a map by id)."""
-    claim: Claim | None = None
-
-    @property
-    def interrupt_ids(self) -> list[str]:
-        return [item.id for item in self.event.interrupts]
-
-
-class AnsweredItem(msgspec.Struct, kw_only=True):
-    """An interrupt that was resumed: who answered what, and the run it started."""
-
-    msg_id: str
-    event: InterruptEvent
-    reviewer: str
-    resume: Any
-    run_id: str
-    status: str
-    answered_at: str
 
 
 class Recorded(enum.Enum):
@@ -147,6 +77,7 @@ class Inbox:
         self._seen = keys.reviewer_seen(durable)
         self._looks = keys.reviewer_looks(durable)
         self._thread = keys.thread
+        self._audit = keys.reviewer_audit(durable)
 
     async def record(
         self,
@@ -240,20 +171,29 @@ class Inbox:
                     run_id="",
                     status="",
                     answered_at=now_iso(),
-                )
+                ),
+                unless_claimed=True,
             )
             moved += 1
         return moved
+
+    async def audit(self, limit: int = 50, before: str | None = None) -> list[AuditEntry]:
+        """Answers, newest first; ``before``: an entry id, for the next page."""
+        top = f"({before}" if before else "+"
+        rows = await self._redis.xrevrange(self._audit, max=top, min="-", count=limit)
+        return [AuditEntry.of(entry_id, dict(fields or {})) for entry_id, fields in rows]
 
     async def answer_of(self, msg_id: str) -> AnsweredItem | None:
         """How the interrupt ``msg_id`` was answered, if it is among the recent."""
         return next((a for a in await self.recent(RECENT_CAP) if a.msg_id == msg_id), None)
 
-    async def answered(self, answer: AnsweredItem) -> None:
+    async def answered(self, answer: AnsweredItem, unless_claimed: bool = False) -> None:
         """Move the answered interrupt from pending to recent.
 
         The pending row goes only if it is still the one answered: a newer
-        interrupt of the thread that arrived meanwhile stays.
+        interrupt of the thread that arrived meanwhile stays. ``unless_claimed``
+        (an answer seen given elsewhere): nothing happens if an answer of this
+        inbox was taken for it meanwhile (that one records itself).
         """
         thread_id = answer.event.thread_id
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -262,12 +202,17 @@ class Inbox:
                     await pipe.watch(self._pending)
                     raw = await pipe.hget(self._pending, thread_id)
                     current = _pending_decoder.decode(raw) if raw else None
+                    mine = current is not None and current.msg_id == answer.msg_id
+                    if unless_claimed and (not mine or (current and current.claim)):
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        return
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if current is not None and current.msg_id == answer.msg_id:
                         pipe.hdel(self._pending, thread_id)
                         pipe.zrem(self._looks, thread_id)
                     pipe.lpush(self._recent, _encoder.encode(answer))
                     pipe.ltrim(self._recent, 0, RECENT_CAP - 1)
+                    pipe.xadd(self._audit, audit_fields(answer), maxlen=AUDIT_CAP, approximate=True)
                     await pipe.execute()
                     return
                 except WatchError:

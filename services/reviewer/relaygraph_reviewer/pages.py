@@ -177,6 +177,13 @@ SCRIPT = """
 """
 
 
+def page(
+    title: str, body: str, *, logout: bool = False, header_extra: str = "", base: str = ""
+) -> str:
+    """A page of the inbox's frame (header, stylesheet, sign-out)."""
+    return _page(title, body, logout=logout, header_extra=header_extra, base=base)
+
+
 def _page(
     title: str, body: str, *, logout: bool = False, header_extra: str = "", base: str = ""
 ) -> str:
@@ -328,7 +335,7 @@ def inbox_page(
         f'<section id="recent"><h2>Recently answered</h2>{_recent_table(recent)}</section>'
         '<script src="inbox.js"></script>'
     )
-    extra = f"<span>{len(pending)} pending</span>"
+    extra = f'<span>{len(pending)} pending</span><a href="answered">Answered</a>'
     return _page(
         f"({len(pending)}) relaygraph reviewer",
         body,

@@ -168,12 +168,7 @@ class Reviewer:
             raise InvalidInput(f"thread id {thread_id!r} is not a valid thread id")
         item = await self.inbox.get(thread_id)
         if item is None:
-            done = await self.inbox.answer_of(msg_id) if msg_id is not None else None
-            if done is not None:  # the one this answer was for: taken by another
-                raise Conflict(
-                    f"thread {thread_id}: this interrupt was already answered by "
-                    f"{done.reviewer} at {done.answered_at}"
-                )
+            await self._answered_before(thread_id, msg_id)
             raise NotFound(f"no pending interrupt for thread {thread_id}")
         if msg_id is not None and msg_id != item.msg_id:
             raise Conflict(
@@ -190,10 +185,23 @@ class Reviewer:
             value = resume_value(item, resume)
         # Taken before it is sent: a deadline (or another person) that comes
         # meanwhile finds it answered, and this answer is the one sent.
-        claimed = await self.inbox.claim(
-            thread_id, item.msg_id, reviewer, value, _ms() + CLAIM_RECHECK_MS
-        )
+        try:
+            claimed = await self.inbox.claim(
+                thread_id, item.msg_id, reviewer, value, _ms() + CLAIM_RECHECK_MS
+            )
+        except NotFound:  # answered and gone since it was read
+            await self._answered_before(thread_id, item.msg_id)
+            raise
         return await self._send(claimed, authorization)
+
+    async def _answered_before(self, thread_id: str, msg_id: str | None) -> None:
+        """Conflict if the interrupt ``msg_id`` was answered by someone already."""
+        done = await self.inbox.answer_of(msg_id) if msg_id is not None else None
+        if done is not None:
+            raise Conflict(
+                f"thread {thread_id}: this interrupt was already answered by "
+                f"{done.reviewer} at {done.answered_at}"
+            )
 
     async def _send(
         self, item: PendingItem, authorization: str | None = None

@@ -125,6 +125,17 @@ def api_router(reviewer: Reviewer, guard: InboxAuth) -> APIRouter:
             status_code=_error_status(result.code),
         )
 
+    @router.get("/audit")
+    async def audit(request: Request, limit: int = 50, before: str | None = None) -> dict[str, Any]:
+        """Every answer, newest first (who, when, which interrupts, the answer,
+        the run it started); ``next``: the ``before`` of the next page."""
+        entries = await reviewer.inbox.audit(max(1, min(limit, 500)), before)
+        shown = [e for e in entries if await guard.may_read(request, e.thread_id, e.metadata)]
+        return {
+            "entries": [msgspec.to_builtins(e) for e in shown],
+            "next": entries[-1].id if len(entries) == max(1, min(limit, 500)) else None,
+        }
+
     @router.get("/answered")
     async def list_answered(request: Request, limit: int = 50) -> list[dict[str, Any]]:
         """Answered interrupts, newest first (those the caller may see)."""

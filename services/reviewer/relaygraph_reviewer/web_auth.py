@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -87,15 +88,19 @@ class InboxAuth:
 
     async def visible(self, request: Request, event: InterruptEvent) -> bool:
         """Whether the person may read the interrupt's thread."""
+        return await self.may_read(request, event.thread_id, event.metadata)
+
+    async def may_read(self, request: Request, thread_id: str, metadata: dict[str, Any]) -> bool:
+        """Whether the person may read a thread of that metadata."""
         caller = self.caller(request)
         if self.auth is None or caller is None:
             return True
         access = Access(self.auth, caller)
         try:
-            found = await access.check("threads", "read", {"thread_id": event.thread_id})
+            found = await access.check("threads", "read", {"thread_id": thread_id})
         except AuthFailed:
             return False
-        return matches(event.metadata, found)
+        return matches(metadata, found)
 
     def _has_key(self, request: Request) -> bool:
         assert self.api_key is not None

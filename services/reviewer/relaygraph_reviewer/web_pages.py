@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from relaygraph.auth import AuthFailed
 from relaygraph.errors import InvalidInput, RelaygraphError
+from relaygraph_reviewer.audit_page import answered_page
 from relaygraph_reviewer.human import response_from_form
 from relaygraph_reviewer.inbox import AnsweredItem
 from relaygraph_reviewer.pages import FAVICON, SCRIPT, STYLESHEET, Flash, inbox_page, login_page
@@ -21,6 +22,8 @@ from relaygraph_reviewer.service import Reviewer
 from relaygraph_reviewer.web_api import may_answer, reviewer_name
 from relaygraph_reviewer.web_auth import COOKIE, InboxAuth, cookie_value, to_root
 
+PAGE = 50
+"""Answers per page of the audit."""
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; form-action 'self'; base-uri 'self'; frame-ancestors 'none'"
@@ -103,6 +106,7 @@ class InboxPages:
         router = APIRouter(include_in_schema=False)
         router.add_api_route("/", self.inbox, methods=["GET"], response_class=HTMLResponse)
         router.add_api_route("/inbox/{thread_id}/resume", self.answer_form, methods=["POST"])
+        router.add_api_route("/answered", self.answered, methods=["GET"])
         return router
 
     async def render(
@@ -124,6 +128,13 @@ class InboxPages:
     async def inbox(self, request: Request, answered: str = "", failed: str = "") -> HTMLResponse:
         """The page, with what became of the last answer when it says so."""
         return await self.render(request, await self._flash(answered, failed))
+
+    async def answered(self, request: Request, before: str | None = None) -> HTMLResponse:
+        """The audit, newest first, a page at a time."""
+        entries = await self.reviewer.inbox.audit(PAGE, before)
+        shown = [e for e in entries if await self.guard.may_read(request, e.thread_id, e.metadata)]
+        older = entries[-1].id if len(entries) == PAGE else None
+        return _html(answered_page(shown, older, logout=self.guard.signs_in))
 
     async def _flash(self, answered: str, failed: str) -> Flash | None:
         inbox = self.reviewer.inbox
