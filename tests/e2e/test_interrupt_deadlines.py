@@ -213,3 +213,26 @@ async def test_agent_inbox_responses_and_deadlines_drive_the_example(c: Any, inb
         "sent to bob@example.com (edited)"
     )
     assert await assert_eventually(lambda: outcome(timed_tid), 20) == "not sent"
+
+
+async def test_each_interrupt_shows_what_led_to_it(c: Any, inbox: Inbox) -> None:
+    """The thread's latest messages (here the agent's tool call), collapsed,
+    and how long ago it paused."""
+    tid = (await c.threads.create())["thread_id"]
+    await c.runs.wait(
+        tid,
+        "review",
+        input={"messages": [{"role": "user", "content": "what's the weather in sf?"}]},
+    )
+    async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
+
+        async def shown() -> str:
+            page = (await http.get("/")).text
+            assert f"thread-{tid}" in page
+            return page
+
+        page = await assert_eventually(shown, 10)
+    card = page.split(f'id="thread-{tid}"', 1)[1].split("</article>", 1)[0]
+    assert '<details class="context"><summary>What led here (2 messages)' in card, card
+    assert "what&#x27;s the weather in sf?" in card and "weather_search" in card
+    assert " s ago)" in card or " min ago)" in card

@@ -183,6 +183,24 @@ class Inbox:
         rows = await self._redis.xrevrange(self._audit, max=top, min="-", count=limit)
         return [AuditEntry.of(entry_id, dict(fields or {})) for entry_id, fields in rows]
 
+    async def values_of(self, thread_ids: list[str]) -> dict[str, Any]:
+        """Each thread's state values as its record holds them (at its pause);
+        threads without a record are left out."""
+        if not thread_ids:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for thread_id in thread_ids:
+                pipe.hget(self._thread(thread_id), "values")
+            rows = await pipe.execute()
+        found = {}
+        for thread_id, raw in zip(thread_ids, rows, strict=True):
+            if raw:
+                try:
+                    found[thread_id] = msgspec.json.decode(raw)
+                except msgspec.DecodeError:
+                    continue
+        return found
+
     async def answer_of(self, msg_id: str) -> AnsweredItem | None:
         """How the interrupt ``msg_id`` was answered, if it is among the recent."""
         return next((a for a in await self.recent(RECENT_CAP) if a.msg_id == msg_id), None)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relaygraph_reviewer import human
+from relaygraph_reviewer.deadlines import instant
 from relaygraph_reviewer.human import human_request
 from relaygraph_reviewer.inbox import AnsweredItem, PendingItem
 
@@ -129,6 +130,9 @@ textarea:focus, input:focus { outline:2px solid #b9c8fb; border-color:var(--acce
 .human .choices button:not(.primary) { background:#fff; color:var(--ink); cursor:pointer;
   border:1px solid #c9cfd8; border-radius:8px; padding:8px 14px; font:inherit; }
 .deadline { color:var(--err); }
+.context { margin:8px 0; } .context summary { cursor:pointer; color:var(--muted); }
+.context ol.messages { margin:6px 0; padding-left:22px; } .context .role { font-weight:600; }
+.context .call code { margin-left:4px; }
 .quick { margin-top:8px; display:flex; gap:6px; flex-wrap:wrap; align-items:center;
   font-size:13px; color:var(--muted); }
 .quick button { background:#eef2ff; color:#23399c; border:1px solid #c7d2fe; border-radius:6px;
@@ -246,6 +250,17 @@ def _interrupt_block(item: PendingItem) -> str:
     return "".join(blocks)
 
 
+def _age(stamp: str) -> str:
+    moment = instant(stamp)
+    if not isinstance(moment, datetime):
+        return ""
+    seconds = max(0, int((datetime.now(UTC) - moment).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f" ({seconds // size} {unit} ago)"
+    return f" ({seconds} s ago)"
+
+
 def _deadline(item: PendingItem) -> str:
     if item.deadline_ms is None:
         return ""
@@ -256,7 +271,7 @@ def _deadline(item: PendingItem) -> str:
     )
 
 
-def _card(item: PendingItem, who: str | None = None) -> str:
+def _card(item: PendingItem, who: str | None = None, context: str = "") -> str:
     event = item.event
     asked = len(event.interrupts) == 1 and human_request(event.interrupts[0].value)
     # A HumanInterrupt's own buttons send it; anything else has one "Send answer".
@@ -280,8 +295,9 @@ def _card(item: PendingItem, who: str | None = None) -> str:
         f'<span class="graph">{esc(event.graph_id)}</span>'
         f"<span>thread <code>{esc(event.thread_id)}</code></span>"
         f"<span>run <code>{esc(event.run_id)}</code></span>"
-        f"<span>created <time>{esc(event.created_at)}</time></span>{_deadline(item)}</div>"
-        f"{last_error}"
+        f"<span>paused <time>{esc(event.created_at)}</time>{_age(event.created_at)}</span>"
+        f"{_deadline(item)}</div>"
+        f"{last_error}{context}"
         f'<form method="post" action="inbox/{esc(event.thread_id)}/resume">'
         f'<input type="hidden" name="msg_id" value="{esc(item.msg_id)}">'
         f"{_interrupt_block(item)}"
@@ -317,12 +333,15 @@ def inbox_page(
     logout: bool = False,
     base: str = "",
     who: str | None = None,
+    contexts: dict[str, str] | None = None,
 ) -> str:
     """The inbox. ``base``: the inbox root relative to the current URL, for a
     page rendered at a deeper path (the answer of a form post); ``who``: the
-    signed-in person (custom auth), who answers under that name."""
+    signed-in person (custom auth), who answers under that name; ``contexts``:
+    each thread's "what led here" block."""
+    contexts = contexts or {}
     cards = (
-        "".join(_card(item, who) for item in pending)
+        "".join(_card(item, who, contexts.get(item.event.thread_id, "")) for item in pending)
         if pending
         else '<div class="empty">Nothing is waiting. Interrupts appear here as graphs pause.</div>'
     )

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from relaygraph.auth import AuthFailed
 from relaygraph.errors import InvalidInput, RelaygraphError
 from relaygraph_reviewer.audit_page import answered_page
+from relaygraph_reviewer.context_view import context_block
 from relaygraph_reviewer.human import response_from_form
 from relaygraph_reviewer.inbox import AnsweredItem
 from relaygraph_reviewer.pages import FAVICON, SCRIPT, STYLESHEET, Flash, inbox_page, login_page
@@ -115,13 +116,16 @@ class InboxPages:
         inbox, visible = self.reviewer.inbox, self.guard.visible
         caller = self.guard.caller(request)
         root = to_root(request)
+        pending = [i for i in await inbox.pending() if await visible(request, i.event)]
+        values = await inbox.values_of([i.event.thread_id for i in pending])
         page = inbox_page(
-            [i for i in await inbox.pending() if await visible(request, i.event)],
+            pending,
             [a for a in await inbox.recent() if await visible(request, a.event)],
             flash=flash,
             logout=self.guard.signs_in,
             base="" if root == "./" else root,
             who=caller.user.display_name if caller is not None else None,
+            contexts={tid: context_block(v) for tid, v in values.items()},
         )
         return _html(page, status_code)
 
