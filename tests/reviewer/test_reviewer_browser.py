@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
@@ -101,3 +102,57 @@ async def test_a_person_answers_an_interrupt_in_the_inbox(
             ResumeRequest(resume=answer, reviewer="grace", interrupt_id=deploy.interrupts[0].id),
         )
     ]
+
+
+async def test_the_inbox_follows_arrivals_and_answers_live_and_filters(
+    chromium, start_reviewer, publish, event_factory, gateway, eventually
+):
+    deploy = event_factory(graph_id="release", values=[{"question": "Deploy v2.4?"}])
+    refund = event_factory(graph_id="support", values=[{"question": "Refund order #2077?"}])
+    await publish(deploy)
+    async with start_reviewer() as reviewer:
+
+        async def one_pending():
+            assert len(await reviewer.pending()) == 1
+
+        await eventually(one_pending)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 1200, "height": 900})
+                problems: list[str] = []
+                page.on(
+                    "console",
+                    lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+                )
+                page.on("pageerror", lambda e: problems.append(str(e)))
+                await page.goto(reviewer.url + "/")
+                await expect(page.locator("#cards article")).to_have_count(1)
+
+                await publish(refund)  # arrives without a reload
+                await expect(page.locator(f"#thread-{refund.thread_id}")).to_be_visible()
+                await expect(page.locator("#pending .count")).to_have_text("2")
+                await expect(page.locator("#graph-filter option")).to_have_text(
+                    ["all graphs", "release (1)", "support (1)"]
+                )
+
+                await page.select_option("#graph-filter", "support")
+                await expect(page.locator(f"#thread-{deploy.thread_id}")).to_be_hidden()
+                await page.select_option("#graph-filter", "")
+                await page.fill("#search", "v2.4")
+                await expect(page.locator(f"#thread-{refund.thread_id}")).to_be_hidden()
+                await expect(page.locator(f"#thread-{deploy.thread_id}")).to_be_visible()
+                await page.fill("#search", "")
+
+                async with httpx.AsyncClient(base_url=reviewer.url) as api:  # answered elsewhere
+                    r = await api.post(
+                        f"/api/interrupts/{deploy.thread_id}/resume", json={"resume": "yes"}
+                    )
+                    assert r.status_code == 200, r.text
+                await expect(page.locator(f"#thread-{deploy.thread_id}")).to_have_count(0)
+                await expect(page.locator("#pending .count")).to_have_text("1")
+                assert problems == []
+            finally:
+                await browser.close()

@@ -76,111 +76,6 @@ def _human_interrupt_answers(value: dict[str, Any]) -> list[tuple[str, Any]]:
     return answers
 
 
-FAVICON = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
-    '<rect width="32" height="32" rx="7" fill="#2f5bea"/>'
-    '<path d="M9 17l5 5 9-11" stroke="#fff" stroke-width="3.5" fill="none" '
-    'stroke-linecap="round" stroke-linejoin="round"/></svg>'
-)
-
-STYLESHEET = """
-:root { --bg:#f5f6f8; --card:#fff; --ink:#1d2330; --muted:#667085; --line:#e4e7ec;
-  --accent:#2f5bea; --ok:#0f7b4d; --okbg:#e7f6ee; --err:#b42318; --errbg:#fdecea; }
-* { box-sizing:border-box; }
-body { margin:0; background:var(--bg); color:var(--ink);
-  font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; }
-header { background:#151b2c; color:#fff; padding:14px 28px; display:flex;
-  align-items:center; justify-content:space-between; }
-header h1 { font-size:18px; margin:0; font-weight:600; }
-header h1 span { color:#9aa7c7; font-weight:400; }
-header nav { color:#c9d1e6; font-size:14px; display:flex; gap:16px; align-items:center; }
-header form { margin:0; }
-header button { background:none; border:1px solid #4a5675; color:#c9d1e6; border-radius:6px;
-  padding:3px 10px; cursor:pointer; }
-main { max-width:1040px; margin:0 auto; padding:22px 28px 60px; }
-h2 { font-size:16px; margin:26px 0 12px; display:flex; gap:8px; align-items:center; }
-.count { background:var(--accent); color:#fff; border-radius:10px; padding:0 8px; font-size:13px; }
-.flash { border-radius:8px; padding:12px 16px; margin:8px 0 4px; border:1px solid; }
-.flash.ok { background:var(--okbg); border-color:#a6dcc0; color:var(--ok); }
-.flash.err { background:var(--errbg); border-color:#f4b8b0; color:var(--err); }
-.notice { display:none; background:#fff7e0; border:1px solid #f1d38a; border-radius:8px;
-  padding:8px 14px; margin:8px 0; }
-.card { background:var(--card); border:1px solid var(--line); border-radius:10px;
-  padding:16px 18px; margin:0 0 14px; box-shadow:0 1px 2px rgba(16,24,40,.04); }
-.meta { display:flex; flex-wrap:wrap; gap:6px 16px; color:var(--muted); font-size:13px; }
-.meta .graph { color:var(--ink); font-weight:600; font-size:15px; }
-code { font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
-.interrupt { margin-top:12px; }
-.iid { font-size:12px; color:var(--muted); margin-bottom:4px; }
-pre.value { background:#f8f9fb; border:1px solid var(--line); border-radius:8px; margin:0;
-  padding:10px 12px; max-height:320px; overflow:auto; white-space:pre-wrap;
-  word-break:break-word; font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
-label { display:block; font-size:13px; color:var(--muted); margin-top:10px; }
-textarea { width:100%; margin-top:4px; border:1px solid #cfd4dc; border-radius:8px;
-  padding:8px 10px; font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
-textarea:focus, input:focus { outline:2px solid #b9c8fb; border-color:var(--accent); }
-.human .description { margin:4px 0 10px; } .human .description p { margin:4px 0; }
-.human .action { margin:6px 0; } .human table.args { border-collapse:collapse; margin:6px 0; }
-.human table.args th { text-align:left; padding:2px 10px 2px 0; color:var(--muted); }
-.human fieldset.args { border:1px solid var(--line); border-radius:8px; margin:8px 0; }
-.human fieldset.args label { display:block; margin:6px 0; color:var(--muted); font-size:13px; }
-.human fieldset.args input { display:block; width:100%; margin-top:2px; padding:6px 8px;
-  border:1px solid var(--line); border-radius:6px; font:14px ui-monospace,monospace; }
-.human .choices { display:flex; gap:8px; flex-wrap:wrap; margin-top:10px; }
-.human .choices button:not(.primary) { background:#fff; color:var(--ink); cursor:pointer;
-  border:1px solid #c9cfd8; border-radius:8px; padding:8px 14px; font:inherit; }
-.deadline { color:var(--err); }
-.context { margin:8px 0; } .context summary { cursor:pointer; color:var(--muted); }
-.context ol.messages { margin:6px 0; padding-left:22px; } .context .role { font-weight:600; }
-.context .call code { margin-left:4px; }
-.quick { margin-top:8px; display:flex; gap:6px; flex-wrap:wrap; align-items:center;
-  font-size:13px; color:var(--muted); }
-.quick button { background:#eef2ff; color:#23399c; border:1px solid #c7d2fe; border-radius:6px;
-  padding:3px 10px; cursor:pointer; font-size:13px; }
-.actions { display:flex; gap:12px; align-items:flex-end; margin-top:12px; }
-.actions label { margin:0; }
-.actions input { display:block; margin-top:4px; border:1px solid #cfd4dc; border-radius:8px;
-  padding:7px 10px; font-size:14px; width:200px; }
-button.primary { background:var(--accent); color:#fff; border:0; border-radius:8px;
-  padding:9px 18px; font-size:14px; font-weight:600; cursor:pointer; }
-.lasterr { margin-top:10px; background:var(--errbg); color:var(--err); border-radius:8px;
-  padding:8px 12px; font-size:13px; }
-.empty { color:var(--muted); background:var(--card); border:1px dashed var(--line);
-  border-radius:10px; padding:22px; text-align:center; }
-table { width:100%; border-collapse:collapse; background:var(--card); border:1px solid var(--line);
-  border-radius:10px; overflow:hidden; font-size:13px; }
-th, td { text-align:left; padding:8px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
-th { background:#f8f9fb; color:var(--muted); font-weight:600; }
-.login { max-width:360px; margin:80px auto; }
-.login input { width:100%; border:1px solid #cfd4dc; border-radius:8px; padding:8px 10px;
-  margin:6px 0 14px; font-size:14px; }
-"""
-
-SCRIPT = """
-(function () {
-  var key = "relaygraph-reviewer-name";
-  var inputs = document.querySelectorAll("input.reviewer-name");
-  var saved = localStorage.getItem(key) || "";
-  inputs.forEach(function (el) {
-    if (!el.value) el.value = saved;
-    el.addEventListener("change", function () { localStorage.setItem(key, el.value); });
-  });
-  var shown = Array.from(document.querySelectorAll("[data-msg-id]"))
-    .map(function (el) { return el.dataset.msgId; }).sort().join("|");
-  var notice = document.getElementById("notice");
-  setInterval(function () {
-    fetch("api/interrupts", {credentials: "same-origin"})
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (items) {
-        if (!items) return;
-        var now = items.map(function (i) { return i.msg_id; }).sort().join("|");
-        notice.style.display = now === shown ? "none" : "block";
-      }).catch(function () {});
-  }, 5000);
-})();
-"""
-
-
 def page(
     title: str, body: str, *, logout: bool = False, header_extra: str = "", base: str = ""
 ) -> str:
@@ -271,7 +166,8 @@ def _deadline(item: PendingItem) -> str:
     )
 
 
-def _card(item: PendingItem, who: str | None = None, context: str = "") -> str:
+def card(item: PendingItem, who: str | None = None, context: str = "") -> str:
+    """One pending interrupt (also sent live to open pages: ``api/stream``)."""
     event = item.event
     asked = len(event.interrupts) == 1 and human_request(event.interrupts[0].value)
     # A HumanInterrupt's own buttons send it; anything else has one "Send answer".
@@ -290,7 +186,7 @@ def _card(item: PendingItem, who: str | None = None, context: str = "") -> str:
     )
     return (
         f'<article class="card" id="thread-{esc(event.thread_id)}" '
-        f'data-msg-id="{esc(item.msg_id)}">'
+        f'data-msg-id="{esc(item.msg_id)}" data-graph="{esc(event.graph_id)}">'
         '<div class="meta">'
         f'<span class="graph">{esc(event.graph_id)}</span>'
         f"<span>thread <code>{esc(event.thread_id)}</code></span>"
@@ -340,17 +236,23 @@ def inbox_page(
     signed-in person (custom auth), who answers under that name; ``contexts``:
     each thread's "what led here" block."""
     contexts = contexts or {}
-    cards = (
-        "".join(_card(item, who, contexts.get(item.event.thread_id, "")) for item in pending)
-        if pending
-        else '<div class="empty">Nothing is waiting. Interrupts appear here as graphs pause.</div>'
+    cards = "".join(card(item, who, contexts.get(item.event.thread_id, "")) for item in pending)
+    hidden = " hidden" if pending else ""
+    graphs: dict[str, int] = {}
+    for item in pending:
+        graphs[item.event.graph_id] = graphs.get(item.event.graph_id, 0) + 1
+    options = "".join(
+        f'<option value="{esc(g)}">{esc(g)} ({n})</option>' for g, n in sorted(graphs.items())
     )
     body = (
         f"{_flash(flash)}"
-        '<div class="notice" id="notice">The inbox changed: '
-        '<a href="./">reload</a> to see it.</div>'
         f'<section id="pending"><h2>Pending <span class="count">{len(pending)}</span></h2>'
-        f"{cards}</section>"
+        '<div class="toolbar"><select id="graph-filter" aria-label="graph">'
+        f'<option value="">all graphs</option>{options}</select>'
+        '<input id="search" type="search" placeholder="search" aria-label="search"></div>'
+        f'<div class="empty" id="empty"{hidden}>Nothing is waiting. Interrupts appear here '
+        "as graphs pause.</div>"
+        f'<div id="cards">{cards}</div></section>'
         f'<section id="recent"><h2>Recently answered</h2>{_recent_table(recent)}</section>'
         '<script src="inbox.js"></script>'
     )

@@ -4,25 +4,31 @@ key), and the page's assets."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from relaygraph.auth import AuthFailed
 from relaygraph.errors import InvalidInput, RelaygraphError
+from relaygraph_reviewer.assets import FAVICON, SCRIPT, STYLESHEET
 from relaygraph_reviewer.audit_page import answered_page
 from relaygraph_reviewer.context_view import context_block
 from relaygraph_reviewer.human import response_from_form
 from relaygraph_reviewer.inbox import AnsweredItem
-from relaygraph_reviewer.pages import FAVICON, SCRIPT, STYLESHEET, Flash, inbox_page, login_page
+from relaygraph_reviewer.pages import Flash, card, inbox_page, login_page
 from relaygraph_reviewer.service import Reviewer
 from relaygraph_reviewer.web_api import may_answer, reviewer_name
 from relaygraph_reviewer.web_auth import COOKIE, InboxAuth, cookie_value, to_root
 
+LIVE_INTERVAL = 1.0
+"""Seconds between two looks at the pending list for an open page."""
+KEEP_ALIVE = 15.0
 PAGE = 50
 """Answers per page of the audit."""
 _CSP = (
@@ -108,6 +114,7 @@ class InboxPages:
         router.add_api_route("/", self.inbox, methods=["GET"], response_class=HTMLResponse)
         router.add_api_route("/inbox/{thread_id}/resume", self.answer_form, methods=["POST"])
         router.add_api_route("/answered", self.answered, methods=["GET"])
+        router.add_api_route("/api/stream", self.stream, methods=["GET"])
         return router
 
     async def render(
@@ -132,6 +139,42 @@ class InboxPages:
     async def inbox(self, request: Request, answered: str = "", failed: str = "") -> HTMLResponse:
         """The page, with what became of the last answer when it says so."""
         return await self.render(request, await self._flash(answered, failed))
+
+    async def stream(self, request: Request) -> StreamingResponse:
+        """Server-Sent Events for an open inbox page: an ``inbox`` event with
+        the pending interrupts' ids, the cards of those it has not seen yet,
+        and the count per graph, each time the pending list changes."""
+        inbox, visible = self.reviewer.inbox, self.guard.visible
+        caller = self.guard.caller(request)
+        who = caller.user.display_name if caller is not None else None
+
+        async def events() -> AsyncIterator[str]:
+            known: set[str] | None = None
+            quiet = 0.0
+            while not await request.is_disconnected():
+                pending = [i for i in await inbox.pending() if await visible(request, i.event)]
+                ids = [i.msg_id for i in pending]
+                if known is None or set(ids) != known:
+                    new = [i for i in pending if known is None or i.msg_id not in known]
+                    values = await inbox.values_of([i.event.thread_id for i in new])
+                    added = [
+                        card(i, who, context_block(values.get(i.event.thread_id))) for i in new
+                    ]
+                    counts: dict[str, int] = {}
+                    for item in pending:
+                        counts[item.event.graph_id] = counts.get(item.event.graph_id, 0) + 1
+                    change = {"pending": ids, "added": added, "counts": counts}
+                    yield f"event: inbox\ndata: {json.dumps(change)}\n\n"
+                    known, quiet = set(ids), 0.0
+                elif quiet >= KEEP_ALIVE:
+                    yield ": keep-alive\n\n"
+                    quiet = 0.0
+                await asyncio.sleep(LIVE_INTERVAL)
+                quiet += LIVE_INTERVAL
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     async def answered(self, request: Request, before: str | None = None) -> HTMLResponse:
         """The audit, newest first, a page at a time."""
