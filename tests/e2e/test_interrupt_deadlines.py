@@ -20,6 +20,7 @@ from relaygraph_dev.servers import free_port
 from tests.system import Service, System, assert_eventually
 
 pytestmark = pytest.mark.e2e
+SCREENSHOT = Path("/tmp/reviewer-inbox-send-email.png")
 
 
 class Inbox:
@@ -236,3 +237,48 @@ async def test_each_interrupt_shows_what_led_to_it(c: Any, inbox: Inbox) -> None
     assert '<details class="context"><summary>What led here (2 messages)' in card, card
     assert "what&#x27;s the weather in sf?" in card and "weather_search" in card
     assert " s ago)" in card or " min ago)" in card
+
+
+async def test_a_person_accepts_and_edits_real_threads_in_chromium(
+    c: Any, inbox: Inbox, chromium: str
+) -> None:
+    """The example's HumanInterrupts, answered in the browser: Accept sends the
+    draft, Edit sends it to another address; both threads run on."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests.conftest import CHROMIUM_ARGS
+
+    accepted = (await c.threads.create())["thread_id"]
+    edited = (await c.threads.create())["thread_id"]
+    for tid in (accepted, edited):
+        await c.runs.wait(tid, "send_email", input={"to": "ann@example.com"})
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1100, "height": 900})
+            await page.goto(inbox.url + "/")
+            await expect(page.locator(f"#thread-{edited}")).to_be_visible(timeout=10_000)
+            await page.locator(f"#thread-{accepted} button", has_text="Accept").click()
+            await expect(page.locator(".flash.ok")).to_contain_text("Resumed thread")
+            card = page.locator(f"#thread-{edited}")
+            await card.locator("details.context summary").click()
+            await card.locator('fieldset.args input[value="ann@example.com"]').fill(
+                "bob@example.com"
+            )
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+            await card.locator("button", has_text="Send edited").click()
+            await expect(page.locator(f"#thread-{edited}")).to_have_count(0)
+        finally:
+            await browser.close()
+
+    async def outcome(tid: str) -> str:
+        state = await c.threads.get_state(tid)
+        assert not state["next"], state
+        return str(state["values"]["outcome"])
+
+    assert await assert_eventually(lambda: outcome(accepted), 20) == "sent to ann@example.com"
+    assert await assert_eventually(lambda: outcome(edited), 20) == (
+        "sent to bob@example.com (edited)"
+    )

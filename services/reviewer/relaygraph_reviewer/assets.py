@@ -61,6 +61,7 @@ textarea:focus, input:focus { outline:2px solid #b9c8fb; border-color:var(--acce
 .human .choices button:not(.primary) { background:#fff; color:var(--ink); cursor:pointer;
   border:1px solid #c9cfd8; border-radius:8px; padding:8px 14px; font:inherit; }
 [hidden] { display:none !important; }
+header nav a { color:#c7d2fe; margin-left:14px; text-decoration:none; }
 .deadline { color:var(--err); }
 .toolbar { display:flex; gap:8px; margin:0 0 12px; }
 .toolbar select, .toolbar input { border:1px solid #cfd4dc; border-radius:8px; padding:6px 10px;
