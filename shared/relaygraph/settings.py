@@ -273,6 +273,11 @@ class ReviewerSettings(BaseSettings):
     webhook_url: str | None = Field(
         None, description="URL that receives each interrupt as a JSON POST (chat-bot bridge)."
     )
+    api_url: str | None = Field(
+        None,
+        description="URL of the gateway's API: each interrupt links to its thread's history, "
+        "read from there with the person's credentials (or the API key).",
+    )
     resume_authorization: str | None = Field(
         None,
         description="`Authorization` header the reviewer's NATS resumes carry, for a gateway "

@@ -31,6 +31,7 @@ class Inbox:
             **system.env,
             "REVIEWER_PORT": str(self.port),
             "REVIEWER_DURABLE": f"deadlines-{uuid.uuid4().hex[:8]}",
+            "REVIEWER_API_URL": system.url,
         }
         self.system, self.data = system, data
         self.svc: Service | None = None
@@ -237,6 +238,14 @@ async def test_each_interrupt_shows_what_led_to_it(c: Any, inbox: Inbox) -> None
     assert '<details class="context"><summary>What led here (2 messages)' in card, card
     assert "what&#x27;s the weather in sf?" in card and "weather_search" in card
     assert " s ago)" in card or " min ago)" in card
+    # Its history, read from the API (REVIEWER_API_URL).
+    assert f'href="threads/{tid}/history"' in card
+    async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
+        history = await http.get(f"/threads/{tid}/history")
+        missing = await http.get(f"/threads/{uuid.uuid4()}/history")
+    assert history.status_code == 200, history.text
+    assert history.text.count("<tr>") >= 3 and "human_review_node" in history.text
+    assert missing.status_code == 404
 
 
 async def test_a_person_accepts_and_edits_real_threads_in_chromium(

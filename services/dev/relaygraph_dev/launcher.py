@@ -195,7 +195,11 @@ def dev(ns: argparse.Namespace) -> int:
         urls = [f"http://{_connectable(ns.host)}:{ns.port}/ok"]
         inbox = ""
         if not ns.no_reviewer:
-            children.append(_child(["reviewer", *cfg, "--port", str(ns.reviewer_port)], env))
+            api = f"http://{_connectable(ns.host)}:{ns.port}"
+            reviewer_env = {"REVIEWER_API_URL": api, **env}
+            children.append(
+                _child(["reviewer", *cfg, "--port", str(ns.reviewer_port)], reviewer_env)
+            )
             urls.append(f"http://127.0.0.1:{ns.reviewer_port}/")
             inbox = f"; reviewer inbox on http://127.0.0.1:{ns.reviewer_port}"
         failed = wait_until_ready(children, urls, env["REDIS_URL"], executor_ids, config)

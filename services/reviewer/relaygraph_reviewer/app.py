@@ -217,7 +217,7 @@ async def serve(
             webhook_max_backoff=webhook_max_backoff,
             webhook_give_up_after=webhook_give_up_after,
         ) as reviewer:
-            app = create_app(reviewer, api_key=api_key, auth=auth)
+            app = create_app(reviewer, api_key=api_key, auth=auth, api_url=settings.api_url)
             config = uvicorn.Config(
                 app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5
             )

@@ -166,8 +166,13 @@ def _deadline(item: PendingItem) -> str:
     )
 
 
-def card(item: PendingItem, who: str | None = None, context: str = "") -> str:
-    """One pending interrupt (also sent live to open pages: ``api/stream``)."""
+def card(
+    item: PendingItem, who: str | None = None, context: str = "", history: bool = False
+) -> str:
+    """One pending interrupt (also sent live to open pages: ``api/stream``);
+    ``history``: with a link to its thread's history."""
+    tid = esc(item.event.thread_id)
+    link = f'<a class="history" href="threads/{tid}/history">history</a>' if history else ""
     event = item.event
     asked = len(event.interrupts) == 1 and human_request(event.interrupts[0].value)
     # A HumanInterrupt's own buttons send it; anything else has one "Send answer".
@@ -192,7 +197,7 @@ def card(item: PendingItem, who: str | None = None, context: str = "") -> str:
         f"<span>thread <code>{esc(event.thread_id)}</code></span>"
         f"<span>run <code>{esc(event.run_id)}</code></span>"
         f"<span>paused <time>{esc(event.created_at)}</time>{_age(event.created_at)}</span>"
-        f"{_deadline(item)}</div>"
+        f"{link}{_deadline(item)}</div>"
         f"{last_error}{context}"
         f'<form method="post" action="inbox/{esc(event.thread_id)}/resume">'
         f'<input type="hidden" name="msg_id" value="{esc(item.msg_id)}">'
@@ -230,13 +235,16 @@ def inbox_page(
     base: str = "",
     who: str | None = None,
     contexts: dict[str, str] | None = None,
+    history: bool = False,
 ) -> str:
     """The inbox. ``base``: the inbox root relative to the current URL, for a
     page rendered at a deeper path (the answer of a form post); ``who``: the
     signed-in person (custom auth), who answers under that name; ``contexts``:
     each thread's "what led here" block."""
     contexts = contexts or {}
-    cards = "".join(card(item, who, contexts.get(item.event.thread_id, "")) for item in pending)
+    cards = "".join(
+        card(item, who, contexts.get(item.event.thread_id, ""), history) for item in pending
+    )
     hidden = " hidden" if pending else ""
     graphs: dict[str, int] = {}
     for item in pending:

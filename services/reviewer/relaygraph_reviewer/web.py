@@ -17,7 +17,11 @@ from relaygraph_reviewer.web_pages import InboxPages, assets_router, session_rou
 
 
 def create_app(
-    reviewer: Reviewer, *, api_key: str | None = None, auth: Auth | None = None
+    reviewer: Reviewer,
+    *,
+    api_key: str | None = None,
+    auth: Auth | None = None,
+    api_url: str | None = None,
 ) -> FastAPI:
     """The inbox app over a running :class:`Reviewer` (its lifespan is the
     caller's); ``auth``: langgraph.json's custom auth, applied per person."""
@@ -35,7 +39,7 @@ def create_app(
 
     app.include_router(assets_router())
     app.include_router(api_router(reviewer, guard))
-    app.include_router(InboxPages(reviewer, guard).router())
+    app.include_router(InboxPages(reviewer, guard, api_url).router())
     app.include_router(session_router(guard))
 
     @app.get("/metrics", include_in_schema=False)

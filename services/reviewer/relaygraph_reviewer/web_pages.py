@@ -11,14 +11,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from relaygraph.auth import AuthFailed
-from relaygraph.errors import InvalidInput, RelaygraphError
+from relaygraph.errors import InvalidInput, NotFound, RelaygraphError
 from relaygraph_reviewer.assets import FAVICON, SCRIPT, STYLESHEET
 from relaygraph_reviewer.audit_page import answered_page
 from relaygraph_reviewer.context_view import context_block
+from relaygraph_reviewer.history_page import fetch_history, history_page
 from relaygraph_reviewer.human import response_from_form
 from relaygraph_reviewer.inbox import AnsweredItem
 from relaygraph_reviewer.pages import Flash, card, inbox_page, login_page
@@ -105,9 +107,10 @@ def assets_router() -> APIRouter:
 class InboxPages:
     """The inbox page and its forms, over a running :class:`Reviewer`."""
 
-    def __init__(self, reviewer: Reviewer, guard: InboxAuth) -> None:
+    def __init__(self, reviewer: Reviewer, guard: InboxAuth, api_url: str | None = None) -> None:
         self.reviewer = reviewer
         self.guard = guard
+        self.api_url = api_url
 
     def router(self) -> APIRouter:
         router = APIRouter(include_in_schema=False)
@@ -115,6 +118,12 @@ class InboxPages:
         router.add_api_route("/inbox/{thread_id}/resume", self.answer_form, methods=["POST"])
         router.add_api_route("/answered", self.answered, methods=["GET"])
         router.add_api_route("/api/stream", self.stream, methods=["GET"])
+        router.add_api_route(
+            "/threads/{thread_id}/history",
+            self.history,
+            methods=["GET"],
+            response_class=HTMLResponse,
+        )
         return router
 
     async def render(
@@ -133,6 +142,7 @@ class InboxPages:
             base="" if root == "./" else root,
             who=caller.user.display_name if caller is not None else None,
             contexts={tid: context_block(v) for tid, v in values.items()},
+            history=self.api_url is not None,
         )
         return _html(page, status_code)
 
@@ -158,7 +168,13 @@ class InboxPages:
                     new = [i for i in pending if known is None or i.msg_id not in known]
                     values = await inbox.values_of([i.event.thread_id for i in new])
                     added = [
-                        card(i, who, context_block(values.get(i.event.thread_id))) for i in new
+                        card(
+                            i,
+                            who,
+                            context_block(values.get(i.event.thread_id)),
+                            self.api_url is not None,
+                        )
+                        for i in new
                     ]
                     counts: dict[str, int] = {}
                     for item in pending:
@@ -175,6 +191,19 @@ class InboxPages:
         return StreamingResponse(
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
+
+    async def history(self, request: Request, thread_id: str) -> HTMLResponse:
+        """The thread's checkpoints, read from the API as this person."""
+        if self.api_url is None:
+            raise NotFound("no REVIEWER_API_URL: the inbox does not know the API")
+        headers = {}
+        if (authorization := self.guard.authorization(request)) is not None:
+            headers["Authorization"] = authorization
+        elif self.guard.api_key:
+            headers["x-api-key"] = self.guard.api_key
+        async with httpx.AsyncClient(timeout=10) as http:
+            states = await fetch_history(http, self.api_url, thread_id, headers)
+        return _html(history_page(thread_id, states, logout=self.guard.signs_in))
 
     async def answered(self, request: Request, before: str | None = None) -> HTMLResponse:
         """The audit, newest first, a page at a time."""
