@@ -291,3 +291,42 @@ async def test_a_person_accepts_and_edits_real_threads_in_chromium(
     assert await assert_eventually(lambda: outcome(edited), 20) == (
         "sent to bob@example.com (edited)"
     )
+
+
+async def test_a_person_on_a_stale_page_learns_the_deadline_answered_first(
+    c: Any, inbox: Inbox, chromium: str
+) -> None:
+    """The deadline race as a person meets it: a page that does not update
+    (scripts off), Accept pressed after the default resumed the thread: the
+    page says who answered, and the thread ran once."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests.conftest import CHROMIUM_ARGS
+
+    tid = (await c.threads.create())["thread_id"]
+    await c.runs.wait(tid, "send_email", input={"to": "ann@example.com", "timeout_s": 1.5})
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(java_script_enabled=False)
+            page = await context.new_page()
+
+            async def listed() -> None:
+                await page.goto(inbox.url + "/")
+                assert await page.locator(f"#thread-{tid}").count() == 1
+
+            await assert_eventually(listed, 10)
+
+            async def by_deadline() -> str:
+                state = await c.threads.get_state(tid)
+                assert not state["next"], state
+                return str(state["values"]["outcome"])
+
+            assert await assert_eventually(by_deadline, 20) == "not sent"
+            await page.locator(f"#thread-{tid} button", has_text="Accept").click()
+            await expect(page.locator(".flash.err")).to_contain_text("already answered by deadline")
+        finally:
+            await browser.close()
+    assert len(await c.runs.list(tid)) == 2

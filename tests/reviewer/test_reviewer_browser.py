@@ -76,6 +76,10 @@ async def test_a_person_answers_an_interrupt_in_the_inbox(
                 await page.screenshot(path=str(SCREENSHOT_PENDING), full_page=True)
 
                 textarea = card.locator(f'textarea[name="resume:{deploy.interrupts[0].id}"]')
+                await textarea.fill("yes")  # not JSON: the page says so and sends nothing
+                await card.locator("button.primary").click()
+                await expect(card.locator(".jsonerr")).to_contain_text("not valid JSON")
+                assert gateway.requests == []
                 await textarea.fill(json.dumps(answer))
                 await card.locator('input[name="reviewer"]').fill("grace")
                 await card.locator("button.primary").click()

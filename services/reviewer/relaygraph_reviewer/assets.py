@@ -61,6 +61,7 @@ textarea:focus, input:focus { outline:2px solid #b9c8fb; border-color:var(--acce
 .human .choices button:not(.primary) { background:#fff; color:var(--ink); cursor:pointer;
   border:1px solid #c9cfd8; border-radius:8px; padding:8px 14px; font:inherit; }
 [hidden] { display:none !important; }
+textarea.invalid { border-color:var(--err); } .jsonerr { color:var(--err); font-size:13px; }
 header nav a { color:#c7d2fe; margin-left:14px; text-decoration:none; }
 .deadline { color:var(--err); }
 .toolbar { display:flex; gap:8px; margin:0 0 12px; }
@@ -130,6 +131,24 @@ SCRIPT = """
     if (count) count.textContent = total;
     document.title = "(" + total + ") relaygraph reviewer";
   }
+  // A JSON answer is checked before it is sent (the server checks it again).
+  document.addEventListener("submit", function (e) {
+    var form = e.target, bad = null;
+    if (e.submitter && e.submitter.name.indexOf("quick:") === 0) return;
+    form.querySelectorAll("textarea.json").forEach(function (box) {
+      box.classList.remove("invalid");
+      if (bad) return;
+      try { JSON.parse(box.value); } catch (err) { bad = box; }
+    });
+    if (!bad) return;
+    e.preventDefault();
+    bad.classList.add("invalid");
+    var note = form.querySelector(".jsonerr") || document.createElement("div");
+    note.className = "jsonerr";
+    note.textContent = "Not sent: the answer is not valid JSON (a text needs quotes: 'yes' as \\"yes\\").";
+    bad.insertAdjacentElement("afterend", note);
+    bad.focus();
+  });
   if (graph) graph.addEventListener("change", filter);
   if (search) search.addEventListener("input", filter);
   if (!list || !window.EventSource) return;

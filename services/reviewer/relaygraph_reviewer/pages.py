@@ -120,7 +120,8 @@ def _interrupt_block(item: PendingItem) -> str:
     if not event.interrupts:
         return (
             '<div class="interrupt"><label>Answer (JSON)'
-            '<textarea name="resume" rows="3" placeholder="null"></textarea></label></div>'
+            '<textarea class="json" name="resume" rows="3" placeholder="null"></textarea>'
+            "</label></div>"
         )
     if len(event.interrupts) == 1 and (asked := human_request(event.interrupts[0].value)):
         return human.render(event.interrupts[0].id, asked)
@@ -137,7 +138,7 @@ def _interrupt_block(item: PendingItem) -> str:
             '<div class="interrupt">'
             f'<div class="iid">interrupt <code>{esc(interrupt.id)}</code></div>'
             f'<pre class="value">{esc(pretty(interrupt.value))}</pre>'
-            f'<label>Answer (JSON)<textarea name="{esc(field)}" rows="3" '
+            f'<label>Answer (JSON)<textarea class="json" name="{esc(field)}" rows="3" '
             'placeholder=\'e.g. true, "text", {"approved": true}\'></textarea></label>'
             + (f'<div class="quick">answer with one click: {quick}</div>' if quick else "")
             + "</div>"
