@@ -273,6 +273,12 @@ class ReviewerSettings(BaseSettings):
     webhook_url: str | None = Field(
         None, description="URL that receives each interrupt as a JSON POST (chat-bot bridge)."
     )
+    api_keys: str | None = Field(
+        None,
+        description="The inbox's people and their keys, `name:key` pairs separated by commas: "
+        "each signs in (or sends `x-api-key`) with their own key, and their answers carry "
+        "that name.",
+    )
     api_url: str | None = Field(
         None,
         description="URL of the gateway's API: each interrupt links to its thread's history, "

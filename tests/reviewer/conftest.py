@@ -209,6 +209,7 @@ def start_reviewer(
         rules: str | Path | None = None,
         webhook_url: str | None = None,
         api_key: str | None = None,
+        api_keys: str | None = None,
         resume_timeout: float = 3.0,
         nats_url: str | None = None,
         redis_max_connections: int = 200,
@@ -220,6 +221,7 @@ def start_reviewer(
             durable=durable or f"reviewer-{prefix}",
             rules=str(rules) if rules else None,
             webhook_url=webhook_url,
+            api_keys=api_keys,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(

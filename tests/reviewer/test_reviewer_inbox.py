@@ -341,6 +341,40 @@ async def test_api_key_guards_the_inbox(start_reviewer, eventually):
         assert bearer.status_code == 200
 
 
+async def test_each_persons_own_key_names_their_answers(
+    start_reviewer, publish, event_factory, gateway, eventually
+):
+    """REVIEWER_API_KEYS: a person's own key is their identity in the inbox;
+    the name field of the form or the API is not asked for, nor believed."""
+    event = event_factory()
+    await publish(event)
+    async with start_reviewer(api_keys="grace:k-grace, alan:k-alan") as reviewer:
+        http = reviewer.http
+
+        async def pending():
+            r = await http.get("/api/interrupts", headers={"x-api-key": "k-alan"})
+            assert r.status_code == 200 and len(r.json()) == 1, r.text
+
+        await eventually(pending)
+        assert (await http.get("/api/interrupts", headers={"x-api-key": "nope"})).status_code == 401
+        login = await http.post(
+            "/login", data={"api_key": "k-grace"}, headers={"origin": reviewer.url}
+        )
+        assert login.status_code == 303
+        page = (await http.get("/")).text
+        assert "answering as <b>grace</b>" in page and 'name="reviewer"' not in page
+        http.cookies.clear()
+        r = await http.post(
+            f"/api/interrupts/{event.thread_id}/resume",
+            json={"resume": "ok", "reviewer": "mallory"},
+            headers={"x-api-key": "k-alan"},
+        )
+        assert r.status_code == 200 and r.json()["reviewer"] == "alan", r.text
+        audit = (await http.get("/api/audit", headers={"x-api-key": "k-alan"})).json()
+        assert [e["reviewer"] for e in audit["entries"]] == ["alan"]
+    assert [req.reviewer for _, req in gateway.requests] == ["alan"]
+
+
 async def test_redis_connections_stay_within_redis_max_connections(
     start_reviewer, publish, event_factory, eventually, valkey_proc
 ):

@@ -94,6 +94,7 @@ PROVEN_BY = {
     "RELAYGRAPH_RATE_LIMIT": f"{LIMITS}::test_each_caller_has_its_rate_across_gateways",
     "RELAYGRAPH_METRICS_PORT": f"{OBSERVED}::test_metrics_on_the_gateway_the_executor_and_the_reviewer",
     "RELAYGRAPH_METRICS_HOST": f"{OBSERVED}::test_metrics_on_the_gateway_the_executor_and_the_reviewer",
+    "REVIEWER_API_KEYS": f"{REVIEWER}/test_reviewer_inbox.py::test_each_persons_own_key_names_their_answers",
     "REVIEWER_API_URL": "tests/e2e/test_interrupt_deadlines.py::test_each_interrupt_shows_what_led_to_it",
     "REVIEWER_RESUME_AUTHORIZATION": (
         "tests/e2e/test_custom_auth.py::test_the_reviewers_rules_resume_as_the_reviewers_user"

@@ -46,6 +46,19 @@ FETCH_TIMEOUT = 2.0
 """Seconds one pull waits for interrupts (also how fast a stop is noticed)."""
 
 
+def named_keys(text: str | None) -> dict[str, str]:
+    """``REVIEWER_API_KEYS``: ``name:key`` pairs separated by commas."""
+    found: dict[str, str] = {}
+    for pair in (text or "").split(","):
+        name, sep, key = pair.strip().partition(":")
+        if not pair.strip():
+            continue
+        if not sep or not name.strip() or not key.strip():
+            raise SystemExit(f"REVIEWER_API_KEYS: {pair.strip()!r} is not name:key")
+        found[name.strip()] = key.strip()
+    return found
+
+
 class InboxAuthSettings(BaseSettings):
     """The inbox's optional API key: the same ``RELAYGRAPH_API_KEY`` as the gateway's."""
 
@@ -217,7 +230,13 @@ async def serve(
             webhook_max_backoff=webhook_max_backoff,
             webhook_give_up_after=webhook_give_up_after,
         ) as reviewer:
-            app = create_app(reviewer, api_key=api_key, auth=auth, api_url=settings.api_url)
+            app = create_app(
+                reviewer,
+                api_key=api_key,
+                auth=auth,
+                api_url=settings.api_url,
+                named_keys=named_keys(settings.api_keys),
+            )
             config = uvicorn.Config(
                 app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5
             )

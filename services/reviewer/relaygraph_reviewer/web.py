@@ -22,11 +22,12 @@ def create_app(
     api_key: str | None = None,
     auth: Auth | None = None,
     api_url: str | None = None,
+    named_keys: dict[str, str] | None = None,
 ) -> FastAPI:
     """The inbox app over a running :class:`Reviewer` (its lifespan is the
     caller's); ``auth``: langgraph.json's custom auth, applied per person."""
     app = FastAPI(title="relaygraph reviewer", version="0.1.0")
-    guard = InboxAuth(api_key, auth)
+    guard = InboxAuth(api_key, auth, named_keys)
     app.middleware("http")(guard.middleware)
 
     @app.exception_handler(RelaygraphError)

@@ -67,6 +67,8 @@ def reviewer_name(guard: InboxAuth, request: Request, given: str | None) -> str:
     caller = guard.caller(request)
     if caller is not None and caller.user.identity:
         return caller.user.display_name[:REVIEWER_MAX]
+    if (named := guard.key_name(request)) is not None:
+        return named[:REVIEWER_MAX]
     return (given or "").strip()[:REVIEWER_MAX] or "anonymous"
 
 

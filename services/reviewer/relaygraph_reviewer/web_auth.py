@@ -57,14 +57,36 @@ def _same_origin(request: Request) -> bool:
 class InboxAuth:
     """The inbox's guard (:meth:`middleware`) and each person's view."""
 
-    def __init__(self, api_key: str | None = None, auth: Auth | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        auth: Auth | None = None,
+        named_keys: dict[str, str] | None = None,
+    ) -> None:
         self.api_key = api_key
         self.auth = auth
         self.authenticator = Authenticator(auth) if auth is not None else None
+        self.named_keys = named_keys or {}
+        """Name -> key: a person's own key names their answers."""
 
     @property
     def signs_in(self) -> bool:
-        return bool(self.api_key) or self.auth is not None
+        return bool(self.api_key) or bool(self.named_keys) or self.auth is not None
+
+    def key_name(self, request: Request) -> str | None:
+        """The name of the person's own key, when they used one."""
+        name: str | None = getattr(request.state, "key_name", None)
+        return name
+
+    def session_of(self, supplied: str) -> tuple[str, str | None] | None:
+        """(the cookie value, the key's name) for a key signed in with; None
+        for a wrong one."""
+        for name, key in self.named_keys.items():
+            if hmac.compare_digest(supplied.encode(), key.encode()):
+                return cookie_value(key), name
+        if self.api_key and hmac.compare_digest(supplied.encode(), self.api_key.encode()):
+            return cookie_value(self.api_key), None
+        return None
 
     def authorization(self, request: Request) -> str | None:
         """The credentials of the request (custom auth): its ``Authorization``
@@ -103,16 +125,23 @@ class InboxAuth:
         return matches(metadata, found)
 
     def _has_key(self, request: Request) -> bool:
-        assert self.api_key is not None
+        """Whether the request carries a key (or the session of one); the
+        key's name, if it has one, is left in ``request.state.key_name``."""
         supplied = request.headers.get("x-api-key")
         authorization = request.headers.get("authorization", "")
         if not supplied and authorization.lower().startswith("bearer "):
             supplied = authorization[7:].strip()
-        if supplied and hmac.compare_digest(supplied.encode(), self.api_key.encode()):
-            return True
+        keys = [*self.named_keys.items(), *([(None, self.api_key)] if self.api_key else [])]
         cookie = request.cookies.get(COOKIE, "")
-        expected = cookie_value(self.api_key).encode()
-        return bool(cookie) and hmac.compare_digest(cookie.encode(), expected)
+        for name, key in keys:
+            given = bool(supplied) and hmac.compare_digest(str(supplied).encode(), key.encode())
+            session = bool(cookie) and hmac.compare_digest(
+                cookie.encode(), cookie_value(key).encode()
+            )
+            if given or session:
+                request.state.key_name = name
+                return True
+        return False
 
     async def middleware(self, request: Request, call_next: Handler) -> Response:
         """Refuse cross-origin form posts, ask for credentials (JSON 401 for
@@ -139,7 +168,7 @@ class InboxAuth:
                 if is_api:
                     return JSONResponse({"detail": exc.message}, exc.status, exc.headers)
                 return RedirectResponse(to_root(request) + "login", status_code=303)
-        if self.api_key and not self._has_key(request):
+        if (self.api_key or self.named_keys) and not self._has_key(request):
             if is_api:
                 return JSONResponse(
                     {"detail": "missing or wrong API key (x-api-key header)"}, status_code=401

@@ -5,7 +5,6 @@ key), and the page's assets."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,7 +25,7 @@ from relaygraph_reviewer.inbox import AnsweredItem
 from relaygraph_reviewer.pages import Flash, card, inbox_page, login_page
 from relaygraph_reviewer.service import Reviewer
 from relaygraph_reviewer.web_api import may_answer, reviewer_name
-from relaygraph_reviewer.web_auth import COOKIE, InboxAuth, cookie_value, to_root
+from relaygraph_reviewer.web_auth import COOKIE, InboxAuth, to_root
 
 LIVE_INTERVAL = 1.0
 """Seconds between two looks at the pending list for an open page."""
@@ -140,7 +139,7 @@ class InboxPages:
             flash=flash,
             logout=self.guard.signs_in,
             base="" if root == "./" else root,
-            who=caller.user.display_name if caller is not None else None,
+            who=caller.user.display_name if caller is not None else self.guard.key_name(request),
             contexts={tid: context_block(v) for tid, v in values.items()},
             history=self.api_url is not None,
         )
@@ -156,7 +155,7 @@ class InboxPages:
         and the count per graph, each time the pending list changes."""
         inbox, visible = self.reviewer.inbox, self.guard.visible
         caller = self.guard.caller(request)
-        who = caller.user.display_name if caller is not None else None
+        who = caller.user.display_name if caller is not None else self.guard.key_name(request)
 
         async def events() -> AsyncIterator[str]:
             known: set[str] | None = None
@@ -264,7 +263,7 @@ def session_router(guard: InboxAuth) -> APIRouter:
     with custom auth, the person's token, checked by the authenticate handler,
     is kept in the cookie and sent as their credentials."""
     router = APIRouter(include_in_schema=False)
-    api_key, with_token = guard.api_key, guard.auth is not None
+    with_token = guard.auth is not None
 
     @router.get("/login", response_class=HTMLResponse)
     async def login_form() -> Response:
@@ -284,10 +283,10 @@ def session_router(guard: InboxAuth) -> APIRouter:
                 return _html(login_page(f"Not signed in: {exc.message}", token=True), 401)
             session = supplied
         else:
-            assert api_key is not None
-            if not hmac.compare_digest(supplied.encode(), api_key.encode()):
+            found = guard.session_of(supplied)
+            if found is None:
                 return _html(login_page("That is not the API key."), 401)
-            session = cookie_value(api_key)
+            session = found[0]
         response = RedirectResponse("./", status_code=303)
         response.set_cookie(
             COOKIE,
