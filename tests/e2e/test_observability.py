@@ -110,6 +110,10 @@ async def test_one_trace_from_the_request_through_the_reviewer_to_the_resumed_ru
         spans = receiver.in_trace(request.trace_id)
         runs = [s for s in spans if s.name == "run agent"]
         assert len(runs) == 2, [(s.service, s.name) for s in spans]
+        # Each process exports on its own schedule: wait for every hop's span.
+        names = {(s.service, s.name) for s in spans}
+        for hop in (("relaygraph-reviewer", "review"), ("relaygraph-gateway", "nats resume")):
+            assert hop in names, names
         return [request, *spans]
 
     request, *spans = await assert_eventually(whole_trace, 20)

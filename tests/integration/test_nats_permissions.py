@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from nats.js.api import ConsumerConfig
 
 from relaygraph.streams import ensure_stream, interrupts_stream_config
@@ -72,7 +74,9 @@ async def test_a_reviewer_reads_only_its_graphs_interrupts(tmp_path: Path) -> No
             # Resumes go through (to the gateway, which checks who sends them).
             answers = await main.subscribe("relaygraph.resume.*", cb=_echo(main))
             await main.flush()
-            reply = await reviewer.request("relaygraph.resume.t1", b'{"resume": 1}', timeout=5)
+            reply = await _request_until_answered(
+                reviewer, "relaygraph.resume.t1", b'{"resume": 1}'
+            )
             assert reply.data == b'{"resume": 1}'
             await answers.unsubscribe()
             assert any("permissions violation" in v.lower() for v in violations), violations
@@ -81,6 +85,18 @@ async def test_a_reviewer_reads_only_its_graphs_interrupts(tmp_path: Path) -> No
             await main.close()
     finally:
         server.stop()
+
+
+async def _request_until_answered(nc: nats.NATS, subject: str, body: bytes) -> Any:
+    """A request, asked again while the server says nobody listens yet (the
+    responder's interest can reach it a moment after its flush on a busy
+    machine); a permission refusal would be a violation and a timeout instead."""
+    for _ in range(25):
+        try:
+            return await nc.request(subject, body, timeout=5)
+        except NoRespondersError:
+            await asyncio.sleep(0.2)
+    return await nc.request(subject, body, timeout=5)
 
 
 def _echo(nc: nats.NATS) -> object:
