@@ -248,18 +248,21 @@ async def test_each_interrupt_shows_what_led_to_it(c: Any, inbox: Inbox) -> None
     assert missing.status_code == 404
 
 
-async def test_a_person_accepts_and_edits_real_threads_in_chromium(
+async def test_a_person_answers_real_threads_in_chromium(
     c: Any, inbox: Inbox, chromium: str
 ) -> None:
     """The example's HumanInterrupts, answered in the browser: Accept sends the
-    draft, Edit sends it to another address; both threads run on."""
+    draft, Edit sends it to another address, a reply and Ignore do not send it;
+    each real thread runs on with that HumanResponse."""
     from playwright.async_api import async_playwright, expect
 
     from tests.conftest import CHROMIUM_ARGS
 
     accepted = (await c.threads.create())["thread_id"]
     edited = (await c.threads.create())["thread_id"]
-    for tid in (accepted, edited):
+    replied = (await c.threads.create())["thread_id"]
+    ignored = (await c.threads.create())["thread_id"]
+    for tid in (accepted, edited, replied, ignored):
         await c.runs.wait(tid, "send_email", input={"to": "ann@example.com"})
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
@@ -279,6 +282,12 @@ async def test_a_person_accepts_and_edits_real_threads_in_chromium(
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
             await card.locator("button", has_text="Send edited").click()
             await expect(page.locator(f"#thread-{edited}")).to_have_count(0)
+            card = page.locator(f"#thread-{replied}")
+            await card.locator("textarea").fill("Wait for the figures.")
+            await card.locator("button", has_text="Send reply").click()
+            await expect(page.locator(f"#thread-{replied}")).to_have_count(0)
+            await page.locator(f"#thread-{ignored} button", has_text="Ignore").click()
+            await expect(page.locator(f"#thread-{ignored}")).to_have_count(0)
         finally:
             await browser.close()
 
@@ -291,6 +300,10 @@ async def test_a_person_accepts_and_edits_real_threads_in_chromium(
     assert await assert_eventually(lambda: outcome(edited), 20) == (
         "sent to bob@example.com (edited)"
     )
+    assert await assert_eventually(lambda: outcome(replied), 20) == (
+        "not sent: Wait for the figures."
+    )
+    assert await assert_eventually(lambda: outcome(ignored), 20) == "not sent"
 
 
 async def test_a_person_on_a_stale_page_learns_the_deadline_answered_first(
