@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -36,7 +37,34 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel gives outgoing connections (Linux: 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_handed: set[int] = set()
+
+
 def free_port() -> int:
+    """A free port below the kernel's ephemeral range: between this pick and
+    the server's bind, no outgoing connection (a cluster's routes, a client)
+    can be given it, as one from ``bind(0)`` could (seen: a NATS cluster node
+    failing with "address already in use"). Not handed out twice per process."""
+    low, high = 10000, max(10001, _ephemeral_low() - 1)
+    for _ in range(200):
+        port = random.randint(low, high)
+        if port in _handed:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
