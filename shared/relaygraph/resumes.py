@@ -8,8 +8,9 @@ A resume names what it answers, or it does not:
   that checkpoint (``CHECKPOINT``);
 - a plain value names nothing. Over HTTP it answers what is pending now, as on
   LangGraph Server (``PENDING``). Over NATS, where clients retry a request whose
-  reply they lost, it is taken only for a thread that was never resumed
-  (``FIRST_PAUSE``): a retry can then never answer a later pause.
+  reply they lost, it names the thread's first pause (``FIRST_PAUSE``): once
+  that is answered, it returns the run that answered it, so a retry can never
+  answer a later pause.
 
 Whatever the form, an interrupt or a pause that was already answered returns
 the run that answered it; the graph never runs twice for one answer.

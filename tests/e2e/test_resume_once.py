@@ -70,14 +70,28 @@ async def test_a_retried_nats_resume_returns_the_first_run(c: Any, nc: Any, name
     assert await c.runs.join(tid, answered["run_id"]) == {"first": "A", "second": "B"}
 
 
-async def test_a_plain_nats_resume_is_taken_only_for_the_first_pause(c: Any, nc: Any) -> None:
+async def test_a_plain_nats_resume_names_the_first_pause(c: Any, nc: Any) -> None:
+    """Retried after the run paused again, a plain value gets its first run
+    back; it never answers the second question."""
     tid, _, _ = await first_pause(c)
-    first = await resume(nc, tid, resume="A")
+    first = await resume(nc, tid, resume="A")  # its reply is "lost"
     second_id = await at_second(c, tid, first["run_id"])
     retried = await resume(nc, tid, resume="A")
-    assert retried["error"]["code"] == "bad_request"
-    assert "`interrupt_id` or `checkpoint_id`" in retried["error"]["message"]
+    assert retried["run_id"] == first["run_id"]
+    assert retried["status"] == "success"
     assert [i["id"] for i in (await c.threads.get_state(tid))["interrupts"]] == [second_id]
+    assert len(await c.runs.list(tid)) == 2
+    # The second question is answered by naming it.
+    answered = await resume(nc, tid, resume="B", interrupt_id=second_id)
+    assert await c.runs.join(tid, answered["run_id"]) == {"first": "A", "second": "B"}
+
+
+async def test_a_plain_nats_resume_after_an_http_answer_returns_that_run(c: Any, nc: Any) -> None:
+    tid, _, _ = await first_pause(c)
+    first = await c.runs.create(tid, "two_questions", command=Command(resume="A"))
+    await at_second(c, tid, first["run_id"])
+    retried = await resume(nc, tid, resume="A")
+    assert retried["run_id"] == first["run_id"]
     assert len(await c.runs.list(tid)) == 2
 
 

@@ -11,7 +11,8 @@ Keys (all carry the hash tag ``{<thread_id>}``, see ``relaygraph.keys.Keys``):
     RUN      hash   one run: run (JSON), request, status, attempt, epoch, owner,
                     lease_until, claimed_ms, cancel, result, outbox, watch_ms
                     (at least the run's deadline in the lease index) ...
-    RESUMES  hash   interrupt id (and ``cp:<checkpoint_id>``) -> the run that answered it
+    RESUMES  hash   interrupt id (and ``cp:<checkpoint_id>``) -> the run that answered it;
+                    ``first`` -> the run that answered the thread's first pause
     EPOCH    string an older layout's fencing epoch (THREAD's ``epoch`` field now)
     IDS ... WRITES  the thread's checkpoints (``relaygraph.checkpoint._scripts``):
                     a claim reads the latest, a finish writes the attempt's last ones
@@ -84,6 +85,9 @@ local ids = cjson.decode(resume_ids)
 local asked = {}
 for i, id in ipairs(ids) do asked[i] = id end
 if mode == 'checkpoint' then asked[#asked + 1] = 'cp:' .. resume_checkpoint end
+-- A plain value over NATS names the thread's first pause: once that is
+-- answered, it (a retry above all) gets the run that answered it.
+if mode == 'first_pause' then asked[#asked + 1] = 'first' end
 if #asked > 0 then
   for _, prev in ipairs(redis.call('HMGET', RESUMES, unpack(asked))) do
     if prev then return {'duplicate', prev, ''} end
@@ -149,6 +153,9 @@ for _, id in ipairs(ids) do answered[#answered + 1] = id; answered[#answered + 1
 if mode ~= '' then
   set('last_resume', run_id)
   if pause ~= '' then answered[#answered + 1] = 'cp:' .. pause; answered[#answered + 1] = run_id end
+  if redis.call('HLEN', RESUMES) == 0 then
+    answered[#answered + 1] = 'first'; answered[#answered + 1] = run_id
+  end
 end
 if #answered > 0 then redis.call('HSET', RESUMES, unpack(answered)) end
 if decision == 'dispatch' then
