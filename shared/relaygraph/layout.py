@@ -2,15 +2,23 @@
 :func:`setup` brings an older one up to date, one migration at a time (as
 langgraph's Postgres saver applies its ``MIGRATIONS``).
 
-Every service calls :func:`setup` at start. Migrations are idempotent and run
-under a lock, so services starting together migrate once; a record layout
-changes only together with a migration here.
+The gateway and the executors call :func:`setup` at start. Migrations are
+idempotent and run under a lock, so services starting together migrate once; a
+record layout changes only together with a migration here. Records written by
+a newer relaygraph than this one are refused (:class:`NewerLayout`): this code
+cannot know what the newer layout moved.
+
+The reviewer only reads the threads' records (``status``, ``outbox_run``,
+``values``), which no migration has changed, and may use a Redis of its own:
+it calls :func:`check`, which refuses a newer layout but writes nothing (no
+layout version, no shard count it could pin for the other services).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import cast
 
@@ -18,6 +26,8 @@ import msgspec
 
 from relaygraph.errors import InvalidInput
 from relaygraph.keys import Keys
+from relaygraph.lua import Lua, Script
+from relaygraph.pipelining import Direct
 from relaygraph.redis_client import RedisClient
 
 log = logging.getLogger("relaygraph.layout")
@@ -136,9 +146,48 @@ async def version(redis: RedisClient, keys: Keys) -> int:
     return LAYOUT_VERSION
 
 
+class NewerLayout(InvalidInput):
+    """The records were written by a newer relaygraph: a service refuses to
+    start on them rather than misread or overwrite what it does not know."""
+
+    def __init__(self, found: int, known: int, prefix: str) -> None:
+        super().__init__(
+            f"the records in Redis (key prefix {prefix!r}) were written by a newer "
+            f"relaygraph: their layout is version {found}, this relaygraph knows up to "
+            f"version {known}; run a relaygraph release that knows layout {found}"
+        )
+        self.found = found
+        self.known = known
+
+
+_RELEASE_LOCK = Lua(
+    "layout_release_lock",
+    keys=("LOCK",),
+    args=("token",),
+    body=r"""
+-- Replies 1 when the lock was this caller's and is gone, 0 when it had
+-- expired (a migration ran past LOCK_SECONDS) and is another's now, or no one's.
+if redis.call('GET', LOCK) ~= token then return 0 end
+redis.call('DEL', LOCK)
+return 1
+""",
+)
+
+
+async def check(redis: RedisClient, keys: Keys) -> int:
+    """The records' layout version, read only; :class:`NewerLayout` when this
+    code does not know it. An older one is left as it is (for :func:`setup`)."""
+    current = await version(redis, keys)
+    if current > LAYOUT_VERSION:
+        raise NewerLayout(current, LAYOUT_VERSION, keys.prefix)
+    return current
+
+
 async def setup(redis: RedisClient, keys: Keys) -> None:
     """Migrate the records to :data:`LAYOUT_VERSION` (a no-op when they are);
-    refuse a shard count other than the one the records were written with."""
+    refuse a shard count other than the one the records were written with,
+    and records of a newer layout (:class:`NewerLayout`, before any write)."""
+    current = await check(redis, keys)
     await redis.set(keys.index_shards, keys.shards, nx=True)
     written = int(await redis.get(keys.index_shards) or keys.shards)
     if written != keys.shards:
@@ -146,23 +195,29 @@ async def setup(redis: RedisClient, keys: Keys) -> None:
             f"REDIS_INDEX_SHARDS is {keys.shards}, but the records in Redis were written "
             f"with {written} shards: set REDIS_INDEX_SHARDS={written}"
         )
-    current = await version(redis, keys)
-    if current >= LAYOUT_VERSION:
-        if current == LAYOUT_VERSION:
-            await redis.set(keys.layout, LAYOUT_VERSION, nx=True)
+    if current == LAYOUT_VERSION:
+        await redis.set(keys.layout, LAYOUT_VERSION, nx=True)
         return
-    lock = keys.layout + ":lock"
+    lock, token = keys.layout + ":lock", uuid.uuid4().hex
     while True:  # another service may be migrating: then nothing is left to do
-        if await redis.set(lock, b"1", nx=True, ex=LOCK_SECONDS):
+        if await redis.set(lock, token, nx=True, ex=LOCK_SECONDS):
             break
         await asyncio.sleep(0.2)
     try:
-        current = await version(redis, keys)
-        for target, what, migrate in MIGRATIONS:
-            if current < target:
-                changed = await migrate(redis, keys)
-                await redis.set(keys.layout, target)
-                log.info("Redis layout %d -> %d: %s (%d records)", current, target, what, changed)
-                current = target
+        await _migrate(redis, keys, await check(redis, keys))
     finally:
-        await redis.delete(lock)
+        # Our lock only: past LOCK_SECONDS it expired, and another service
+        # waiting for it may hold it now; deleting that would let a third in.
+        release = Script(redis, _RELEASE_LOCK).step(LOCK=lock, token=token)
+        (released,) = await Direct(redis).run([release])
+        if not released:
+            log.warning("the Redis layout lock expired during the migration (%ds)", LOCK_SECONDS)
+
+
+async def _migrate(redis: RedisClient, keys: Keys, current: int) -> None:
+    for target, what, migrate in MIGRATIONS:
+        if current < target:
+            changed = await migrate(redis, keys)
+            await redis.set(keys.layout, target)
+            log.info("Redis layout %d -> %d: %s (%d records)", current, target, what, changed)
+            current = target

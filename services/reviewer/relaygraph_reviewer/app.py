@@ -23,13 +23,15 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from langgraph_sdk import Auth
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from relaygraph import tracing
+from relaygraph import layout, tracing
 from relaygraph.auth import load_auth
 from relaygraph.broker import as_message, make_broker
 from relaygraph.config import apply_config_env
 from relaygraph.process import run as run_loop
 from relaygraph.process import setup_logging
+from relaygraph.redis_client import RedisClient
 from relaygraph.settings import NatsSettings, RedisSettings, ReviewerSettings
 from relaygraph.streams import ensure_stream, interrupts_stream_config
 from relaygraph.subjects import Subjects
@@ -70,6 +72,22 @@ class InboxAuthSettings(BaseSettings):
     )
 
 
+async def _open_redis(
+    stack: contextlib.AsyncExitStack, redis_settings: RedisSettings, durable: str
+) -> RedisClient:
+    redis = await stack.enter_async_context(
+        redis_settings.connect(f"relaygraph-reviewer-{durable}")
+    )
+    await redis_settings.check(redis)
+    # The reviewer reads the threads' records, so records of a newer layout
+    # are refused; it migrates nothing (the gateway and executors do) and may
+    # have a Redis of its own, so it writes no layout key. Redis away now:
+    # nothing to check yet (as the gateway).
+    with contextlib.suppress(RedisConnectionError):
+        await layout.check(redis, redis_settings.keys())
+    return redis
+
+
 @contextlib.asynccontextmanager
 async def open_reviewer(
     settings: ReviewerSettings,
@@ -90,10 +108,7 @@ async def open_reviewer(
     subjects = Subjects(nats_settings.prefix)
     keys = redis_settings.keys()
     async with contextlib.AsyncExitStack() as stack:
-        redis = await stack.enter_async_context(
-            redis_settings.connect(f"relaygraph-reviewer-{settings.durable}")
-        )
-        await redis_settings.check(redis)
+        redis = await _open_redis(stack, redis_settings, settings.durable)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         webhook = None
         if settings.webhook_url:
