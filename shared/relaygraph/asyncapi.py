@@ -2,7 +2,9 @@
 events reviewers subscribe to, and the resume request they answer with.
 FastStream generates it from a broker that declares the two (never
 connected), with the payload schemas taken from the wire types in
-``relaygraph.contracts``; the gateway serves it at ``/asyncapi.json``.
+``relaygraph.contracts`` and the addresses from ``relaygraph.subjects`` (the
+names the services use, so another prefix or subject shows here too); the
+gateway serves it at ``/asyncapi.json``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from relaygraph.contracts import (
     ResumeReply,
     ResumeRequest,
 )
+from relaygraph.streams import INTERRUPTS_MAX_AGE
+from relaygraph.subjects import Subjects
+
+_PREFIX = Subjects().prefix
 
 
 @functools.cache
@@ -50,20 +56,23 @@ def _annotation(hint: Any) -> Any:
     return hint
 
 
-def document(prefix: str = "relaygraph", version: str = "0.1.0") -> dict[str, Any]:
+def document(prefix: str = _PREFIX, version: str = "0.1.0") -> dict[str, Any]:
     """The AsyncAPI 3.0 document, as JSON-able data."""
     return specification(prefix, version).to_jsonable()  # type: ignore[no-any-return]
 
 
-def specification(prefix: str = "relaygraph", version: str = "0.1.0") -> Any:
+def specification(prefix: str = _PREFIX, version: str = "0.1.0") -> Any:
     """FastStream's specification object of the contracts (for its HTML page)."""
+    subjects = Subjects(prefix)
     broker = NatsBroker()
     broker.publisher(
-        f"{prefix}.interrupts.{{graph_id}}.{{thread_id}}",
+        # The builders with AsyncAPI's parameters for the ids.
+        subjects.interrupts("{graph_id}", "{thread_id}"),
         title="interrupt events",
         description=(
             "Every pause of a graph on interrupt(), into the JetStream stream "
-            f"{prefix.upper()}_INTERRUPTS (kept 7 days); header Nats-Msg-Id = "
+            f"{subjects.interrupts_stream} (kept {INTERRUPTS_MAX_AGE / 86400:g} days); "
+            "header Nats-Msg-Id = "
             "<thread_id>:<checkpoint_id>. Subscribe with a durable consumer; ack once "
             "recorded."
         ),
@@ -75,7 +84,7 @@ def specification(prefix: str = "relaygraph", version: str = "0.1.0") -> Any:
         raise NotImplementedError  # pragma: no cover - served by the gateway
 
     broker.subscriber(
-        f"{prefix}.resume.{{thread_id}}",
+        subjects.resume("{thread_id}"),
         title="resume",
         description=(
             "Request/reply. Name the pause the resume answers: interrupt_id, a map "
