@@ -35,7 +35,7 @@ ENV = {
     "RELAYGRAPH_HEARTBEAT_INTERVAL": "0.5",
     "RELAYGRAPH_LIVENESS_TTL": "3",
     "RELAYGRAPH_DRAIN_GRACE": "0.5",
-    "RELAYGRAPH_MAX_ATTEMPTS": "3",
+    "RELAYGRAPH_MAX_ATTEMPTS": "2",  # not the default 3: the crasher's count shows it
 }
 
 
@@ -240,11 +240,12 @@ async def test_a_run_that_crashes_every_executor_ends_in_error_and_dead_letter(
         assert status == "error", status
 
     await assert_eventually(supervised_until_done, timeout=60, interval=0.3)
-    assert effects(cluster, tid)["crash"] == 3
+    assert effects(cluster, tid)["crash"] == 2  # RELAYGRAPH_MAX_ATTEMPTS
     thread = await c.threads.get(tid)
     assert thread["status"] == "error"
     out = await c.runs.join(tid, run["run_id"])
     assert out["__error__"]["error"] == "MaxAttemptsExceeded"
+    assert "attempted 2 times" in out["__error__"]["message"]
     nc = await nats.connect(cluster.nats.url)
     try:
         sub = await nc.jetstream().subscribe(

@@ -37,6 +37,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> It
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "RELAYGRAPH_METRICS_PORT": str(free_port()),
+        "RELAYGRAPH_METRICS_HOST": "127.0.0.2",  # not the default 127.0.0.1
         "RELAYGRAPH_LOG_FORMAT": "json",
         "RELAYGRAPH_LOG_LEVEL": "DEBUG",
     }
@@ -173,7 +174,9 @@ async def test_metrics_on_the_gateway_the_executor_and_the_reviewer(
     async with httpx.AsyncClient(timeout=10) as http:
         gateway = (await http.get(f"{observed.url}/metrics")).text
         port = observed.env["RELAYGRAPH_METRICS_PORT"]
-        executor = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+        executor = (await http.get(f"http://127.0.0.2:{port}/metrics")).text
+        with pytest.raises(httpx.ConnectError):  # bound to RELAYGRAPH_METRICS_HOST only
+            await http.get(f"http://127.0.0.1:{port}/metrics")
         inbox = (await http.get(f"{reviewer}/metrics")).text
     for line in (
         'relaygraph_http_requests_total{route="/threads/{thread_id}/runs/wait",status="200"}',
