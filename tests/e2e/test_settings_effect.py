@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from langgraph_sdk.errors import NotFoundError
 from nats.js.api import DiscardPolicy
 from redis.asyncio import Redis
 
+from relaygraph.keys import Keys
 from relaygraph_dev.servers import free_port
 from tests.system import Service, System, graphs_config, running_system
 
@@ -34,6 +36,7 @@ TUNED = {
     "NATS_STREAM_MAX_BYTES": "67108864",
     "REDIS_KEY_PREFIX": "tk",
     "REDIS_MAX_CONNECTIONS": "2",
+    "REDIS_INDEX_SHARDS": "4",
     "RELAYGRAPH_QUERY_TIMEOUT": "1.5",
     "RELAYGRAPH_MAX_CONCURRENT_RUNS": "1",
     "RELAYGRAPH_HEARTBEAT_INTERVAL": "0.5",
@@ -198,15 +201,67 @@ async def test_dispatch_grace_is_how_long_a_run_may_wait_to_be_claimed(
     await c.runs.join(tid, busy["run_id"])
 
 
+async def restart_executors(tuned: System, **env: str) -> None:
+    """Stop the system's executors; start one with ``env`` (variables of its own,
+    which win over langgraph.json's), once it serves."""
+    for executor in [s for s in tuned.services if s.name.startswith("executor")]:
+        executor.stop()
+        tuned.services.remove(executor)
+    svc = tuned.executor(**env)
+    deadline = time.monotonic() + 30
+    while "serving graphs" not in (svc.log.read_text() if svc.log.exists() else ""):
+        assert svc.proc is not None and svc.proc.poll() is None, svc.log.read_text()
+        assert time.monotonic() < deadline, svc.log.read_text()
+        await asyncio.sleep(0.1)
+
+
+async def test_run_timeout_by_its_own_name_wins_over_langgraph_servers(
+    tuned: System, c: Any
+) -> None:
+    """RELAYGRAPH_RUN_TIMEOUT=2 in the executor's environment; the
+    BG_JOB_TIMEOUT_SECS=6 of langgraph.json's env is read only without it."""
+    await restart_executors(tuned, RELAYGRAPH_RUN_TIMEOUT="2")
+    tid = (await c.threads.create())["thread_id"]
+    began = time.monotonic()
+    out = await c.runs.wait(tid, "slow", input={"seconds": 30}, raise_error=False)
+    assert 1.8 <= time.monotonic() - began < 5
+    assert out == {"__error__": {"error": "TimeoutError", "message": ""}}
+    assert (await c.runs.list(tid))[0]["status"] == "timeout"
+
+
+async def test_indexes_are_split_into_the_shard_count_and_another_count_is_refused(
+    tuned: System, c: Any, redis: Redis, tmp_path: Path
+) -> None:
+    """REDIS_INDEX_SHARDS=4 (langgraph.json's env): the thread list is 4 keys;
+    a gateway started with the default 16 on these records refuses to start."""
+    four = Keys("tk", shards=4)
+    on_each: dict[int, str] = {}
+    while len(on_each) < 4:  # a thread on each shard
+        tid = str(uuid.uuid4())
+        on_each.setdefault(four.shard_of(tid), tid)
+    for tid in on_each.values():
+        await c.threads.create(thread_id=tid)
+    index = {k.decode() async for k in redis.scan_iter(match="tk:threads:{i*}", count=1000)}
+    assert index == set(four.threads_index_shards())
+    for tid in on_each.values():
+        assert await redis.zscore(four.threads_index(tid), tid) is not None
+    env = {**tuned.env, "REDIS_INDEX_SHARDS": "16"}
+    args = ["gateway", "--config", str(tuned.config), "--port", str(free_port())]
+    gateway = Service("gateway-16", args, env, tmp_path / "gw.log").start()
+    assert gateway.proc is not None
+    try:
+        assert gateway.proc.wait(30) != 0
+    finally:
+        gateway.kill()
+    assert "set REDIS_INDEX_SHARDS=4" in gateway.log.read_text()
+
+
 def test_debug_log_level(tuned: System) -> None:
     assert " DEBUG relaygraph." in (tuned.data / "executor-0.log").read_text()
 
 
 async def test_a_changed_ack_wait_updates_the_consumer(tuned: System) -> None:
-    for executor in [s for s in tuned.services if s.name.startswith("executor")]:
-        executor.stop()
-        tuned.services.remove(executor)
-    tuned.executor(RELAYGRAPH_ACK_WAIT="3")
+    await restart_executors(tuned, RELAYGRAPH_ACK_WAIT="3")
 
     async def updated() -> float:
         nc = await nats.connect(tuned.nats.url)

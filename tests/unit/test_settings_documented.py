@@ -59,7 +59,9 @@ PROVEN_BY = {
     "REDIS_MAX_CONNECTIONS": f"{EFFECT}::test_redis_connections_stay_within_the_cap",
     "REDIS_CLUSTER": "tests/integration/test_redis_client.py::test_yes_and_no_decide_without_asking",
     "REDIS_RETRY_SECONDS": f"{CLUSTER_FAILOVER}::test_requests_wait_out_a_master_failover_within_the_retry_budget",
-    "REDIS_INDEX_SHARDS": "tests/integration/test_sharded.py::test_a_different_shard_count_is_refused",
+    "REDIS_INDEX_SHARDS": (
+        f"{EFFECT}::test_indexes_are_split_into_the_shard_count_and_another_count_is_refused"
+    ),
     "RELAYGRAPH_HOST": f"{EFFECT}::test_host_and_port_from_the_environment",
     "RELAYGRAPH_PORT": f"{EFFECT}::test_host_and_port_from_the_environment",
     "RELAYGRAPH_API_KEY": "tests/e2e/test_gateway_auth.py::test_every_route_but_ok_and_docs_wants_the_key",
@@ -67,10 +69,11 @@ PROVEN_BY = {
     "RELAYGRAPH_CRON_INTERVAL": "tests/e2e/test_crons.py::test_each_tick_fires_once_across_gateways_killed_mid_tick",
     "RELAYGRAPH_CRON_FIRE_GRACE": "tests/e2e/test_crons.py::test_each_tick_fires_once_across_gateways_killed_mid_tick",
     "RELAYGRAPH_WEBHOOK_SECRET": "tests/e2e/test_webhooks.py::test_finished_runs_are_posted_signed_and_retried",
-    "RELAYGRAPH_RUN_TIMEOUT": f"{EFFECT}::test_a_run_that_runs_out_of_time_ends_timeout",
+    "RELAYGRAPH_RUN_TIMEOUT": f"{EFFECT}::test_run_timeout_by_its_own_name_wins_over_langgraph_servers",
     "RELAYGRAPH_LEASE_TTL": f"{FAILOVER}::test_kill_9_mid_run_continues_from_the_last_checkpoint",
     "RELAYGRAPH_DISPATCH_GRACE": f"{EFFECT}::test_dispatch_grace_is_how_long_a_run_may_wait_to_be_claimed",
-    "RELAYGRAPH_OWNER_TIMEOUT": "tests/e2e/test_ownership.py::test_a_frozen_owner_is_waited_for_owner_timeout_then_bypassed",
+    # Also the gateway's resumes: ::test_a_frozen_owner_is_waited_for_owner_timeout_then_bypassed
+    "RELAYGRAPH_OWNER_TIMEOUT": "tests/e2e/test_ownership.py::test_a_queued_run_handed_on_to_a_frozen_owner_goes_to_the_queue_after_owner_timeout",
     "RELAYGRAPH_RUN_RECORD_TTL": f"{EFFECT}::test_a_finished_run_is_kept_as_long_as_the_setting",
     "RELAYGRAPH_MAX_ATTEMPTS": f"{FAILOVER}::test_a_run_that_crashes_every_executor_ends_in_error_and_dead_letter",
     "RELAYGRAPH_EXECUTOR_ID": "tests/e2e/test_ownership.py::test_resume_after_the_owner_is_killed",
@@ -101,7 +104,9 @@ PROVEN_BY = {
     ),
 }
 """Each setting in the README's tables, and the test that proves its effect
-(not only that it parses): a README claim is a test."""
+(not only that it parses): a README claim is a test. Each test sets a value
+other than the default and asserts what it changes; the check below can only
+see that the test exists and that its file names the setting."""
 
 
 def test_every_setting_has_a_test_of_its_effect() -> None:
@@ -122,3 +127,8 @@ def test_every_setting_has_a_test_of_its_effect() -> None:
         path, _, name = test.partition("::")
         source = (ROOT / path).read_text()
         assert f"def {name}(" in source, f"{var}: {test} does not exist"
+        # A test that never sets the variable cannot prove its effect (seen:
+        # one "proved" RELAYGRAPH_METRICS_HOST by reading the default). Some
+        # set it as a settings field (``webhook_url=``) instead of by its name.
+        field = var.split("_", 1)[1].lower()
+        assert var in source or f"{field}=" in source, f"{var} is not set in {path}"
