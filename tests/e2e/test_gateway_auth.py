@@ -1,5 +1,5 @@
 """A gateway with ``RELAYGRAPH_API_KEY`` set refuses every request without the
-key, on the fast routes (threads create, runs wait) as on the others, and
+key but ``/ok`` and the API descriptions (OpenAPI, AsyncAPI), on the fast routes (threads create, runs wait) as on the others, and
 serves the same answers with it (``x-api-key`` or ``Authorization: Bearer``).
 A second gateway process beside the session's system, on its NATS and Redis."""
 
@@ -26,6 +26,11 @@ async def test_every_route_but_ok_and_docs_wants_the_key(guarded: str) -> None:
         assert (await http.get("/ok")).status_code == 200
         assert (await http.get("/docs")).status_code == 200
         assert (await http.get("/openapi.json")).status_code == 200  # open, as documented
+        # The NATS API's description is open too, as the page that shows it.
+        asyncapi = await http.get("/asyncapi.json")
+        assert asyncapi.status_code == 200 and asyncapi.json()["asyncapi"], asyncapi.text
+        page = await http.get("/asyncapi")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         refused = [
             await http.post("/threads", json={}),
             await http.post("/threads", json={}, headers={"x-api-key": "wrong"}),
