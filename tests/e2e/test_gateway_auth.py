@@ -1,6 +1,7 @@
 """A gateway with ``RELAYGRAPH_API_KEY`` set refuses every request without the
-key but ``/ok`` and the API descriptions (OpenAPI, AsyncAPI), on the fast routes (threads create, runs wait) as on the others, and
-serves the same answers with it (``x-api-key`` or ``Authorization: Bearer``).
+key but ``/ok`` and the API descriptions (OpenAPI, AsyncAPI), on the fast
+routes (threads create, runs wait) as on the others, and serves the same
+answers with it (``x-api-key`` or ``Authorization: Bearer``).
 A second gateway process beside the session's system, on its NATS and Redis."""
 
 from __future__ import annotations
