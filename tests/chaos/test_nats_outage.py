@@ -70,11 +70,13 @@ async def test_a_nats_node_killed_under_load_loses_and_repeats_nothing(
     victim = system.nats_cluster.nodes[await runs_leader(system)]
     statuses: dict[str, int] = {}
     accepted: dict[str, float] = {}
+    sent: list[float] = []  # when each run was created
 
     async def client(http: httpx.AsyncClient, n: int) -> None:
         for i in range(6):
             thread_id = (await http.post("/threads", json={})).json()["thread_id"]
             seconds = round(0.05 + 0.01 * i, 2)
+            sent.append(time.monotonic())
             r = await http.post(
                 f"/threads/{thread_id}/runs",
                 json={"assistant_id": "slow", "input": {"seconds": seconds}},
@@ -88,7 +90,13 @@ async def test_a_nats_node_killed_under_load_loses_and_repeats_nothing(
         load = asyncio.gather(*(client(http, n) for n in range(8)))
         await asyncio.sleep(0.5)
         victim.kill()
+        killed_at = time.monotonic()
         await load
+    # The kill fell inside the load, and runs created after it met the leader
+    # election: their publish failed and was retried (the gateway logs each retry).
+    before = [t for t in sent if t < killed_at]
+    assert before and len(sent) - len(before) >= 8, (len(before), len(sent))
+    assert "publish on relaygraph.runs.queue failed" in (system.data / "gateway.log").read_text()
     assert set(statuses.values()) == {200}, statuses
     assert len(accepted) == 48
     await every_run_ran_once(system, accepted)
@@ -97,12 +105,21 @@ async def test_a_nats_node_killed_under_load_loses_and_repeats_nothing(
 async def test_runs_created_while_nats_is_down_are_accepted_and_run_once(
     one_node: System,
 ) -> None:
+    """Background runs are answered ``pending``; a ``runs/wait`` sent meanwhile
+    waits through the outage and answers the run's output once NATS is back."""
     system = one_node
     async with httpx.AsyncClient(base_url=system.url, timeout=60) as http:
-        threads = [(await http.post("/threads", json={})).json()["thread_id"] for _ in range(3)]
+        threads = [(await http.post("/threads", json={})).json()["thread_id"] for _ in range(4)]
+        waited = threads.pop()
         system.nats.stop()
         started = time.monotonic()
-        accepted: dict[str, float] = {}
+        wait = asyncio.create_task(
+            http.post(
+                f"/threads/{waited}/runs/wait",
+                json={"assistant_id": "slow", "input": {"seconds": 0.05}},
+            )
+        )
+        accepted: dict[str, float] = {waited: 0.05}
         for i, thread_id in enumerate(threads):
             seconds = 0.1 + i / 10
             r = await http.post(
@@ -113,7 +130,11 @@ async def test_runs_created_while_nats_is_down_are_accepted_and_run_once(
             assert r.json()["status"] == "pending"
             accepted[thread_id] = seconds
         assert time.monotonic() - started < 30
+        assert not wait.done(), wait  # nothing could run it yet
         system.nats.start()
+        r = await asyncio.wait_for(wait, 60)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"seconds": 0.05, "done": True}
     await every_run_ran_once(system, accepted)
     log = (system.data / "gateway.log").read_text()
     assert "is accepted but NATS did not take it" in log
