@@ -289,28 +289,55 @@ async def closed_loop(
                 done.append(t - measure_from)
                 out.record(latency, steps)
 
-    async def sampler() -> None:
-        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-        cpu_marks["start"] = snapshot_cpu(procs or [])
-        busy0 = machine_busy_seconds()
-        next_rss = 0.0
-        while True:
-            now = time.perf_counter()
-            if now >= end:
-                cpu_marks["end"] = snapshot_cpu(procs or [])
-                out.machine_cores = (machine_busy_seconds() - busy0) / (now - measure_from)
-                a, b = cpu_marks["start"], cpu_marks["end"]
-                out.ours_cores = sum(b[k] - a[k] for k in b if k in a) / (now - measure_from)
-                return
-            if rss_every and now - measure_from >= next_rss:
-                out.rss_timeline.append((now - measure_from, snapshot_rss(procs or [])))
-                next_rss += rss_every
-            await asyncio.sleep(min(0.5, max(0.0, end - now)))
-
+    window = _Window(measure_from, end, procs or [], rss_every)
     try:
-        await asyncio.gather(sampler(), *(worker(c) for c in clients))
+        await asyncio.gather(_sample(out, window, cpu_marks), *(worker(c) for c in clients))
     finally:
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+    _count(out, done, duration, bin_seconds, cpu_marks)
+    return out
+
+
+@dataclass
+class _Window:
+    """The measured window of a closed loop, and what to read during it."""
+
+    start: float
+    end: float
+    procs: list[Proc]
+    rss_every: float
+
+
+async def _sample(out: Outcome, w: _Window, cpu_marks: dict[str, dict[str, float]]) -> None:
+    """CPU of the target's processes and of the machine over the window, and
+    (every ``rss_every`` s) their RSS."""
+    await asyncio.sleep(max(0.0, w.start - time.perf_counter()))
+    cpu_marks["start"] = snapshot_cpu(w.procs)
+    busy0 = machine_busy_seconds()
+    next_rss = 0.0
+    while True:
+        now = time.perf_counter()
+        if now >= w.end:
+            cpu_marks["end"] = snapshot_cpu(w.procs)
+            out.machine_cores = (machine_busy_seconds() - busy0) / (now - w.start)
+            a, b = cpu_marks["start"], cpu_marks["end"]
+            out.ours_cores = sum(b[k] - a[k] for k in b if k in a) / (now - w.start)
+            return
+        if w.rss_every and now - w.start >= next_rss:
+            out.rss_timeline.append((now - w.start, snapshot_rss(w.procs)))
+            next_rss += w.rss_every
+        await asyncio.sleep(min(0.5, max(0.0, w.end - now)))
+
+
+def _count(
+    out: Outcome,
+    done: list[float],
+    duration: float,
+    bin_seconds: float,
+    cpu_marks: dict[str, dict[str, float]],
+) -> None:
+    """Throughput, its timeline in bins, and CPU per operation, from the
+    completion times (seconds into the window)."""
     out.completed = len(done)
     out.throughput = len(done) / duration
     bins = max(1, round(duration / bin_seconds))
@@ -320,7 +347,6 @@ async def closed_loop(
     out.timeline = [((k + 0.5) * bin_seconds, n / bin_seconds) for k, n in enumerate(counts)]
     if "start" in cpu_marks and "end" in cpu_marks:
         out.cpu_ms_per_op = _cpu_per_op(cpu_marks["start"], cpu_marks["end"], len(done))
-    return out
 
 
 async def warm(url: str, stream_events: int, rounds: int = 3) -> None:
