@@ -7,6 +7,7 @@ again nor times out: that is tested against real nats-server elsewhere
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from faststream.nats import NatsBroker, TestNatsBroker
 from faststream.nats.message import NatsMessage
+from faststream.nats.testing import PatchedMessage
 
 from relaygraph.contracts import OwnerReply, RunRequest, decode, encode
 from relaygraph.keys import Keys
@@ -174,3 +176,49 @@ async def test_an_owner_takes_a_run_only_while_it_counts_as_alive(harness: Any) 
     alive.alive = True
     reply = await broker.request(request("r2"), subject)
     assert decode(reply.body, OwnerReply).accepted is False
+
+
+@dataclass
+class Held:
+    """The runner's part: runs that go on until released."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    started: set[str] = field(default_factory=set)
+
+    async def execute(self, req: RunRequest) -> Attempt:
+        self.started.add(req.run_id)
+        await self.release.wait()
+        return Attempt.DONE
+
+    def cancel(self, run_id: str, action: str) -> bool:
+        return False
+
+
+async def test_failing_in_progress_acks_of_all_runs_share_one_log_limit(
+    harness: Any,
+    settled: list[tuple[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """NATS away with two runs in flight: one warning, not one per run."""
+    broker, executor, _, _, _ = harness
+    held = Held()
+    executor.runner = held
+    executor.res.settings.executor.heartbeat_interval = 0.005
+
+    async def away(self: PatchedMessage) -> None:
+        raise ConnectionError("nats: connection closed")
+
+    monkeypatch.setattr(PatchedMessage, "in_progress", away)
+    caplog.set_level(logging.WARNING, logger="relaygraph.executor")
+    for run_id in ("r1", "r2"):
+        await broker.publish(request(run_id), Subjects().run_queue, stream="RELAYGRAPH_RUNS")
+    try:
+        await until(lambda: held.started == {"r1", "r2"})
+        await asyncio.sleep(0.2)  # dozens of failed acks per run
+        failed = [r.getMessage() for r in caplog.records if "in-progress ack" in r.getMessage()]
+        assert len(failed) == 1, failed
+    finally:  # the harness waits for its runs to end
+        held.release.set()
+    await until(lambda: len(settled) == 2)
+    assert settled == [("ack", None), ("ack", None)]

@@ -42,7 +42,7 @@ from relaygraph.contracts import (
 )
 from relaygraph.errors import RelaygraphError
 from relaygraph_executor.decisions import Attempt, Settle, Verdict, after_attempt, undecodable
-from relaygraph_executor.liveness import Liveness, heartbeat
+from relaygraph_executor.liveness import FailureLog, Liveness, heartbeat
 from relaygraph_executor.queries import Queries
 from relaygraph_executor.resources import Resources
 from relaygraph_executor.runner import Runner, Stop
@@ -59,6 +59,9 @@ class Executor:
         self.stopping = False
         self.slots = asyncio.Semaphore(ex.max_concurrent_runs)
         self.in_flight: set[asyncio.Task[Any]] = set()
+        # One limit for the in-progress acks of all runs: when NATS is away
+        # every run's ack fails at once, and that is one thing to say.
+        self.ack_failures = FailureLog()
         self.runner = Runner(
             res, renew_interval=min(ex.heartbeat_interval, res.settings.runs.lease_ttl / 3)
         )
@@ -150,6 +153,7 @@ class Executor:
                     msg.raw_message.in_progress,
                     self.res.settings.executor.heartbeat_interval,
                     f"in-progress ack of run {req.run_id}",
+                    self.ack_failures,
                 )
             )
         try:
