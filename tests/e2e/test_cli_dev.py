@@ -23,6 +23,7 @@ from relaygraph_dev.servers import die_with_parent, free_port
 
 pytestmark = pytest.mark.e2e
 READY = re.compile(r"relaygraph dev: API on http://\S+")
+SERVING = re.compile(r"INFO relaygraph.executor: executor dev-\S+ serving graphs ")
 
 GRAPH = """
 import os
@@ -87,8 +88,14 @@ def dev(project: Path) -> Iterator[tuple[str, callable]]:  # type: ignore[valid-
         seen = len(READY.findall((project / "dev.log").read_text()))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert proc.poll() is None, (project / "dev.log").read_text()
-            if len(READY.findall((project / "dev.log").read_text())) > seen:
+            log = (project / "dev.log").read_text()
+            assert proc.poll() is None, log
+            if len(READY.findall(log)) > seen:
+                # Ready means an executor subscribed, not just the gateway up:
+                # the executor logs "serving graphs" after subscribing and before
+                # writing the liveness key dev waits for; every process appends
+                # to dev.log, so that line is already in it, once per start.
+                assert len(SERVING.findall(log)) == len(READY.findall(log)), log
                 return proc
             time.sleep(0.05)
         raise AssertionError((project / "dev.log").read_text())
@@ -181,13 +188,25 @@ def test_graphs_that_do_not_load_are_reported_and_the_others_served(
     for message in errors.values():
         assert f"relaygraph dev: {message}" in log
 
-    failed = httpx.post(
-        f"{url}/runs/wait", json={"assistant_id": "needs_a_key", "input": {}}, timeout=30
-    )
-    assert failed.status_code == 200
-    assert failed.json() == {
-        "__error__": {"error": "GraphLoadError", "message": errors["needs_a_key"]}
-    }
+    # The executor's own line: with the traceback when the user's code raised
+    # (the import, the factory), the message alone for our signature check.
+    lines = log.splitlines()
+    for graph_id, traceback in (("no_module", True), ("needs_a_key", True), ("three_args", False)):
+        at = next(
+            i
+            for i, line in enumerate(lines)
+            if f"ERROR relaygraph.executor: graph '{graph_id}'" in line
+        )
+        assert lines[at + 1].startswith("Traceback") is traceback, lines[at : at + 2]
+
+    for graph_id in errors:
+        failed = httpx.post(
+            f"{url}/runs/wait", json={"assistant_id": graph_id, "input": {}}, timeout=30
+        )
+        assert failed.status_code == 200
+        assert failed.json() == {
+            "__error__": {"error": "GraphLoadError", "message": errors[graph_id]}
+        }
     schemas = httpx.get(f"{url}/assistants/needs_a_key/schemas")
     assert schemas.status_code == 424
     assert schemas.json()["detail"] == errors["needs_a_key"]

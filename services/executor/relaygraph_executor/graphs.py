@@ -190,6 +190,10 @@ class GraphRegistry:
             except Exception as exc:
                 detail = exc.args[0] if isinstance(exc, GraphLoadError) else _describe(exc)
                 error = f"graph {graph_id!r} ({spec.target}) failed to load: {detail}"
+                # The user's code raised: its traceback says where. A GraphLoadError
+                # is our own check (no such file or name, a signature we cannot
+                # call, not a graph): its message is all there is, the traceback
+                # would show only this module.
                 log.error("%s", error, exc_info=not isinstance(exc, GraphLoadError))
                 self.loaded[graph_id] = LoadedGraph(graph_id, error=error)
 
