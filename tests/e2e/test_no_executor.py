@@ -36,8 +36,12 @@ async def http(bare: System) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def raw(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
-    async with http.stream("POST", path, json=body) as r:
+async def raw(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any] | None = None
+) -> tuple[int, bytes]:
+    """The raw bytes of a POST (of ``body``) or, without one, of a GET."""
+    method = "GET" if body is None else "POST"
+    async with http.stream(method, path, json=body) as r:
         return r.status_code, b"".join([chunk async for chunk in r.aiter_raw()])
 
 
@@ -71,6 +75,7 @@ async def test_runs_wait_in_the_queue_until_an_executor_starts(
             )
         )
         background = await c.runs.create(joined, "slow", input={"seconds": 0.1})
+        join = asyncio.create_task(raw(http, f"/threads/{joined}/runs/{background['run_id']}/join"))
         stateless = asyncio.create_task(c.runs.wait(None, "slow", input={"seconds": 0.2}))
         # No executor has published the graph's schemas yet: input is not checked.
         unchecked = await http.post(
@@ -79,7 +84,7 @@ async def test_runs_wait_in_the_queue_until_an_executor_starts(
         assert unchecked.status_code == 200, unchecked.text
 
         await asyncio.sleep(6)  # longer than the keep-alive interval
-        assert not (wait.done() or stream.done() or stateless.done())
+        assert not (wait.done() or stream.done() or stateless.done() or join.done())
         bare.executor()
 
         status, body = await asyncio.wait_for(wait, 60)
@@ -99,6 +104,10 @@ async def test_runs_wait_in_the_queue_until_an_executor_starts(
         events = sse_data(body)
         assert events[0][0] == "metadata"
         assert events[-1] == ("values", {"seconds": 0.1, "done": True})
+        status, body = await asyncio.wait_for(join, 60)
+        assert status == 200
+        assert body.startswith(b"\n"), body[:20]  # the keep-alive, as on /wait
+        assert json.loads(body) == {"seconds": 0.1, "done": True}
         assert await c.runs.join(joined, background["run_id"]) == {
             "seconds": 0.1,
             "done": True,
