@@ -13,25 +13,41 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-async def test_context_reaches_the_graph(c: Any) -> None:
-    tid = (await c.threads.create())["thread_id"]
-    out = await c.runs.wait(
-        tid, "echo_context", input={"question": "q"}, context={"model": "large", "junk": 1}
-    )
-    assert out == {"question": "q", "seen": {"model": "large", "temperature": 0.0}}
+# The same graph twice: one node takes ``runtime: Runtime[Settings]``, the
+# other calls ``get_runtime(Settings)``.
+GRAPHS = pytest.mark.parametrize("graph", ["echo_context", "echo_get_runtime"])
 
 
-async def test_no_context_gives_the_schemas_defaults(c: Any) -> None:
-    out = await c.runs.wait(None, "echo_context", input={"question": "q"})
-    assert out == {"question": "q", "seen": {"model": "small", "temperature": 0.0}}
-    streamed = [
+async def streamed_values(c: Any, thread_id: str | None, graph: str, **kwargs: Any) -> Any:
+    """The last ``values`` event of ``runs.stream``."""
+    chunks = [
         chunk.data
-        async for chunk in c.runs.stream(
-            None, "echo_context", input={"question": "q"}, stream_mode="values"
-        )
+        async for chunk in c.runs.stream(thread_id, graph, stream_mode="values", **kwargs)
         if chunk.event == "values"
     ]
-    assert streamed[-1]["seen"] == {"model": "small", "temperature": 0.0}
+    return chunks[-1]
+
+
+@GRAPHS
+async def test_context_reaches_the_graph(c: Any, graph: str) -> None:
+    """Through each way a run is sent: wait, stream, and a background run joined."""
+    large = {"question": "q", "seen": {"model": "large", "temperature": 0.0}}
+    context = {"model": "large", "junk": 1}
+    tid = (await c.threads.create())["thread_id"]
+    assert await c.runs.wait(tid, graph, input={"question": "q"}, context=context) == large
+    tid = (await c.threads.create())["thread_id"]
+    assert await streamed_values(c, tid, graph, input={"question": "q"}, context=context) == large
+    tid = (await c.threads.create())["thread_id"]
+    run = await c.runs.create(tid, graph, input={"question": "q"}, context=context)
+    assert await c.runs.join(tid, run["run_id"]) == large
+
+
+@GRAPHS
+async def test_no_context_gives_the_schemas_defaults(c: Any, graph: str) -> None:
+    out = await c.runs.wait(None, graph, input={"question": "q"})
+    assert out == {"question": "q", "seen": {"model": "small", "temperature": 0.0}}
+    streamed = await streamed_values(c, None, graph, input={"question": "q"})
+    assert streamed["seen"] == {"model": "small", "temperature": 0.0}
 
 
 async def test_configurable_stands_in_for_context(c: Any) -> None:

@@ -1,8 +1,9 @@
 """Test graphs for runtime context and graph factories.
 
 ``echo_context`` has a ``context_schema`` and copies ``Runtime.context`` into
-its state; the factories build a graph per run from what they are given (the
-run's config, a ``ServerRuntime``, or both), as LangGraph Server calls them.
+its state (``echo_get_runtime`` too, read through ``get_runtime()``); the
+factories build a graph per run from what they are given (the run's config, a
+``ServerRuntime``, or both), as LangGraph Server calls them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import START, StateGraph
-from langgraph.runtime import Runtime
+from langgraph.runtime import Runtime, get_runtime
 from langgraph_sdk.runtime import ServerRuntime
 
 
@@ -35,6 +36,19 @@ builder = StateGraph(State, context_schema=Settings)
 builder.add_node(echo)
 builder.add_edge(START, "echo")
 echo_context = builder.compile()
+
+
+def _echo_from_get_runtime(state: State) -> State:
+    # No `runtime` parameter: a node (or a tool it calls) may read the run's
+    # context through get_runtime(), as LangGraph documents; it must be there too.
+    return {"seen": asdict(get_runtime(Settings).context)}
+
+
+get_runtime_builder = StateGraph(State, context_schema=Settings)
+get_runtime_builder.add_node("echo", _echo_from_get_runtime)
+get_runtime_builder.add_edge(START, "echo")
+echo_get_runtime = get_runtime_builder.compile()
+"""``echo_context`` reading its context through ``get_runtime()``."""
 
 
 def _graph_saying(what: dict[str, Any]) -> Any:
