@@ -31,6 +31,10 @@ class Lua:
     variadic: bool = False
     """More ARGV may follow the named ones (``rest`` of :meth:`Script.step`),
     from ``ARGV[NARGS + 1]``."""
+    more_keys: bool = False
+    """More KEYS may follow the named ones (``more_keys`` of
+    :meth:`Script.step`), from ``KEYS[NKEYS + 1]``: keys the caller read, such
+    as the records of a thread's runs."""
 
     @property
     def source(self) -> str:
@@ -39,6 +43,8 @@ class Lua:
         lines += [f"local {arg} = ARGV[{i}]" for i, arg in enumerate(self.args, 1)]
         if self.variadic:
             lines.append(f"local NARGS = {len(self.args)}")
+        if self.more_keys:
+            lines.append(f"local NKEYS = {len(self.keys)}")
         return "\n".join([*lines, self.functions, self.body])
 
 
@@ -49,11 +55,20 @@ class Script:
         self.lua = lua
         self._script: AsyncScript = redis.register_script(lua.source)
 
-    def step(self, rest: list[Any] | tuple[Any, ...] = (), /, **values: Any) -> Step:
+    def step(
+        self,
+        rest: list[Any] | tuple[Any, ...] = (),
+        more_keys: list[str] | tuple[str, ...] = (),
+        /,
+        **values: Any,
+    ) -> Step:
         """The call as one step of a round trip (``pipelining``): every key and
-        argument by its name, no more, no less; then ``rest`` (a variadic script)."""
+        argument by its name, no more, no less; then ``rest`` (a variadic
+        script) and ``more_keys`` (a script that takes more keys)."""
         if rest and not self.lua.variadic:
             raise TypeError(f"script {self.lua.name} takes no more arguments")
+        if more_keys and not self.lua.more_keys:
+            raise TypeError(f"script {self.lua.name} takes no more keys")
         names = set(values)
         wanted = set(self.lua.keys) | set(self.lua.args)
         if names != wanted:
@@ -63,7 +78,7 @@ class Script:
             )
         keys = [values[k] for k in self.lua.keys]
         args = [_arg(values[a]) for a in self.lua.args]
-        return (self._script, keys, [*args, *rest])
+        return (self._script, [*keys, *more_keys], [*args, *rest])
 
 
 def _arg(value: Any) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, cast
 
 import msgspec
@@ -23,45 +24,61 @@ import msgspec
 from relaygraph.config import ThreadTTL
 from relaygraph.errors import Conflict, NotFound
 from relaygraph.keys import Keys
+from relaygraph.lua import Lua, Script
+from relaygraph.pipelining import Step
 from relaygraph.redis_client import RedisClient
-from relaygraph.runs import Runs, now_iso
+from relaygraph.runs import FRESH_THREAD_FIELDS, ForgetOutcome, Runs, now_iso
 from relaygraph.sharded import ShardedIndex
 
 STATELESS_RESULT_TTL = 600.0
 """Seconds a stateless run's record outlives its thread: a waiter whose closing
 event was lost reads the outcome there."""
 
-_CREATE = """
--- KEYS: thread ; ARGV: thread_id, now, metadata_json, if_exists, graph_id,
--- ttl_strategy, ttl_minutes, fresh ('1': an id just drawn at random, which
--- cannot exist). Replies {created} | {exists, row as HGETALL} | {conflict}; a
--- created row is the one written (the caller knows it).
-if ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then
-  if ARGV[4] == 'do_nothing' then return {'exists', redis.call('HGETALL', KEYS[1])} end
-  return {'conflict'}
+_CREATE = Lua(
+    "create_thread",
+    keys=("THREAD",),
+    args=(
+        "thread_id",
+        "now",
+        "metadata",
+        "if_exists",
+        "graph_id",
+        "ttl_strategy",
+        "ttl_minutes",
+        "fresh",
+    ),
+    variadic=True,
+    body=r"""
+-- fresh '1': an id just drawn at random, which cannot exist. The ARGV after
+-- the named ones: the run-side fields of a fresh thread (``relaygraph.runs``).
+-- Replies {outcome, row}: created (row: empty, the caller knows what it wrote)
+-- | exists (if_exists do_nothing; row as HGETALL) | conflict.
+if fresh ~= '1' and redis.call('EXISTS', THREAD) == 1 then
+  if if_exists == 'do_nothing' then return {'exists', redis.call('HGETALL', THREAD)} end
+  return {'conflict', {}}
 end
-local row = {'thread_id', ARGV[1], 'created_at', ARGV[2], 'updated_at', ARGV[2],
-  'state_updated_at', ARGV[2], 'metadata', ARGV[3], 'status', 'idle', 'values', 'null',
-  'interrupts', '{}', 'queued', '0', 'epoch', '0'}
-if ARGV[5] ~= '' then row[#row + 1] = 'graph_id'; row[#row + 1] = ARGV[5] end
-if ARGV[7] ~= '' then
-  row[#row + 1] = 'ttl_strategy'; row[#row + 1] = ARGV[6]
-  row[#row + 1] = 'ttl_minutes'; row[#row + 1] = ARGV[7]
+local row = {'thread_id', thread_id, 'created_at', now, 'updated_at', now,
+  'state_updated_at', now, 'metadata', metadata, 'status', 'idle', 'values', 'null',
+  'interrupts', '{}'}
+for i = NARGS + 1, #ARGV do row[#row + 1] = ARGV[i] end
+if graph_id ~= '' then row[#row + 1] = 'graph_id'; row[#row + 1] = graph_id end
+if ttl_minutes ~= '' then
+  row[#row + 1] = 'ttl_strategy'; row[#row + 1] = ttl_strategy
+  row[#row + 1] = 'ttl_minutes'; row[#row + 1] = ttl_minutes
 end
-redis.call('HSET', KEYS[1], unpack(row))
-return {'created'}
-"""
+redis.call('HSET', THREAD, unpack(row))
+return {'created', {}}
+""",
+)
 
-_EXPIRE = """
--- KEYS: thread ; ARGV: updated_at as the sweeper read it.
--- Deletes the record only if nothing happened since. Replies: deleted | busy | changed | gone
-local row = redis.call('HMGET', KEYS[1], 'status', 'updated_at')
-if not row[2] then return 'gone' end
-if row[1] == 'busy' then return 'busy' end
-if row[2] ~= ARGV[1] then return 'changed' end
-redis.call('DEL', KEYS[1])
-return 'deleted'
-"""
+
+class Made(StrEnum):
+    """``Threads.create``: what the script did."""
+
+    CREATED = "created"
+    EXISTS = "exists"
+    CONFLICT = "conflict"
+
 
 # What a copy takes from its source (the checkpoints are the saver's to copy).
 _COPIED = ("metadata", "graph_id", "assistant_id", "values", "interrupts", "status")
@@ -93,8 +110,7 @@ class Threads:
         self.runs = runs
         self._index = ShardedIndex(runs.trips, keys.threads_index_shards())
         self._expiry = ShardedIndex(runs.trips, keys.threads_expiry_shards())
-        self._create = redis.register_script(_CREATE)
-        self._expire = redis.register_script(_EXPIRE)
+        self._create = Script(redis, _CREATE)
 
     async def create(
         self,
@@ -112,29 +128,31 @@ class Threads:
         key = self.keys.thread(thread_id)
         graph_id = metadata.get("graph_id")
         created, meta = now_iso(), msgspec.json.encode(metadata)
-        args = [
-            thread_id,
-            created,
-            meta,
-            if_exists,
-            graph_id if isinstance(graph_id, str) else "",
-            ttl.strategy if ttl else "",
-            repr(ttl.minutes) if ttl else "",
-            "1" if fresh else "",
-        ]
+        fresh_fields = [x for kv in FRESH_THREAD_FIELDS.items() for x in kv]
         # One round trip: the script, the search index (outside the thread's
         # slot; NX keeps an existing thread's place), and the row.
         steps: list[Any] = [
-            (self._create, [key], args),
+            self._create.step(
+                fresh_fields,
+                THREAD=key,
+                thread_id=thread_id,
+                now=created,
+                metadata=meta,
+                if_exists=if_exists,
+                graph_id=graph_id if isinstance(graph_id, str) else "",
+                ttl_strategy=ttl.strategy if ttl else "",
+                ttl_minutes=repr(ttl.minutes) if ttl else "",
+                fresh=fresh,
+            ),
             ("ZADD", self.keys.threads_index(thread_id), "NX", time.time(), thread_id),
         ]
         if expires_in is not None:
             steps.append(self.expiry_step(thread_id, expires_in, only_new=True))
-        reply = (await self.runs.trips.run(steps))[0]
-        if reply[0] == b"conflict":
+        word, flat = (await self.runs.trips.run(steps))[0]
+        made = Made(word.decode())
+        if made is Made.CONFLICT:
             raise Conflict(f"Thread with ID {thread_id} already exists")
-        if reply[0] == b"exists":
-            flat = reply[1]
+        if made is Made.EXISTS:
             return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
         now = created.encode()
         row = {
@@ -146,8 +164,7 @@ class Threads:
             "status": b"idle",
             "values": b"null",
             "interrupts": b"{}",
-            "queued": b"0",
-            "epoch": b"0",
+            **{k: v.encode() for k, v in FRESH_THREAD_FIELDS.items()},
         }
         if isinstance(graph_id, str):
             row["graph_id"] = graph_id.encode()
@@ -249,29 +266,6 @@ class Threads:
         )
         await self.runs.trips.run(steps)
 
-    async def set_values(
-        self,
-        thread_id: str,
-        values: bytes,
-        status: str | None,
-        interrupts: bytes | None = None,
-        pause_checkpoint: str = "",
-    ) -> None:
-        """The thread's state after ``update_state`` (no run active)."""
-        now = now_iso()
-        mapping: dict[str, bytes | str] = {
-            "values": values,
-            "updated_at": now,
-            "state_updated_at": now,
-        }
-        if status:
-            mapping["status"] = status
-        if status == "interrupted":
-            mapping["pause_checkpoint"] = pause_checkpoint
-        if interrupts is not None:
-            mapping["interrupts"] = interrupts
-        await self.redis.hset(self.keys.thread(thread_id), mapping=mapping)  # type: ignore[arg-type]
-
     # -- listing -------------------------------------------------------------------
     async def page_ids(self, offset: int, limit: int, oldest_first: bool = False) -> list[str]:
         """Thread ids in order of creation, newest first unless ``oldest_first``."""
@@ -316,37 +310,30 @@ class Threads:
         """Delete the thread and its runs; ``keep_run``: that run's record stays
         ``keep_for`` seconds more (a stateless run's outcome, for a waiter
         whose end event was lost)."""
-        k = self.keys
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(k.thread(thread_id), *await self.runs.keys_of_thread(thread_id, keep_run))
-        if keep_run is not None:
-            pipe.expire(k.run(thread_id, keep_run), max(1, int(keep_for)))
-        pipe.zrem(k.threads_index(thread_id), thread_id)
-        pipe.zrem(k.threads_expiry(thread_id), thread_id)
-        removed = (await pipe.execute())[0]
-        if not removed:
+        outcome = await self.runs.forget(
+            thread_id, keep_run=keep_run, keep_for=keep_for, then=self._unindex(thread_id)
+        )
+        if outcome is ForgetOutcome.GONE:
             raise NotFound(f"Thread with ID {thread_id} not found")
+        if outcome is ForgetOutcome.RACED:
+            raise Conflict(f"Thread {thread_id} is taking new runs; delete it again")
+
+    def _unindex(self, thread_id: str) -> list[Step]:
+        return [
+            ("ZREM", self.keys.threads_index(thread_id), thread_id),
+            ("ZREM", self.keys.threads_expiry(thread_id), thread_id),
+        ]
 
     async def due(self, limit: int) -> list[str]:
         """Threads whose expiry the sweeper should look at now."""
         return [i.decode() for _, i in await self._expiry.due(int(time.time() * 1000), limit)]
 
-    async def expire(self, thread_id: str, seen_updated_at: bytes) -> str:
+    async def expire(self, thread_id: str, seen_updated_at: bytes) -> ForgetOutcome:
         """Delete an idle thread whose ``updated_at`` is still what the sweeper
-        read, with its runs (its checkpoints are the caller's). The outcome:
-        ``deleted``, or why not (``busy``, ``changed``, ``gone``)."""
-        run_keys = await self.runs.keys_of_thread(thread_id)
-        outcome = (
-            await self._expire(keys=[self.keys.thread(thread_id)], args=[seen_updated_at])
-        ).decode()
-        if outcome in ("deleted", "gone"):
-            pipe = self.redis.pipeline(transaction=False)
-            if outcome == "deleted":
-                pipe.delete(*run_keys)
-            pipe.zrem(self.keys.threads_index(thread_id), thread_id)
-            pipe.zrem(self.keys.threads_expiry(thread_id), thread_id)
-            await pipe.execute()
-        return str(outcome)
+        read, with its runs (its checkpoints are the caller's)."""
+        return await self.runs.forget(
+            thread_id, seen_updated_at=seen_updated_at, then=self._unindex(thread_id)
+        )
 
     async def reschedule(self, thread_id: str, minutes: float) -> None:
         await self.runs.trips.run([self.expiry_step(thread_id, minutes)])

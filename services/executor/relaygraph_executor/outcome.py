@@ -163,8 +163,7 @@ class Recorder:
     async def _webhook_base(self, req: RunRequest) -> dict[str, Any]:
         """The run as the API shows it, and when this attempt began (read
         before the outcome is written: a rollback deletes the record)."""
-        key = self.res.keys.run(req.thread_id, req.run_id)
-        raw, claimed = await self.res.redis.hmget(key, ["run", "claimed_ms"])
+        raw, claimed = await self.res.runs.fields(req.thread_id, req.run_id, "run", "claimed_ms")
         run: dict[str, Any] = msgspec.json.decode(raw) if raw else {"run_id": req.run_id}
         started = int(claimed) / 1000 if claimed else time.time()
         run["run_started_at"] = datetime.fromtimestamp(started, UTC).isoformat()

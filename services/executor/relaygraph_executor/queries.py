@@ -14,7 +14,8 @@ from langgraph.store.base import NOT_PROVIDED, BaseStore
 from langgraph.types import StateSnapshot
 
 from relaygraph.contracts import GraphQuery
-from relaygraph.errors import BadRequest, InvalidInput
+from relaygraph.errors import BadRequest, Conflict, InvalidInput
+from relaygraph.runs import SetStateOutcome, ThreadStatus
 from relaygraph.threads import Threads
 from relaygraph_executor.graph_io import interrupts_of, thread_interrupts
 from relaygraph_executor.graphs import GraphRegistry
@@ -131,14 +132,18 @@ class Queries:
         except (ValueError, KeyError, TypeError, InvalidUpdateError) as exc:  # langgraph's refusals
             raise InvalidInput(f"update_state refused: {exc}") from exc
         state = await graph.aget_state({"configurable": {"thread_id": q.thread_id}})
-        status = "interrupted" if (state.next or interrupts_of(state)) else "idle"
-        await self.threads.set_values(
+        paused = bool(state.next or interrupts_of(state))
+        outcome = await self.threads.runs.set_state(
             q.thread_id,
             dumps(state.values),
-            status,
+            ThreadStatus.INTERRUPTED if paused else ThreadStatus.IDLE,
             dumps(thread_interrupts(state)),
             pause_checkpoint=state.config["configurable"].get("checkpoint_id", ""),
         )
+        if outcome is SetStateOutcome.BUSY:
+            # A run took the thread between the gateway's check and this
+            # write: its checkpoint is written, the run's end sets the state.
+            raise Conflict(f"Thread {q.thread_id} got a run while its state was updated")
         return dumps({"checkpoint": _checkpoint(new_config), "state": state_json(state)})
 
     async def _store(self, op: str, body: dict[str, Any]) -> bytes:

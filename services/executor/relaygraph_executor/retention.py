@@ -16,6 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from relaygraph.config import ThreadTTL
 from relaygraph.crons import Crons
+from relaygraph.runs import ForgetOutcome
 from relaygraph.store import RedisStore
 from relaygraph.threads import TTL_FIELDS, Threads, ttl_of
 from relaygraph_executor.graph_io import INFRA_ERRORS
@@ -92,10 +93,10 @@ async def _sweep_one(
         await threads.reschedule(thread_id, minutes)
         return False
     outcome = await threads.expire(thread_id, row["updated_at"])
-    if outcome == "deleted":
+    if outcome is ForgetOutcome.FORGOTTEN:
         await Crons(threads.redis, threads.keys).delete_of_thread(thread_id)
         await saver.adelete_thread(thread_id)
         return True
-    if outcome in ("busy", "changed"):
+    if outcome in (ForgetOutcome.BUSY, ForgetOutcome.CHANGED, ForgetOutcome.RACED):
         await threads.reschedule(thread_id, minutes)
     return False

@@ -45,7 +45,15 @@ from relaygraph.errors import (
 from relaygraph.owners import Owners
 from relaygraph.pipelining import Step
 from relaygraph.resumes import ResumePlan
-from relaygraph.runs import Cancelled, CancelOutcome, Created, Decision, Runs
+from relaygraph.runs import (
+    CancelAction,
+    Cancelled,
+    CancelOutcome,
+    Created,
+    Decision,
+    Runs,
+    Strategy,
+)
 from relaygraph.settings import GatewaySettings
 from relaygraph.store import store_for
 from relaygraph.subjects import Subjects, is_token
@@ -281,7 +289,7 @@ class Gateway(GraphQueries):
             run_id=run_id,
             run_json=msgspec.json.encode(run),
             request=request,
-            strategy=body.multitask_strategy,
+            strategy=Strategy(body.multitask_strategy),
             create_thread=temporary or body.if_not_exists == "create",
             graph_id=graph_id,
             assistant_id=assistant_id,
@@ -343,7 +351,7 @@ class Gateway(GraphQueries):
         return run_from_row(await self.runs.get(thread_id, run_id))
 
     async def cancel(self, thread_id: str, run_id: str, action: str = "interrupt") -> Cancelled:
-        action = "rollback" if action == "rollback" else "interrupt"
+        action = CancelAction.ROLLBACK if action == "rollback" else CancelAction.INTERRUPT
         res = await self.runs.cancel(thread_id, run_id, action)
         if res.outcome is CancelOutcome.FLAGGED:
             await self.nc.publish(

@@ -1,10 +1,15 @@
 """A run's life: its transitions (:class:`Runs`), what each decided
 (:mod:`relaygraph.runs.outcomes`), and the index of runs that must still end
 (:class:`WatchIndex`). Nothing else writes a run's record, a thread's queue,
-a lease or an interrupt event's outbox."""
+a lease, an interrupt event's outbox, or the fields of a thread record a run's
+decisions read (status, pause, interrupts, active run); ``tests/unit/
+test_run_keys_owned.py`` holds the rest of the code to that."""
 
-from relaygraph.runs.lifecycle import Runs, now_iso, now_ms
+from relaygraph.runs._thread_scripts import FRESH_THREAD_FIELDS
+from relaygraph.runs.clock import now_iso, now_ms
+from relaygraph.runs.lifecycle import Runs
 from relaygraph.runs.outcomes import (
+    CancelAction,
     Cancelled,
     CancelOutcome,
     Claim,
@@ -14,16 +19,21 @@ from relaygraph.runs.outcomes import (
     Due,
     Finished,
     FinishOutcome,
+    ForgetOutcome,
     NextRun,
     ReleaseOutcome,
     RenewOutcome,
     RunStatus,
+    SetStateOutcome,
+    Strategy,
     SweepOutcome,
     ThreadStatus,
 )
 from relaygraph.runs.watch import WatchIndex
 
 __all__ = [
+    "FRESH_THREAD_FIELDS",
+    "CancelAction",
     "CancelOutcome",
     "Cancelled",
     "Claim",
@@ -33,11 +43,14 @@ __all__ = [
     "Due",
     "FinishOutcome",
     "Finished",
+    "ForgetOutcome",
     "NextRun",
     "ReleaseOutcome",
     "RenewOutcome",
     "RunStatus",
     "Runs",
+    "SetStateOutcome",
+    "Strategy",
     "SweepOutcome",
     "ThreadStatus",
     "WatchIndex",

@@ -188,19 +188,19 @@ CLAIM = Lua(
 -- (a cancel came first: record it, run nothing) | exhausted (too many
 -- attempts) | held (another live attempt) | done (status in detail) | gone |
 -- not_active (not the thread's active run, or a delayed run not yet sent).
--- Once claimed, ``latest``: the thread's latest root checkpoint as the
+-- Always six items. Once claimed, ``latest``: the thread's latest root checkpoint as the
 -- checkpointer's ``get`` returns it (the attempt's first read); ``watch_ms``:
 -- when the sweeper looks at the run at the latest ('' unknown), for the caller
--- to bring that forward to the lease's end.
+-- to bring that forward to the lease's end. Not claimed: false and ''.
 local st, due, lease_until, attempt, cancel, watch = unpack(redis.call('HMGET', RUN,
   'status', 'due_ms', 'lease_until', 'attempt', 'cancel', 'watch_ms'))
-if not st then return {'gone', '0', '0', ''} end
-if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st} end
+if not st then return {'gone', '0', '0', '', false, ''} end
+if st ~= 'pending' and st ~= 'running' then return {'done', '0', '0', st, false, ''} end
 local active, cur = unpack(redis.call('HMGET', THREAD, 'active_run', 'epoch'))
-if active ~= run_id then return {'not_active', '0', '0', ''} end
-if tonumber(due or '0') > tonumber(now_ms) then return {'not_active', '0', '0', ''} end
+if active ~= run_id then return {'not_active', '0', '0', '', false, ''} end
+if tonumber(due or '0') > tonumber(now_ms) then return {'not_active', '0', '0', '', false, ''} end
 if st == 'running' and tonumber(lease_until or '0') > tonumber(now_ms) then
-  return {'held', '0', '0', ''}
+  return {'held', '0', '0', '', false, ''}
 end
 local epoch = tonumber(cur or redis.call('GET', EPOCH) or '0') + 1
 attempt = tonumber(attempt or '0') + 1

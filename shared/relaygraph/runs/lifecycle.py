@@ -11,7 +11,11 @@ interrupt event (``docs/architecture.md`` draws the states).
 - **cancel** (gateway): a queued or never-claimed run ends at once; a claimed
   one is flagged for its executor.
 - **sweep** (every executor): runs whose lease or dispatch grace ran out are
-  sent again; interrupt events never published are published.
+  sent again; delayed runs whose time came are sent; interrupt events never
+  published are published.
+- **set_state** (executor, after ``update_state``) and **forget** (gateway:
+  a thread deleted; executor: a thread expired) are the thread's own
+  (``records``).
 
 Every transition is one Lua script on one thread's keys (``_scripts``); the
 watch index (``watch``) is updated in the same round trip, before it.
@@ -20,19 +24,20 @@ watch index (``watch``) is updated in the same round trip, before it.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import msgspec
 
-from relaygraph.errors import BadRequest, Conflict, NotFound
 from relaygraph.keys import Keys
 from relaygraph.lua import Script
 from relaygraph.pipelining import Direct, RoundTrips, Step
 from relaygraph.redis_client import RedisClient
 from relaygraph.resumes import ResumePlan
 from relaygraph.runs import _scripts as lua
+from relaygraph.runs import records
+from relaygraph.runs.clock import now_iso, now_ms
 from relaygraph.runs.outcomes import (
+    CancelAction,
     Cancelled,
     CancelOutcome,
     Claim,
@@ -47,24 +52,19 @@ from relaygraph.runs.outcomes import (
     ReleaseOutcome,
     RenewOutcome,
     RunStatus,
+    Strategy,
     SweepOutcome,
     ThreadStatus,
 )
+from relaygraph.runs.records import RunRecords
+from relaygraph.runs.refusals import refused
 from relaygraph.runs.watch import WatchIndex
 
 SWEEP_BATCH = 100
 """Watched runs one sweep takes (a full batch: the sweeper goes on at once)."""
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-class Runs:
+class Runs(RunRecords):
     def __init__(
         self,
         redis: RedisClient,
@@ -87,7 +87,7 @@ class Runs:
         self.owner_timeout = owner_timeout
         self.record_ttl = int(record_ttl)
         self.watching = WatchIndex(redis, keys, self.trips)
-        self._scripts = {s.name: Script(redis, s) for s in lua.ALL}
+        self._scripts = {s.name: Script(redis, s) for s in (*lua.ALL, *records.SCRIPTS)}
 
     def _thread_keys(self, thread_id: str) -> dict[str, str]:
         k = self.keys
@@ -123,7 +123,7 @@ class Runs:
         run_id: str,
         run_json: bytes,
         request: bytes,
-        strategy: str,
+        strategy: Strategy,
         create_thread: bool,
         graph_id: str,
         assistant_id: str,
@@ -183,7 +183,7 @@ class Runs:
             if decision is Decision.DUPLICATE:
                 return Created(decision, detail)
             return Created(decision, run_id, detail, extra)
-        raise _refused(Refusal(word), thread_id, detail, extra)
+        raise refused(Refusal(word), thread_id, detail, extra)
 
     # -- an attempt ----------------------------------------------------------------
     async def claim(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
@@ -203,19 +203,13 @@ class Runs:
                 max_attempts=self.max_attempts,
             ),
         ]
-        outcome, epoch, attempt, detail, *rest = (await self.trips.run(steps))[0]
-        latest, watch = rest if rest else (None, b"")
-        if rest and (not watch or int(watch) > now + self.lease_ms):
+        word, epoch, attempt, detail, latest, watch = (await self.trips.run(steps))[0]
+        outcome = ClaimOutcome(word.decode())
+        if outcome.claimed and (not watch or int(watch) > now + self.lease_ms):
             # The sweeper would look later than the lease ends: bring it forward,
             # so a crash of this attempt is seen as soon as its lease runs out.
             await self.watching.watch(thread_id, run_id, now + self.lease_ms)
-        return Claim(
-            ClaimOutcome(outcome.decode()),
-            int(epoch),
-            int(attempt),
-            detail.decode(),
-            latest,
-        )
+        return Claim(outcome, int(epoch), int(attempt), detail.decode(), latest)
 
     async def renew(self, thread_id: str, run_id: str, epoch: int) -> tuple[RenewOutcome, str]:
         """The lease goes on while the epoch is ours; and the cancel action
@@ -300,7 +294,7 @@ class Runs:
         return NextRun(run_id, request)
 
     # -- cancel --------------------------------------------------------------------
-    async def cancel(self, thread_id: str, run_id: str, action: str) -> Cancelled:
+    async def cancel(self, thread_id: str, run_id: str, action: CancelAction) -> Cancelled:
         step = self._step(
             "cancel",
             thread_id,
@@ -340,91 +334,3 @@ class Runs:
             out.append(Due(thread_id, run_id, outcome, request if carries else None, int(until)))
         await self.trips.run(keep)
         return out
-
-    # -- records ---------------------------------------------------------------------
-    async def get(self, thread_id: str, run_id: str) -> dict[str, bytes]:
-        raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.keys.run(thread_id, run_id)))
-        if not raw:
-            raise NotFound(f"Run {run_id} not found")
-        return {k.decode(): v for k, v in raw.items()}
-
-    async def page(self, thread_id: str, offset: int, limit: int) -> list[dict[str, bytes]]:
-        """The thread's runs, newest first."""
-        ids = await self.redis.zrevrange(
-            self.keys.thread_runs(thread_id), offset, offset + limit - 1
-        )
-        if not ids:
-            return []
-        pipe = self.redis.pipeline(transaction=False)
-        for rid in ids:
-            pipe.hgetall(self.keys.run(thread_id, rid.decode()))
-        rows = await pipe.execute()
-        expired = [cast(bytes, rid) for rid, row in zip(ids, rows, strict=True) if not row]
-        if expired:  # their records ran out (RELAYGRAPH_RUN_RECORD_TTL)
-            await self.redis.zrem(self.keys.thread_runs(thread_id), *expired)
-        return [{k.decode(): v for k, v in row.items()} for row in rows if row]
-
-    async def queued(self, thread_id: str) -> list[str]:
-        """The runs waiting behind the thread's active run, in order."""
-        ids = await self.redis.lrange(self.keys.thread_queue(thread_id), 0, -1)
-        return [i.decode() for i in ids]
-
-    async def count(self, thread_id: str) -> int:
-        """How many runs the thread's list holds."""
-        return int(await self.redis.zcard(self.keys.thread_runs(thread_id)))
-
-    async def delete(self, thread_id: str, run_id: str) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(self.keys.run(thread_id, run_id))
-        pipe.zrem(self.keys.thread_runs(thread_id), run_id)
-        await pipe.execute()
-
-    async def keys_of_thread(self, thread_id: str, keep_run: str | None = None) -> list[str]:
-        """Every key a thread's runs live in (for deleting the thread), but
-        ``keep_run``'s record."""
-        k = self.keys
-        run_ids = [r.decode() for r in await self.redis.zrange(k.thread_runs(thread_id), 0, -1)]
-        return [
-            k.thread_queue(thread_id),
-            k.thread_queued(thread_id),
-            k.thread_runs(thread_id),
-            k.thread_resumes(thread_id),
-            k.thread_epoch(thread_id),
-            *[k.run(thread_id, r) for r in run_ids if r != keep_run],
-        ]
-
-
-def _refused(refusal: Refusal, thread_id: str, detail: str, extra: str) -> Exception:
-    """The 4xx a refusal of ``create`` means."""
-    if refusal is Refusal.NOT_FOUND:
-        return NotFound(f"Thread with ID {thread_id} not found")
-    if refusal is Refusal.NOT_INTERRUPTED:
-        if detail == "busy":
-            return Conflict(f"Thread {thread_id} is busy; resume it once its run pauses")
-        return BadRequest(f"Thread {thread_id} is {detail}, not interrupted: nothing to resume")
-    if refusal is Refusal.UNKNOWN_IDS:
-        return BadRequest(
-            f"interrupt id(s) {msgspec.json.decode(detail)} are not pending on thread "
-            f"{thread_id}; pending: {msgspec.json.decode(extra)}"
-        )
-    if refusal is Refusal.OTHER_PAUSE:
-        return Conflict(
-            f"Thread {thread_id} is paused at checkpoint {detail or '(none)'}, not at the "
-            "checkpoint this resume names: answer the newer interrupt event"
-        )
-    if refusal is Refusal.UNNAMED:
-        return BadRequest(
-            f"Thread {thread_id} was resumed before: a plain resume over NATS could be a "
-            "retry meant for an earlier pause. Name the pause: send the event's "
-            "`interrupt_id` or `checkpoint_id` with the value"
-        )
-    if refusal is Refusal.MANY_PENDING:
-        pending = msgspec.json.decode(detail)
-        return BadRequest(
-            f"{len(pending)} interrupts are pending on thread {thread_id}: resume with a map "
-            f"{{interrupt_id: value}} naming each of {pending}"
-        )
-    return Conflict(
-        f"Thread {thread_id} is busy with run {detail}; "
-        "multitask_strategy 'reject' refuses a second run"
-    )

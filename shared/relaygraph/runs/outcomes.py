@@ -29,6 +29,23 @@ class ThreadStatus(StrEnum):
     ERROR = "error"
 
 
+class Strategy(StrEnum):
+    """``create``: what a new run does to a thread that has an active run
+    (LangGraph's ``multitask_strategy``)."""
+
+    REJECT = "reject"
+    INTERRUPT = "interrupt"
+    ROLLBACK = "rollback"
+    ENQUEUE = "enqueue"
+
+
+class CancelAction(StrEnum):
+    """``cancel``: a claimed run stops and keeps its checkpoints, or they go too."""
+
+    INTERRUPT = "interrupt"
+    ROLLBACK = "rollback"
+
+
 class Decision(StrEnum):
     """``create``: what happens to the new run."""
 
@@ -111,6 +128,28 @@ class SweepOutcome(StrEnum):
     DUE = "due"
     """A delayed run's time came: send it."""
     PUBLISH = "publish"
+
+
+class SetStateOutcome(StrEnum):
+    """``set_state``: the thread's state after ``update_state``."""
+
+    SET = "set"
+    BUSY = "busy"
+    """A run took the thread meanwhile: its end writes the state."""
+    GONE = "gone"
+
+
+class ForgetOutcome(StrEnum):
+    """``forget``: a thread deleted with its runs."""
+
+    FORGOTTEN = "forgotten"
+    GONE = "gone"
+    BUSY = "busy"
+    """(an expiry) A run is on the thread."""
+    CHANGED = "changed"
+    """(an expiry) The thread was updated since the sweeper read it."""
+    RACED = "raced"
+    """A run was created while its runs were read: read again."""
 
 
 @dataclass(frozen=True, slots=True)
