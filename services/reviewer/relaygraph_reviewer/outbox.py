@@ -25,21 +25,27 @@ from redis.asyncio.client import Pipeline
 
 from relaygraph.contracts import InterruptEvent
 from relaygraph.keys import Keys
+from relaygraph.lua import Lua, Script
+from relaygraph.pipelining import Direct
 from relaygraph.redis_client import RedisClient
 
 log = logging.getLogger("relaygraph.reviewer.webhook")
 
 _RETRYABLE_STATUS = {408, 425, 429}
 
-_TAKE = """
--- KEYS: due ; ARGV: now, lease_seconds, limit
+_TAKE = Lua(
+    "take_deliveries",
+    keys=("DUE",),
+    args=("now", "lease_seconds", "limit"),
+    body=r"""
 -- The deliveries due now, each leased (pushed later) to this taker.
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local ids = redis.call('ZRANGEBYSCORE', DUE, '-inf', now, 'LIMIT', 0, tonumber(limit))
 for _, id in ipairs(ids) do
-  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), id)
+  redis.call('ZADD', DUE, tonumber(now) + tonumber(lease_seconds), id)
 end
 return ids
-"""
+""",
+)
 
 
 class Delivery(msgspec.Struct, kw_only=True):
@@ -78,7 +84,7 @@ class WebhookOutbox:
         self._redis = redis
         self._entries = keys.reviewer_webhook(durable)
         self._due = keys.reviewer_webhook_due(durable)
-        self._take = redis.register_script(_TAKE)
+        self._take = Script(redis, _TAKE)
         self._client = client
         self.url = url
         self._backoff = backoff
@@ -122,7 +128,8 @@ class WebhookOutbox:
         self._stopping = False
         while not self._stopping:
             try:
-                ids = await self._take(keys=[self._due], args=[time.time(), 60, 16])
+                take = self._take.step(DUE=self._due, now=time.time(), lease_seconds=60, limit=16)
+                (ids,) = await Direct(self._redis).run([take])
             except Exception as exc:  # Redis away: try again next round
                 log.warning("webhook deliveries cannot be read from Redis: %s", exc)
                 ids = []
