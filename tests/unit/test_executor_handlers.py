@@ -16,12 +16,23 @@ import pytest
 from faststream.nats import NatsBroker, TestNatsBroker
 from faststream.nats.message import NatsMessage
 from faststream.nats.testing import PatchedMessage
+from nats.errors import NoServersError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from relaygraph.contracts import OwnerReply, RunRequest, decode, encode
 from relaygraph.keys import Keys
 from relaygraph.settings import ExecutorSettings, NatsSettings, RedisSettings, RunSettings
 from relaygraph.subjects import Subjects
-from relaygraph_executor.decisions import Attempt, Settle, after_attempt, undecodable
+from relaygraph_executor.decisions import (
+    FAULTS_BEFORE_DEAD_LETTER,
+    MAX_BACKOFF,
+    Attempt,
+    Failure,
+    Settle,
+    after_attempt,
+    failure_of,
+    undecodable,
+)
 from relaygraph_executor.resources import Resources, Settings
 from relaygraph_executor.worker import Executor
 
@@ -36,6 +47,37 @@ def test_what_becomes_of_a_request() -> None:
     assert [v.delay for v in failed] == [1.0, 2.0, 4.0, 30.0]
     poison = undecodable(ValueError("not JSON"))
     assert poison.settle is Settle.DEAD_LETTER and poison.reason == "not JSON"
+    assert poison.kind == "undecodable"
+
+
+@pytest.mark.parametrize(
+    ("error", "failure"),
+    [
+        (RedisConnectionError("Connection refused"), Failure.UNAVAILABLE),
+        (NoServersError(), Failure.UNAVAILABLE),
+        (ConnectionResetError(), Failure.UNAVAILABLE),
+        (asyncio.CancelledError(), Failure.STOPPING),
+        (KeyError("a bug"), Failure.FAULT),
+    ],
+)
+def test_a_failed_attempt_is_judged_by_its_errors_kind(
+    error: BaseException, failure: Failure
+) -> None:
+    """A server away is waited out however long; a stopping executor hands
+    the request back at once; the executor's own fault repeated on one
+    request sends it to the dead-letter stream."""
+    assert failure_of(error) is failure
+    last = FAULTS_BEFORE_DEAD_LETTER
+    early, late = after_attempt(error, 1), after_attempt(error, last)
+    if failure is Failure.STOPPING:
+        assert early.settle is late.settle is Settle.REDELIVER
+    elif failure is Failure.UNAVAILABLE:
+        assert early.settle is late.settle is Settle.RETRY_LATER
+        assert (early.delay, late.delay) == (1.0, MAX_BACKOFF)
+    else:
+        assert early.settle is Settle.RETRY_LATER and early.delay == 1.0
+        assert late.settle is Settle.DEAD_LETTER and late.kind == "failing"
+        assert "a bug" in late.reason
 
 
 @dataclass

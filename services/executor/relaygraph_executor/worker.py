@@ -41,7 +41,14 @@ from relaygraph.contracts import (
     encode,
 )
 from relaygraph.errors import RelaygraphError
-from relaygraph_executor.decisions import Attempt, Settle, Verdict, after_attempt, undecodable
+from relaygraph_executor.decisions import (
+    Attempt,
+    Settle,
+    Verdict,
+    after_attempt,
+    failure_of,
+    undecodable,
+)
 from relaygraph_executor.liveness import FailureLog, Liveness, heartbeat
 from relaygraph_executor.queries import Queries
 from relaygraph_executor.resources import Resources
@@ -97,7 +104,6 @@ class Executor:
         try:
             req = decode(msg.body, RunRequest)
         except msgspec.DecodeError as exc:
-            log.error("poison run request sent to the dead-letter stream: %s", exc)
             await self.settle(msg, undecodable(exc))
             return
         await self.slots.acquire()
@@ -161,14 +167,13 @@ class Executor:
             if result is Attempt.STALE:
                 metrics.LEASES_LOST.inc()
             log.debug("run %s: %s", req.run_id, result)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as stopped:
             if msg is not None:
-                with contextlib.suppress(Exception):
-                    await msg.nack()
+                await self.settle(msg, after_attempt(stopped, delivered(msg)))
             raise
         except Exception as exc:
             log.exception(
-                "run %s: this attempt failed in the executor; it will be retried", req.run_id
+                "run %s: this attempt failed in the executor (%s)", req.run_id, failure_of(exc)
             )
             result = exc
         finally:
@@ -192,8 +197,9 @@ class Executor:
             elif verdict.settle is Settle.RETRY_LATER:
                 await msg.nack(delay=verdict.delay)
             else:
+                log.error("run request sent to the dead-letter stream: %s", verdict.reason)
                 await self.res.js.publish(
-                    self.res.subjects.dead_letter("undecodable"),
+                    self.res.subjects.dead_letter(verdict.kind),
                     msg.body,
                     headers={"Relaygraph-Reason": verdict.reason},
                 )
