@@ -51,8 +51,8 @@ _CREATE = Lua(
     body=r"""
 -- fresh '1': an id just drawn at random, which cannot exist. The ARGV after
 -- the named ones: the run-side fields of a fresh thread (``relaygraph.runs``).
--- Replies {outcome, row}: created (row: empty, the caller knows what it wrote)
--- | exists (if_exists do_nothing; row as HGETALL) | conflict.
+-- Replies {outcome, row as HGETALL}: created | exists (if_exists do_nothing)
+-- | conflict (no row).
 if fresh ~= '1' and redis.call('EXISTS', THREAD) == 1 then
   if if_exists == 'do_nothing' then return {'exists', redis.call('HGETALL', THREAD)} end
   return {'conflict', {}}
@@ -67,7 +67,7 @@ if ttl_minutes ~= '' then
   row[#row + 1] = 'ttl_minutes'; row[#row + 1] = ttl_minutes
 end
 redis.call('HSET', THREAD, unpack(row))
-return {'created', {}}
+return {'created', redis.call('HGETALL', THREAD)}
 """,
 )
 
@@ -127,7 +127,6 @@ class Threads:
         was just drawn at random (uuid4), so nobody else can hold it."""
         key = self.keys.thread(thread_id)
         graph_id = metadata.get("graph_id")
-        created, meta = now_iso(), msgspec.json.encode(metadata)
         fresh_fields = [x for kv in FRESH_THREAD_FIELDS.items() for x in kv]
         # One round trip: the script, the search index (outside the thread's
         # slot; NX keeps an existing thread's place), and the row.
@@ -136,8 +135,8 @@ class Threads:
                 fresh_fields,
                 THREAD=key,
                 thread_id=thread_id,
-                now=created,
-                metadata=meta,
+                now=now_iso(),
+                metadata=msgspec.json.encode(metadata),
                 if_exists=if_exists,
                 graph_id=graph_id if isinstance(graph_id, str) else "",
                 ttl_strategy=ttl.strategy if ttl else "",
@@ -149,31 +148,9 @@ class Threads:
         if expires_in is not None:
             steps.append(self.expiry_step(thread_id, expires_in, only_new=True))
         word, flat = (await self.runs.trips.run(steps))[0]
-        made = Made(word.decode())
-        if made is Made.CONFLICT:
+        if Made(word.decode()) is Made.CONFLICT:
             raise Conflict(f"Thread with ID {thread_id} already exists")
-        if made is Made.EXISTS:
-            return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
-        now = created.encode()
-        row = {
-            "thread_id": thread_id.encode(),
-            "created_at": now,
-            "updated_at": now,
-            "state_updated_at": now,
-            "metadata": meta,
-            "status": b"idle",
-            "values": b"null",
-            "interrupts": b"{}",
-            **{k: v.encode() for k, v in FRESH_THREAD_FIELDS.items()},
-        }
-        if isinstance(graph_id, str):
-            row["graph_id"] = graph_id.encode()
-        if ttl is not None:
-            row |= {
-                "ttl_strategy": ttl.strategy.encode(),
-                "ttl_minutes": repr(ttl.minutes).encode(),
-            }
-        return row
+        return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
 
     def expiry_step(self, thread_id: str, minutes: float, only_new: bool = False) -> Any:
         due = int((time.time() + minutes * 60) * 1000)

@@ -160,30 +160,21 @@ class Runs(RunRecords):
                 now=now_iso(),
                 now_ms=now,
                 score=time.time(),
-                resume_ids=msgspec.json.encode(list(resume.ids) if resume else []),
                 create_thread=create_thread,
                 thread_metadata=msgspec.json.encode(thread_metadata or {}),
                 graph_id=graph_id,
                 assistant_id=assistant_id,
                 lease_until=now + self.grace_ms,
                 watch_ms=first_look,
-                resume_mode=str(resume.mode) if resume else "",
-                resume_checkpoint=resume.checkpoint_id if resume else "",
                 due_ms="" if due_ms is None else due_ms,
                 fresh_id=fresh_id,
+                **_resume_args(resume),
             ),
         ]
         if create_thread and resume is None:  # the search index (outside the slot)
             steps.append(("ZADD", self.keys.threads_index(thread_id), "NX", time.time(), thread_id))
         steps += then or []
-        reply = (await self.trips.run(steps))[1]
-        word, detail, extra = (x.decode() for x in reply)
-        if word in Decision._value2member_map_:
-            decision = Decision(word)
-            if decision is Decision.DUPLICATE:
-                return Created(decision, detail)
-            return Created(decision, run_id, detail, extra)
-        raise refused(Refusal(word), thread_id, detail, extra)
+        return _created((await self.trips.run(steps))[1], thread_id, run_id)
 
     # -- an attempt ----------------------------------------------------------------
     async def claim(self, thread_id: str, run_id: str, executor_id: str) -> Claim:
@@ -334,3 +325,23 @@ class Runs(RunRecords):
             out.append(Due(thread_id, run_id, outcome, request if carries else None, int(until)))
         await self.trips.run(keep)
         return out
+
+
+def _resume_args(resume: ResumePlan | None) -> dict[str, Any]:
+    """What ``create`` tells its script of the pause a resume answers."""
+    return {
+        "resume_ids": msgspec.json.encode(list(resume.ids) if resume else []),
+        "resume_mode": str(resume.mode) if resume else "",
+        "resume_checkpoint": resume.checkpoint_id if resume else "",
+    }
+
+
+def _created(reply: list[bytes], thread_id: str, run_id: str) -> Created:
+    """``create``'s decision, or the 4xx its refusal means."""
+    word, detail, extra = (x.decode() for x in reply)
+    if word in Decision._value2member_map_:
+        decision = Decision(word)
+        if decision is Decision.DUPLICATE:
+            return Created(decision, detail)
+        return Created(decision, run_id, detail, extra)
+    raise refused(Refusal(word), thread_id, detail, extra)
