@@ -85,29 +85,34 @@ async def _sharded_indexes(redis: RedisClient, keys: Keys) -> int:
     return moved
 
 
-_EPOCH_INTO_THREAD = """
--- KEYS: the old epoch key, the thread's record. The higher epoch wins; a
--- thread that is gone gets no record back.
-local old = redis.call('GET', KEYS[1])
-if old and redis.call('EXISTS', KEYS[2]) == 1 then
-  local cur = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')
-  if tonumber(old) > cur then redis.call('HSET', KEYS[2], 'epoch', old) end
+_EPOCH_INTO_THREAD = Lua(
+    "epoch_into_thread",
+    keys=("EPOCH", "THREAD"),
+    args=(),
+    body=r"""
+-- The higher epoch wins; a thread that is gone gets no record back.
+local old = redis.call('GET', EPOCH)
+if old and redis.call('EXISTS', THREAD) == 1 then
+  local cur = tonumber(redis.call('HGET', THREAD, 'epoch') or '0')
+  if tonumber(old) > cur then redis.call('HSET', THREAD, 'epoch', old) end
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', EPOCH)
 return 1
-"""
+""",
+)
 
 
 async def _epoch_in_thread(redis: RedisClient, keys: Keys) -> int:
     """v4: a thread's fencing epoch is the ``epoch`` field of its record, not
     a key of its own (a claim then writes one key less, a finish reads one
     less)."""
-    script = redis.register_script(_EPOCH_INTO_THREAD)
+    script = Script(redis, _EPOCH_INTO_THREAD)
+    trips = Direct(redis)
     moved = 0
     async for raw in redis.scan_iter(match=f"{keys.prefix}:thread:*:epoch", count=500):
         name = raw.decode()
         thread_id = name[len(f"{keys.prefix}:thread:{{") : -len("}:epoch")]
-        await script(keys=[name, keys.thread(thread_id)])
+        await trips.run([script.step(EPOCH=name, THREAD=keys.thread(thread_id))])
         moved += 1
     return moved
 
