@@ -98,7 +98,7 @@ class Crons:
         return _shown(row[0], row[1]) if row[0] else None
 
     async def all(self) -> list[dict[str, Any]]:
-        ids = await self.redis.zrange(self.keys.crons_index, 0, -1)
+        ids = cast(list[bytes], await self.redis.zrange(self.keys.crons_index, 0, -1))
         if not ids:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -151,7 +151,7 @@ class Crons:
         """Every cron of a deleted thread goes with it (as in the reference)."""
         ids = await self.redis.smembers(self.keys.crons_of_thread(thread_id))
         for cron_id in ids:
-            await self.delete(cron_id.decode())
+            await self.delete(cast(bytes, cron_id).decode())
         await self.redis.delete(self.keys.crons_of_thread(thread_id))
 
     async def delete_of_assistant(self, assistant_id: str) -> None:
@@ -196,8 +196,9 @@ class Crons:
     async def stalled(self, now: int, limit: int, until: int) -> list[tuple[str, int]]:
         """Claimed ticks whose gateway did not record their run by the
         deadline: each is retaken (until ``until``) by one caller, to fire again."""
-        rows = await self.redis.zrangebyscore(
-            self.keys.crons_fires, "-inf", now, start=0, num=limit
+        rows = cast(
+            list[bytes],
+            await self.redis.zrangebyscore(self.keys.crons_fires, "-inf", now, start=0, num=limit),
         )
         out = []
         for row in rows:

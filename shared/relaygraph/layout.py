@@ -44,7 +44,7 @@ async def _queued_requests(redis: RedisClient, keys: Keys) -> int:
         queue_key = raw.decode()
         thread_id = queue_key.split("{", 1)[1].rsplit("}", 1)[0]
         for run_id in await redis.lrange(queue_key, 0, -1):
-            rid = run_id.decode()
+            rid = cast(bytes, run_id).decode()
             request = await redis.hget(keys.run(thread_id, rid), "request")
             if request is not None:
                 changed += await redis.hsetnx(keys.thread_queued(thread_id), rid, request)

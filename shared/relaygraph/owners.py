@@ -3,6 +3,8 @@ lives: each executor refreshes a liveness key with a TTL while it runs."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from relaygraph.keys import Keys
 from relaygraph.redis_client import RedisClient
 
@@ -23,4 +25,4 @@ class Owners:
 
     async def of_thread(self, thread_id: str) -> str | None:
         owner = await self.redis.hget(self.keys.thread(thread_id), "owner")
-        return owner.decode() if owner else None
+        return cast(bytes, owner).decode() if owner else None

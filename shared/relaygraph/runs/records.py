@@ -40,8 +40,11 @@ class RunRecords:
 
     async def page(self, thread_id: str, offset: int, limit: int) -> list[dict[str, bytes]]:
         """The thread's runs, newest first."""
-        ids = await self.redis.zrevrange(
-            self.keys.thread_runs(thread_id), offset, offset + limit - 1
+        ids = cast(
+            list[bytes],
+            await self.redis.zrevrange(
+                self.keys.thread_runs(thread_id), offset, offset + limit - 1
+            ),
         )
         if not ids:
             return []
@@ -49,7 +52,7 @@ class RunRecords:
         for rid in ids:
             pipe.hgetall(self.keys.run(thread_id, rid.decode()))
         rows = await pipe.execute()
-        expired = [cast(bytes, rid) for rid, row in zip(ids, rows, strict=True) if not row]
+        expired = [rid for rid, row in zip(ids, rows, strict=True) if not row]
         if expired:  # their records ran out (RELAYGRAPH_RUN_RECORD_TTL)
             await self.redis.zrem(self.keys.thread_runs(thread_id), *expired)
         return [{k.decode(): v for k, v in row.items()} for row in rows if row]
@@ -57,7 +60,7 @@ class RunRecords:
     async def queued(self, thread_id: str) -> list[str]:
         """The runs waiting behind the thread's active run, in order."""
         ids = await self.redis.lrange(self.keys.thread_queue(thread_id), 0, -1)
-        return [i.decode() for i in ids]
+        return [cast(bytes, i).decode() for i in ids]
 
     async def count(self, thread_id: str) -> int:
         """How many runs the thread's list holds."""
@@ -110,7 +113,8 @@ class RunRecords:
         changed."""
         k = self.keys
         for _ in range(FORGET_TRIES):
-            run_ids = [r.decode() for r in await self.redis.zrange(k.thread_runs(thread_id), 0, -1)]
+            listed = cast(list[bytes], await self.redis.zrange(k.thread_runs(thread_id), 0, -1))
+            run_ids = [r.decode() for r in listed]
             kept = [keep_run] if keep_run in run_ids else []
             records = [k.run(thread_id, r) for r in kept + [r for r in run_ids if r != keep_run]]
             step = self._scripts["forget"].step(
