@@ -1,8 +1,9 @@
 """The gateway process: the LangGraph Server HTTP API, and the NATS resume
-entry point for reviewers that speak only NATS.
+entry point for reviewers that speak only NATS (``resume_handler``).
 
 It never imports user graph code: it reads langgraph.json for the graph names,
-and asks executors, by NATS request/reply, whatever needs the graph.
+and asks executors, by NATS request/reply, whatever needs the graph. Its
+resources open and close in one lifespan (``resources``).
 """
 
 from __future__ import annotations
@@ -11,44 +12,27 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
-import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from faststream.nats import NatsMessage
 from langgraph.store.base import InvalidNamespaceError
-from langgraph_sdk import Auth
 from nats.errors import Error as NatsError
 from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.applications import Starlette
 from starlette.responses import Response
 
-from relaygraph import layout, metrics, resumes, tracing
-from relaygraph.auth import Authenticator, AuthFailed, load_auth, nats_access
-from relaygraph.broker import ensure_streams, make_broker
-from relaygraph.checkpoint import AsyncRedisSaver
-from relaygraph.config import Config, apply_config_env, load_config
-from relaygraph.contracts import (
-    ErrorBody,
-    ErrorReply,
-    ResumeReply,
-    ResumeRequest,
-    decode,
-    encode,
-)
-from relaygraph.errors import NotFound, RelaygraphError
-from relaygraph.owners import Owners
-from relaygraph.pipelining import AutoPipeline
+from relaygraph import metrics, tracing
+from relaygraph.auth import Authenticator, load_auth
+from relaygraph.config import Config, HttpConfig, apply_config_env, load_config
+from relaygraph.errors import RelaygraphError
 from relaygraph.process import release_memory
 from relaygraph.redis_client import REDIS_UNAVAILABLE
 from relaygraph.settings import GatewaySettings, NatsSettings, RedisSettings, RunSettings
-from relaygraph.subjects import Subjects
-from relaygraph.threads import Threads
-from relaygraph.tracing import SpanKind
 from relaygraph_gateway import (
     api_assistants,
     api_crons,
@@ -59,7 +43,6 @@ from relaygraph_gateway import (
     api_threads,
 )
 from relaygraph_gateway.authn import Guard
-from relaygraph_gateway.authz import Hidden
 from relaygraph_gateway.core import Gateway
 from relaygraph_gateway.cron_scheduler import schedule_forever
 from relaygraph_gateway.fast import FastRoutes
@@ -71,55 +54,12 @@ from relaygraph_gateway.http_layer import (
     with_custom_lifespan,
 )
 from relaygraph_gateway.limits import BodyLimit, Rate, RateLimiter
-from relaygraph_gateway.models import CommandBody, RunCreate
 from relaygraph_gateway.observe import Observed
 from relaygraph_gateway.render import JSON
+from relaygraph_gateway.resources import NAME, Settings, open_resources
+from relaygraph_gateway.resume_handler import ResumeHandler
 
 log = logging.getLogger("relaygraph.gateway")
-
-
-async def resume_over_nats(
-    gateway: Gateway,
-    thread_id: str,
-    body: bytes,
-    headers: dict[str, str] | None = None,
-    auth: Auth | None = None,
-) -> bytes:
-    """``relaygraph.resume.<thread_id>``: resume the thread's pending
-    interrupt(s). With custom auth, the request's NATS headers (an
-    ``Authorization`` one) are authenticated as an HTTP request's would be,
-    and the resume is authorised as ``threads:create_run``; a refusal is a
-    ``forbidden`` error."""
-    try:
-        access = await nats_access(auth, thread_id, headers or {})
-        req = decode(body, ResumeRequest)
-        thread = await gateway.threads.get(thread_id)
-        assistant = thread.get("assistant_id")
-        if assistant is None:
-            raise NotFound(f"Thread {thread_id} has never run a graph")
-        metadata = {"reviewer": req.reviewer} if req.reviewer else {}
-        plan = resumes.over_nats(req.resume, req.interrupt_id, req.checkpoint_id)
-        run, _, _ = await gateway.create_run(
-            thread_id,
-            RunCreate(
-                assistant_id=assistant.decode(),
-                command=CommandBody(resume=plan.value),
-                metadata=metadata,
-            ),
-            resume=plan,
-            access=access,
-        )
-        return encode(ResumeReply(run_id=run["run_id"], thread_id=thread_id, status=run["status"]))
-    except msgspec.DecodeError as exc:
-        err = ErrorBody(code="invalid_input", message=f"bad resume request: {exc}")
-    except (AuthFailed, Hidden) as exc:
-        err = ErrorBody(code="forbidden", message=exc.message)
-    except RelaygraphError as exc:
-        err = ErrorBody(code=exc.code, message=exc.message)
-    except Exception as exc:
-        log.exception("resume of thread %s failed", thread_id)
-        err = ErrorBody(code="internal", message=f"{type(exc).__name__}: {exc}")
-    return encode(ErrorReply(error=err))
 
 
 def create_app(
@@ -129,18 +69,30 @@ def create_app(
     redis: RedisSettings | None = None,
     settings: GatewaySettings | None = None,
 ) -> FastAPI:
-    settings = settings or GatewaySettings()
-    rate = Rate.parse(settings.rate_limit) if settings.rate_limit else None
+    everything = Settings(
+        gateway=settings or GatewaySettings(),
+        runs=RunSettings(),
+        nats=nats or NatsSettings(),
+        redis=redis or RedisSettings(),
+    )
+    limit = everything.gateway.rate_limit
+    rate = Rate.parse(limit) if limit else None
     cfg = config if isinstance(config, Config) else load_config(config or "langgraph.json")
     http = cfg.http
-    lifespan: Any = functools.partial(
-        _lifespan, cfg, settings, rate, nats or NatsSettings(), redis or RedisSettings()
-    )
     custom = load_custom_app(http.app, cfg.root, cfg.dependencies) if http.app else None
+    lifespan: Any = functools.partial(_lifespan, cfg, everything, rate)
     if custom is not None:
         lifespan = with_custom_lifespan(lifespan, custom)
+    app = _fastapi(http, lifespan)
+    _include_routers(app, http.disabled)
+    _add_middleware(app, cfg, everything.gateway, custom)
+    _add_error_handlers(app)
+    return app
+
+
+def _fastapi(http: HttpConfig, lifespan: Any) -> FastAPI:
     meta = "meta" not in http.disabled
-    app = FastAPI(
+    return FastAPI(
         title="relaygraph",
         version="0.1.0",
         lifespan=lifespan,
@@ -151,6 +103,10 @@ def create_app(
         # Our own span per request (``observe``) covers the fast routes too.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+
+
+def _include_routers(app: FastAPI, disabled: Collection[str]) -> None:
+    """The API's routes, but for the groups langgraph.json disables."""
     app.include_router(api_meta.ok_router)
     groups = {
         "assistants": [api_assistants.router],
@@ -160,14 +116,19 @@ def create_app(
         "meta": [api_meta.router, api_docs.router],
     }
     for group, routers in groups.items():
-        if group not in http.disabled:
+        if group not in disabled:
             for router in routers:
                 app.include_router(router)
-    # Each middleware added wraps the ones before it. Outermost, the metrics
-    # and the trace see every request; then CORS (a preflight needs no key; a
-    # 401 still carries CORS headers), the body limit, authentication and
-    # the rate limit, the custom app's routes, and the fast routes.
-    app.add_middleware(FastRoutes, errors=error_response, disabled=http.disabled)
+
+
+def _add_middleware(
+    app: FastAPI, cfg: Config, settings: GatewaySettings, custom: Starlette | None
+) -> None:
+    """Each middleware added wraps the ones before it. Outermost, the metrics
+    and the trace see every request; then CORS (a preflight needs no key; a
+    401 still carries CORS headers), the body limit, authentication and the
+    rate limit, the custom app's routes, and the fast routes."""
+    app.add_middleware(FastRoutes, errors=error_response, disabled=cfg.http.disabled)
     if custom is not None:
         merge_openapi(app, custom)
         app.add_middleware(CustomRoutes, custom=custom)
@@ -181,9 +142,11 @@ def create_app(
         public=public if cfg.auth is not None and not cfg.auth.custom_routes else lambda s: False,
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(CORSMiddleware, **cors_options(http))
+    app.add_middleware(CORSMiddleware, **cors_options(cfg.http))
     app.add_middleware(Observed)
 
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RelaygraphError)
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
@@ -204,78 +167,41 @@ def create_app(
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
         return JSON({"detail": _validation_detail(exc)}, 422)
 
-    return app
-
 
 @contextlib.asynccontextmanager
 async def _lifespan(
-    cfg: Config,
-    settings: GatewaySettings,
-    rate: Rate | None,
-    nats: NatsSettings,
-    redis: RedisSettings,
-    app: FastAPI,
+    cfg: Config, settings: Settings, rate: Rate | None, app: FastAPI
 ) -> AsyncIterator[None]:
-    """Redis, NATS and the streams, then the :class:`Gateway` the routes use
-    (``app.state.gateway``) and the NATS resume subscriber."""
-    subjects, keys = Subjects(nats.prefix), redis.keys()
+    """The gateway's resources (``resources``), then the :class:`Gateway` the
+    routes use (``app.state.gateway``), the NATS resume subscriber and the
+    cron scheduler."""
     tracing.setup("relaygraph-gateway")
-    broker = make_broker(nats, name="relaygraph-gateway")
-    async with redis.connect("relaygraph-gateway") as rds:
-        await redis.check(rds)
-        with contextlib.suppress(RedisConnectionError):  # Redis away: the executors do it
-            await layout.setup(rds, keys)
-        await broker.connect()
-        try:
-            js = broker.connection.jetstream()
-            await ensure_streams(js, subjects, nats)
-            trips = AutoPipeline(rds)  # one pipeline for every request of the gateway
-            runs = RunSettings().lifecycle(rds, keys, trips)
-            gateway = Gateway(
-                runs=runs,
-                threads=Threads(rds, keys, runs),
-                owners=Owners(rds, keys),
-                config=cfg,
-                saver=AsyncRedisSaver(rds, key_prefix=redis.key_prefix, pipeline=trips),
-                nc=broker.connection,
-                js=js,
-                subjects=subjects,
-                settings=settings,
-            )
-            app.state.gateway = gateway
-            if rate is not None:
-                app.state.rate_limiter = RateLimiter(rds, trips, keys.prefix, rate)
-            with contextlib.suppress(RedisConnectionError):  # made on first use otherwise
-                await gateway.assistants.ensure_system()
-
-            @broker.subscriber(subjects.resume_all, queue=subjects.gateways_queue_group)
-            async def on_resume(msg: NatsMessage) -> bytes:
-                thread_id = msg.raw_message.subject.rsplit(".", 1)[-1]
-                headers = msg.raw_message.headers or {}
-                with tracing.span(
-                    "nats resume", headers=headers, kind=SpanKind.SERVER, thread_id=thread_id
-                ):
-                    return await resume_over_nats(
-                        gateway, thread_id, msg.body, headers, app.state.auth
-                    )
-
-            await broker.start()
-            crons = asyncio.create_task(
-                schedule_forever(gateway, settings.cron_interval, settings.cron_fire_grace)
-            )
+    async with open_resources(cfg, settings) as res:
+        gateway = Gateway(res, cfg, settings.gateway)
+        app.state.gateway = gateway
+        if rate is not None:
+            app.state.rate_limiter = RateLimiter(res.redis, res.trips, res.keys.prefix, rate)
+        with contextlib.suppress(RedisConnectionError):  # made on first use otherwise
+            await gateway.assistants.ensure_system()
+        res.broker.include_router(ResumeHandler(gateway, app.state.auth).router())
+        await res.broker.start()
+        async with _firing_crons(gateway, settings.gateway):
             release_memory()
             log.info("gateway serving graphs %s", ", ".join(cfg.graphs))
-            try:
-                yield
-            finally:
-                crons.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await crons
-        finally:
-            try:
-                await broker.stop()
-            except Exception as exc:  # NATS already gone: nothing left to flush
-                log.warning("closing the NATS connection: %s", exc)
+            yield
+
+
+@contextlib.asynccontextmanager
+async def _firing_crons(gateway: Gateway, settings: GatewaySettings) -> AsyncIterator[None]:
+    crons = asyncio.create_task(
+        schedule_forever(gateway, settings.cron_interval, settings.cron_fire_grace)
+    )
+    try:
+        yield
+    finally:
+        crons.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await crons
 
 
 def error_response(scope: Any, exc: Exception) -> Response | None:
@@ -317,7 +243,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 
 async def _check_redis(redis: RedisSettings) -> None:
-    async with redis.connect("relaygraph-gateway") as rds:
+    async with redis.connect(NAME) as rds:
         await redis.check(rds)
 
 

@@ -20,11 +20,9 @@ from typing import Any
 import msgspec
 from fastapi import Request
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError
-from nats.js import JetStreamContext
 
 from relaygraph import metrics, resumes, tracing
 from relaygraph.catalog import Catalog, CatalogCache
@@ -37,12 +35,10 @@ from relaygraph.contracts import (
     encode,
 )
 from relaygraph.crons import Crons
-from relaygraph.dispatch import Dispatcher
 from relaygraph.errors import (
     InvalidInput,
     NotFound,
 )
-from relaygraph.owners import Owners
 from relaygraph.pipelining import Step
 from relaygraph.resumes import ResumePlan
 from relaygraph.runs import (
@@ -51,13 +47,11 @@ from relaygraph.runs import (
     CancelOutcome,
     Created,
     Decision,
-    Runs,
     Strategy,
 )
 from relaygraph.settings import GatewaySettings
-from relaygraph.store import store_for
-from relaygraph.subjects import Subjects, is_token
-from relaygraph.threads import Paused, Threads
+from relaygraph.subjects import is_token
+from relaygraph.threads import Paused
 from relaygraph.webhooks import check_url
 from relaygraph_gateway.assistant_rules import canonical_id, for_run
 from relaygraph_gateway.assistants import Assistants
@@ -66,6 +60,7 @@ from relaygraph_gateway.bulk_cancel import clear_queue_for
 from relaygraph_gateway.follow import Follower
 from relaygraph_gateway.graph_queries import GraphQueries
 from relaygraph_gateway.models import RunCreate
+from relaygraph_gateway.resources import Resources
 from relaygraph_gateway.run_request import (
     NewRun,
     StartTime,
@@ -110,33 +105,21 @@ def seconds_since(iso: str) -> float:
 
 
 class Gateway(GraphQueries):
-    def __init__(
-        self,
-        *,
-        runs: Runs,
-        threads: Threads,
-        owners: Owners,
-        config: Config,
-        saver: BaseCheckpointSaver[Any],
-        nc: Client,
-        js: JetStreamContext,
-        subjects: Subjects,
-        settings: GatewaySettings,
-    ) -> None:
+    def __init__(self, res: Resources, config: Config, settings: GatewaySettings) -> None:
         self.config = config
-        self.runs = runs
-        self.threads = threads
-        self.saver = saver
-        self.nc = nc
-        self.js = js
-        self.subjects = subjects
         self.settings = settings
-        self.dispatcher = Dispatcher(nc, js, owners, subjects, runs.owner_timeout)
-        self.catalog = CatalogCache(Catalog(runs.redis, runs.keys))
-        self.follower = Follower(runs, threads, js, subjects)
-        self.assistants = Assistants(runs.redis, runs.keys, runs.trips, config)
-        self.store = store_for(config, runs.redis, runs.keys, runs.trips, embed=False)
-        self.crons = Crons(runs.redis, runs.keys)
+        self.runs = res.runs
+        self.threads = res.threads
+        self.saver: BaseCheckpointSaver[Any] = res.saver
+        self.store = res.store
+        self.nc = res.nc
+        self.js = res.js
+        self.subjects = res.subjects
+        self.dispatcher = res.dispatcher
+        self.catalog = CatalogCache(Catalog(res.redis, res.keys))
+        self.follower = Follower(res.runs, res.threads, res.js, res.subjects)
+        self.assistants = Assistants(res.redis, res.keys, res.trips, config)
+        self.crons = Crons(res.redis, res.keys)
 
     # -- assistants ----------------------------------------------------------
     def check_graph(self, graph_id: str) -> None:
