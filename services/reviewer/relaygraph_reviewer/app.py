@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import nats.errors
 import uvicorn
+from fastapi import FastAPI
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from langgraph_sdk import Auth
@@ -131,30 +132,49 @@ async def open_reviewer(
             authorization=settings.resume_authorization,
         )
         _subscribe(broker, reviewer, settings.durable)
-        await broker.connect()
-        stack.push_async_callback(_stop_broker, broker)
-        await ensure_stream(
-            broker.connection.jetstream(),
-            interrupts_stream_config(
-                subjects, nats_settings.replicas, nats_settings.stream_max_bytes
-            ),
-        )
-        async with asyncio.TaskGroup() as tasks:
-            delivering = tasks.create_task(webhook.run()) if webhook else None
-            looking = tasks.create_task(reviewer.look_forever())
-            await broker.start()
+        await _connect(stack, broker, nats_settings, subjects)
+        async with _running(broker, reviewer, webhook):
             log.info(
                 "reviewer %s: consuming %s (stream %s), %d rule(s), webhook %s",
                 *(settings.durable, subjects.interrupts_all, subjects.interrupts_stream),
                 *(len(rules.rules), settings.webhook_url or "off"),
             )
-            try:
-                yield reviewer
-            finally:
-                looking.cancel()
-                if delivering is not None and webhook is not None:
-                    webhook.stop()
-                    delivering.cancel()
+            yield reviewer
+
+
+async def _connect(
+    stack: contextlib.AsyncExitStack,
+    broker: NatsBroker,
+    nats_settings: NatsSettings,
+    subjects: Subjects,
+) -> None:
+    """Connect the broker (drained when ``stack`` closes) and make sure the
+    interrupts stream is there."""
+    await broker.connect()
+    stack.push_async_callback(_stop_broker, broker)
+    await ensure_stream(
+        broker.connection.jetstream(),
+        interrupts_stream_config(subjects, nats_settings.replicas, nats_settings.stream_max_bytes),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    broker: NatsBroker, reviewer: Reviewer, webhook: WebhookOutbox | None
+) -> AsyncIterator[None]:
+    """While the block runs: the webhook's deliveries, the deadline looks and
+    the consumer."""
+    async with asyncio.TaskGroup() as tasks:
+        delivering = tasks.create_task(webhook.run()) if webhook else None
+        looking = tasks.create_task(reviewer.look_forever())
+        await broker.start()
+        try:
+            yield
+        finally:
+            looking.cancel()
+            if delivering is not None and webhook is not None:
+                webhook.stop()
+                delivering.cancel()
 
 
 def _subscribe(broker: NatsBroker, reviewer: Reviewer, durable: str) -> None:
@@ -229,11 +249,7 @@ async def serve(
     redis_settings = redis_settings or RedisSettings()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    if handle_signals and threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
+    handled = _stop_on_signals(loop, stop) if handle_signals else []
     sock = _bind(settings.host, settings.port)
     try:
         async with open_reviewer(
@@ -252,24 +268,43 @@ async def serve(
                 api_url=settings.api_url,
                 named_keys=named_keys(settings.api_keys),
             )
-            config = uvicorn.Config(
-                app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5
-            )
-            server = _Server(config)
-
-            async def stop_server() -> None:
-                await stop.wait()
-                server.should_exit = True
-
-            async with asyncio.TaskGroup() as tasks:
-                watcher = tasks.create_task(stop_server())
-                log.info("reviewer inbox on http://%s:%d/", settings.host, settings.port)
-                await server.serve(sockets=[sock])
-                watcher.cancel()
+            await _serve_app(app, sock, stop, settings)
     finally:
         sock.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
+
+
+def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[signal.Signals]:
+    """SIGTERM and SIGINT set ``stop`` (only the main thread may handle
+    signals): the signals handled, to be let go of after."""
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    handled = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+        handled.append(sig)
+    return handled
+
+
+async def _serve_app(
+    app: FastAPI, sock: socket.socket, stop: asyncio.Event, settings: ReviewerSettings
+) -> None:
+    """Serve ``app`` on ``sock`` until ``stop`` is set."""
+    config = uvicorn.Config(
+        app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5
+    )
+    server = _Server(config)
+
+    async def stop_server() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    async with asyncio.TaskGroup() as tasks:
+        watcher = tasks.create_task(stop_server())
+        log.info("reviewer inbox on http://%s:%d/", settings.host, settings.port)
+        await server.serve(sockets=[sock])
+        watcher.cancel()
 
 
 def run(config_path: str | None = None, port: int | None = None) -> None:

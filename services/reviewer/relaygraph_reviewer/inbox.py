@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from redis.exceptions import WatchError
@@ -65,6 +65,14 @@ class Recorded(enum.Enum):
 _pending_decoder = msgspec.json.Decoder(PendingItem)
 _answered_decoder = msgspec.json.Decoder(AnsweredItem)
 _encoder = msgspec.json.Encoder()
+T = TypeVar("T")
+
+
+async def _pending_row(source: Any, pending: str, thread_id: str) -> PendingItem | None:
+    """The thread's pending row in the hash ``pending``, read through ``source``
+    (the client, or a pipeline that watches it)."""
+    raw = await source.hget(pending, thread_id)
+    return _pending_decoder.decode(raw) if raw else None
 
 
 class Inbox:
@@ -78,6 +86,20 @@ class Inbox:
         self._looks = keys.reviewer_looks(durable)
         self._thread = keys.thread
         self._audit = keys.reviewer_audit(durable)
+
+    async def _transact(self, step: Callable[[Any], Awaitable[T]], *watched: str) -> T:
+        """An optimistic transaction: ``step`` is given a pipeline that watches
+        ``watched``; it reads, then queues its writes after ``multi()`` and
+        executes them, or returns (or raises) without writing. Whenever a
+        watched key changed meanwhile (WatchError), ``step`` runs again from
+        the start, for as long as it takes."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(*watched)
+                    return await step(pipe)
+                except WatchError:
+                    continue
 
     async def record(
         self,
@@ -96,34 +118,28 @@ class Inbox:
             deadline_ms=due[0] if due else None,
             on_timeout=due[1] if due else None,
         )
-        async with self._redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(self._seen, self._pending)
-                    if await pipe.zscore(self._seen, msg_id) is not None:
-                        await pipe.reset()  # type: ignore[no-untyped-call]
-                        return Recorded.DUPLICATE
-                    raw = await pipe.hget(self._pending, event.thread_id)
-                    current = _pending_decoder.decode(raw) if raw else None
-                    stale = current is not None and is_newer(
-                        current.event.created_at, event.created_at
-                    )
-                    now = time.time()
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.zadd(self._seen, {msg_id: now})
-                    pipe.zremrangebyscore(self._seen, "-inf", now - SEEN_HORIZON)
-                    if not stale:
-                        pipe.hset(self._pending, event.thread_id, _encoder.encode(item))
-                        if item.deadline_ms is not None:
-                            pipe.zadd(self._looks, {event.thread_id: item.deadline_ms})
-                        else:
-                            pipe.zrem(self._looks, event.thread_id)
-                        if also is not None:
-                            also(pipe)
-                    await pipe.execute()
-                    return Recorded.STALE if stale else Recorded.NEW
-                except WatchError:
-                    continue
+
+        async def put(pipe: Any) -> Recorded:
+            if await pipe.zscore(self._seen, msg_id) is not None:
+                return Recorded.DUPLICATE
+            current = await _pending_row(pipe, self._pending, event.thread_id)
+            stale = current is not None and is_newer(current.event.created_at, event.created_at)
+            now = time.time()
+            pipe.multi()
+            pipe.zadd(self._seen, {msg_id: now})
+            pipe.zremrangebyscore(self._seen, "-inf", now - SEEN_HORIZON)
+            if not stale:
+                pipe.hset(self._pending, event.thread_id, _encoder.encode(item))
+                if item.deadline_ms is not None:
+                    pipe.zadd(self._looks, {event.thread_id: item.deadline_ms})
+                else:
+                    pipe.zrem(self._looks, event.thread_id)
+                if also is not None:
+                    also(pipe)
+            await pipe.execute()
+            return Recorded.STALE if stale else Recorded.NEW
+
+        return await self._transact(put, self._seen, self._pending)
 
     async def pending(self) -> list[PendingItem]:
         """Pending interrupts, oldest first."""
@@ -136,8 +152,7 @@ class Inbox:
         return int(await self._redis.hlen(self._pending))
 
     async def get(self, thread_id: str) -> PendingItem | None:
-        raw = await self._redis.hget(self._pending, thread_id)
-        return _pending_decoder.decode(raw) if raw else None
+        return await _pending_row(self._redis, self._pending, thread_id)
 
     async def recent(self, limit: int = 50) -> list[AnsweredItem]:
         """Answered interrupts, newest first."""
@@ -214,27 +229,22 @@ class Inbox:
         inbox was taken for it meanwhile (that one records itself).
         """
         thread_id = answer.event.thread_id
-        async with self._redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(self._pending)
-                    raw = await pipe.hget(self._pending, thread_id)
-                    current = _pending_decoder.decode(raw) if raw else None
-                    mine = current is not None and current.msg_id == answer.msg_id
-                    if unless_claimed and (not mine or (current and current.claim)):
-                        await pipe.reset()  # type: ignore[no-untyped-call]
-                        return
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    if current is not None and current.msg_id == answer.msg_id:
-                        pipe.hdel(self._pending, thread_id)
-                        pipe.zrem(self._looks, thread_id)
-                    pipe.lpush(self._recent, _encoder.encode(answer))
-                    pipe.ltrim(self._recent, 0, RECENT_CAP - 1)
-                    pipe.xadd(self._audit, audit_fields(answer), maxlen=AUDIT_CAP, approximate=True)
-                    await pipe.execute()
-                    return
-                except WatchError:
-                    continue
+
+        async def move(pipe: Any) -> None:
+            current = await _pending_row(pipe, self._pending, thread_id)
+            mine = current is not None and current.msg_id == answer.msg_id
+            if unless_claimed and (not mine or (current and current.claim)):
+                return
+            pipe.multi()
+            if current is not None and current.msg_id == answer.msg_id:
+                pipe.hdel(self._pending, thread_id)
+                pipe.zrem(self._looks, thread_id)
+            pipe.lpush(self._recent, _encoder.encode(answer))
+            pipe.ltrim(self._recent, 0, RECENT_CAP - 1)
+            pipe.xadd(self._audit, audit_fields(answer), maxlen=AUDIT_CAP, approximate=True)
+            await pipe.execute()
+
+        await self._transact(move, self._pending)
 
     async def failed(
         self, thread_id: str, msg_id: str, error: ErrorBody, retry_ms: int | None = None
@@ -242,28 +252,23 @@ class Inbox:
         """A resume failed: note it on the pending row (if it is still that
         interrupt) and let go of its claim, so it can be answered again; a row
         with a deadline is looked at again at ``retry_ms`` (or its deadline)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(self._pending)
-                    raw = await pipe.hget(self._pending, thread_id)
-                    current = _pending_decoder.decode(raw) if raw else None
-                    if current is None or current.msg_id != msg_id:
-                        await pipe.reset()  # type: ignore[no-untyped-call]
-                        return
-                    current.last_error = error
-                    current.claim = None
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(self._pending, thread_id, _encoder.encode(current))
-                    if current.deadline_ms is not None:
-                        look = max(current.deadline_ms, retry_ms or 0)
-                        pipe.zadd(self._looks, {thread_id: look})
-                    else:
-                        pipe.zrem(self._looks, thread_id)
-                    await pipe.execute()
-                    return
-                except WatchError:
-                    continue
+
+        async def note(pipe: Any) -> None:
+            current = await _pending_row(pipe, self._pending, thread_id)
+            if current is None or current.msg_id != msg_id:
+                return
+            current.last_error = error
+            current.claim = None
+            pipe.multi()
+            pipe.hset(self._pending, thread_id, _encoder.encode(current))
+            if current.deadline_ms is not None:
+                look = max(current.deadline_ms, retry_ms or 0)
+                pipe.zadd(self._looks, {thread_id: look})
+            else:
+                pipe.zrem(self._looks, thread_id)
+            await pipe.execute()
+
+        await self._transact(note, self._pending)
 
     async def claim(
         self, thread_id: str, msg_id: str, by: str, resume: Any, recheck_ms: int
@@ -272,34 +277,29 @@ class Inbox:
         row as claimed. Conflict when another answer was taken first, or a
         newer interrupt replaced it; NotFound when nothing is pending. Until
         the answer is confirmed, the row is looked at again at ``recheck_ms``."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(self._pending)
-                    raw = await pipe.hget(self._pending, thread_id)
-                    current = _pending_decoder.decode(raw) if raw else None
-                    if current is None:
-                        await pipe.reset()  # type: ignore[no-untyped-call]
-                        raise NotFound(f"no pending interrupt for thread {thread_id}")
-                    taken = current.claim
-                    if current.msg_id != msg_id or taken is not None:
-                        await pipe.reset()  # type: ignore[no-untyped-call]
-                        raise Conflict(
-                            f"thread {thread_id}: this interrupt was already answered by "
-                            f"{taken.by} at {taken.at}"
-                            if taken is not None and current.msg_id == msg_id
-                            else f"thread {thread_id} has a newer interrupt than the one "
-                            "answered: reload and answer that one"
-                        )
-                    now = time.time()
-                    current.claim = Claim(by=by, resume=resume, at=now_iso(), at_ms=int(now * 1000))
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(self._pending, thread_id, _encoder.encode(current))
-                    pipe.zadd(self._looks, {thread_id: recheck_ms})
-                    await pipe.execute()
-                    return current
-                except WatchError:
-                    continue
+
+        async def take(pipe: Any) -> PendingItem:
+            current = await _pending_row(pipe, self._pending, thread_id)
+            if current is None:
+                raise NotFound(f"no pending interrupt for thread {thread_id}")
+            taken = current.claim
+            if current.msg_id != msg_id or taken is not None:
+                raise Conflict(
+                    f"thread {thread_id}: this interrupt was already answered by "
+                    f"{taken.by} at {taken.at}"
+                    if taken is not None and current.msg_id == msg_id
+                    else f"thread {thread_id} has a newer interrupt than the one "
+                    "answered: reload and answer that one"
+                )
+            now = time.time()
+            current.claim = Claim(by=by, resume=resume, at=now_iso(), at_ms=int(now * 1000))
+            pipe.multi()
+            pipe.hset(self._pending, thread_id, _encoder.encode(current))
+            pipe.zadd(self._looks, {thread_id: recheck_ms})
+            await pipe.execute()
+            return current
+
+        return await self._transact(take, self._pending)
 
     async def due(self, now_ms: int, limit: int = 100) -> list[str]:
         """Threads whose pending interrupt is to be looked at by now."""
