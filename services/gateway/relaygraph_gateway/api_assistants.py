@@ -16,7 +16,7 @@ from starlette.types import Scope
 
 from relaygraph.contracts import GraphQuery
 from relaygraph.errors import Conflict, InvalidInput, NotFound
-from relaygraph_gateway import guards
+from relaygraph_gateway import guards, thread_deletion
 from relaygraph_gateway.assistant_rules import (
     canonical_id,
     only,
@@ -235,7 +235,7 @@ async def delete_assistant(
         raise NotFound(gone)
     await g.crons.delete_of_assistant(aid)
     if delete_threads:
-        await g.delete_threads_of(aid)
+        await thread_deletion.delete_threads_of(g, aid)
     return Response(status_code=204)
 
 

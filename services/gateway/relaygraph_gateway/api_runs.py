@@ -24,10 +24,11 @@ from relaygraph.contracts import END_EVENT, RunStatus
 from relaygraph.errors import Conflict, InvalidInput, NotFound
 from relaygraph_gateway import bulk_cancel, guards
 from relaygraph_gateway.authz import access_of
-from relaygraph_gateway.core import Gateway, check_id, gw, run_from_row
+from relaygraph_gateway.core import Gateway, check_id, gw
 from relaygraph_gateway.follow import TERMINAL
 from relaygraph_gateway.models import MAX_OFFSET, RunCreate, RunsCancel
 from relaygraph_gateway.render import JSON, run_locations
+from relaygraph_gateway.run_request import run_from_row
 from relaygraph_gateway.thread_stream import hidden_stream
 
 router = APIRouter(tags=["runs"])

@@ -16,7 +16,7 @@ from starlette.types import Scope
 from relaygraph.contracts import GraphQuery, StateUpdated
 from relaygraph.errors import BadRequest, Conflict, InvalidInput, NotFound
 from relaygraph.threads import TTL, ttl_of
-from relaygraph_gateway import guards, thread_search
+from relaygraph_gateway import guards, thread_deletion, thread_search
 from relaygraph_gateway.authz import access_of
 from relaygraph_gateway.core import Gateway, check_id, gw
 from relaygraph_gateway.models import (
@@ -123,7 +123,7 @@ async def patch_thread(
 async def delete_thread(thread_id: str, request: Request) -> Response:
     g = gw(request)
     await guards.thread(request.scope, g, check_id("thread_id", thread_id), "delete")
-    await g.delete_thread(thread_id)
+    await thread_deletion.delete_thread(g, thread_id)
     return Response(status_code=204)
 
 
@@ -159,7 +159,7 @@ async def prune_threads(body: ThreadPrune, request: Request) -> Response:
     for thread_id in ids:
         try:
             if body.strategy == "delete":
-                await g.delete_thread(thread_id)
+                await thread_deletion.delete_thread(g, thread_id)
             else:
                 await g.threads.get(thread_id)
                 await g.saver.aprune([thread_id], strategy="keep_latest")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import logging
 import time
 import uuid
@@ -62,22 +61,17 @@ from relaygraph_gateway.graph_queries import GraphQueries
 from relaygraph_gateway.models import RunCreate
 from relaygraph_gateway.resources import Resources
 from relaygraph_gateway.run_request import (
+    Draft,
     NewRun,
     StartTime,
     check_run_body,
     is_resume,
+    run_from_row,
     run_object,
     run_request,
 )
 
 log = logging.getLogger("relaygraph.gateway")
-
-
-def run_from_row(row: dict[str, bytes]) -> dict[str, Any]:
-    run: dict[str, Any] = msgspec.json.decode(row["run"])
-    run["status"] = row["status"].decode()
-    run["updated_at"] = row["updated_at"].decode()
-    return run
 
 
 def check_id(kind: str, value: str) -> str:
@@ -95,6 +89,16 @@ def gw(request: Request) -> Gateway:
 
 async def _nothing() -> tuple[dict[str, Any], Paused | None]:
     return {}, None
+
+
+def count_created(created: Created, resuming: bool, transport: str, paused: Paused | None) -> None:
+    """A new run for the metrics; a resume also by ``transport`` (``http`` or
+    ``nats``) and, when it answered a pause, how long that pause waited."""
+    metrics.RUNS_CREATED.labels(created.decision.value).inc()
+    if resuming:
+        metrics.RESUMES.labels(transport, created.decision.value).inc()
+        if paused is not None and created.decision is not Decision.DUPLICATE:
+            metrics.INTERRUPT_WAIT.observe(seconds_since(paused.created_at))
 
 
 def seconds_since(iso: str) -> float:
@@ -169,33 +173,6 @@ class Gateway(GraphQueries):
         if body.webhook:
             await check_url(body.webhook, self.config.webhooks)
 
-    async def delete_threads_of(self, assistant_id: str) -> None:
-        """Delete every thread whose metadata names this assistant."""
-        doomed = []
-        async for rows in self.threads.pages(("metadata", "assistant_id")):
-            doomed += [
-                row["thread_id"].decode()
-                for row in rows
-                if msgspec.json.decode(row.get("metadata") or b"{}").get("assistant_id")
-                == assistant_id
-                or row.get("assistant_id", b"").decode() == assistant_id
-            ]
-        for thread_id in doomed:
-            with contextlib.suppress(NotFound):  # deleted meanwhile
-                await self.delete_thread(thread_id)
-
-    async def delete_thread(self, thread_id: str) -> None:
-        """The thread, its runs (an active one cancelled first), its crons and
-        its checkpoints."""
-        row = await self.threads.get(thread_id)
-        if row.get("status") == b"busy":
-            active = row.get("active_run", b"").decode()
-            if active:
-                await self.cancel(thread_id, active)
-        await self.threads.delete(thread_id)
-        await self.crons.delete_of_thread(thread_id)
-        await self.saver.adelete_thread(thread_id)
-
     # -- runs ----------------------------------------------------------------
     async def create_run(
         self,
@@ -222,6 +199,25 @@ class Gateway(GraphQueries):
         check_run_body(body)
         temporary = thread_id is None
         thread_id = check_id("thread_id", thread_id or new_thread_id or str(uuid.uuid4()))
+        fresh_id = run_id is None  # drawn here at random: no record can hold it yet
+        draft = await self._draft(body, thread_id, run_id or str(uuid.uuid4()), temporary, access)
+        resuming = is_resume(body)
+        plan = None
+        if resuming and body.command:
+            plan = resume or resumes.over_http(body.command.resume)
+        created = await self._record(draft, plan, then, fresh_id)
+        count_created(created, resuming, "nats" if resume is not None else "http", draft.paused)
+        if created.decision is Decision.DUPLICATE:
+            return await self.run_json(thread_id, created.run_id), created, None
+        sub = await self._send(draft, created, follow)
+        draft.run["status"] = "pending"
+        return draft.run, created, sub
+
+    async def _draft(
+        self, body: RunCreate, thread_id: str, run_id: str, temporary: bool, access: Access | None
+    ) -> Draft:
+        """The run as it is to be recorded: its assistant and thread read,
+        the caller's ``access`` checked and stamped, its payload checked."""
         resuming = is_resume(body)
         # Both in one round trip: they go out in the same pipeline.
         assistant, (thread_metadata, paused) = await asyncio.gather(
@@ -229,22 +225,10 @@ class Gateway(GraphQueries):
             self.threads.paused(thread_id, resuming) if not temporary else _nothing(),
         )
         graph_id, assistant_id = assistant["graph_id"], assistant["assistant_id"]
-        fresh_id = run_id is None  # drawn here at random: no record can hold it yet
-        run_id = run_id or str(uuid.uuid4())
         new_thread_metadata = {"graph_id": graph_id, "assistant_id": assistant_id}
         if access is not None:
-            exists = (
-                access.on
-                and not temporary
-                and await self.threads.rows([thread_id], ("created_at",))
-            )
-            body = await authorize_run(
-                access,
-                body,
-                thread_id=None if temporary else thread_id,
-                run_id=run_id,
-                thread=thread_metadata if exists else None,
-                assistant=assistant,
+            body = await self._authorize(
+                access, body, thread_id, run_id, temporary, thread_metadata, assistant
             )
             if access.on:
                 new_thread_metadata |= body.metadata or {}
@@ -258,7 +242,6 @@ class Gateway(GraphQueries):
             created_at=due.iso,  # the reference's: when the run may start
             temporary=temporary,
         )
-        run_id = new.run_id
         merged = for_run(assistant, body.config, body.context, body.metadata, thread_metadata)
         req = run_request(new, body, *merged)
         if tracing.enabled():
@@ -266,51 +249,80 @@ class Gateway(GraphQueries):
             trace = tracing.resume_span(traced, thread_id) if resuming else tracing.traceparent()
             req = msgspec.structs.replace(req, trace=trace)
         run = run_object(new, body, req)
-        request = encode(req)
-        created = await self.runs.create(
-            thread_id=thread_id,
+        return Draft(new, body, encode(req), run, new_thread_metadata, paused, due.ms)
+
+    async def _authorize(
+        self,
+        access: Access,
+        body: RunCreate,
+        thread_id: str,
+        run_id: str,
+        temporary: bool,
+        thread_metadata: dict[str, Any],
+        assistant: dict[str, Any],
+    ) -> RunCreate:
+        # The thread's metadata is what its filter is matched against, once
+        # the thread exists (``authorize_run``).
+        exists = (
+            access.on and not temporary and await self.threads.rows([thread_id], ("created_at",))
+        )
+        return await authorize_run(
+            access,
+            body,
+            thread_id=None if temporary else thread_id,
             run_id=run_id,
-            run_json=msgspec.json.encode(run),
-            request=request,
+            thread=thread_metadata if exists else None,
+            assistant=assistant,
+        )
+
+    async def _record(
+        self, draft: Draft, resume: ResumePlan | None, then: list[Step] | None, fresh_id: bool
+    ) -> Created:
+        """The run's record (:meth:`Runs.create`): Redis decides there whether
+        it is dispatched, queued or a duplicate, or refuses it."""
+        new, body = draft.new, draft.body
+        return await self.runs.create(
+            thread_id=new.thread_id,
+            run_id=new.run_id,
+            run_json=msgspec.json.encode(draft.run),
+            request=draft.request,
             strategy=Strategy(body.multitask_strategy),
-            create_thread=temporary or body.if_not_exists == "create",
-            graph_id=graph_id,
-            assistant_id=assistant_id,
-            thread_metadata=new_thread_metadata,
-            resume=(resume or resumes.over_http(body.command.resume))
-            if resuming and body.command
-            else None,
-            due_ms=due.ms,
+            create_thread=new.temporary or body.if_not_exists == "create",
+            graph_id=new.graph_id,
+            assistant_id=new.assistant_id,
+            thread_metadata=draft.thread_metadata,
+            resume=resume,
+            due_ms=draft.due_ms,
             then=then,
             fresh_id=fresh_id,
         )
-        metrics.RUNS_CREATED.labels(created.decision.value).inc()
-        if resuming:
-            transport = "nats" if resume is not None else "http"
-            metrics.RESUMES.labels(transport, created.decision.value).inc()
-            if paused is not None and created.decision is not Decision.DUPLICATE:
-                metrics.INTERRUPT_WAIT.observe(seconds_since(paused.created_at))
-        if created.decision is Decision.DUPLICATE:
-            return await self.run_json(thread_id, created.run_id), created, None
+
+    async def _send(
+        self, draft: Draft, created: Created, follow: str | None
+    ) -> Subscription | None:
+        """What follows a run's record: a thread it may have made gets the
+        default TTL; with ``follow``, a subscription to the run's events
+        (``all``) or its end, made before it is dispatched; then the run is
+        dispatched, or, queued behind an active run it interrupts or rolls
+        back, that run is cancelled."""
+        new, body, strategy = draft.new, draft.body, draft.body.multitask_strategy
         default_ttl = self.config.thread_ttl.default_ttl
-        if body.if_not_exists == "create" and not temporary and default_ttl is not None:
-            # A thread this run may have made gets the default TTL (NX: not
-            # an existing thread's own).
-            await self.runs.trips.run([self.threads.expiry_step(thread_id, default_ttl, True)])
+        if body.if_not_exists == "create" and not new.temporary and default_ttl is not None:
+            # NX: not an existing thread's own TTL.
+            await self.runs.trips.run([self.threads.expiry_step(new.thread_id, default_ttl, True)])
         sub = None
         if follow is not None:
             sub = await self.nc.subscribe(
-                self.subjects.run_events(thread_id, run_id)
+                self.subjects.run_events(new.thread_id, new.run_id)
                 if follow == "all"
-                else self.subjects.event_end(thread_id, run_id)
+                else self.subjects.event_end(new.thread_id, new.run_id)
             )
         if created.decision is Decision.DISPATCH:
-            await self._dispatch(request, thread_id, run_id, created.owner)
-        elif body.multitask_strategy in ("interrupt", "rollback") and created.active_run:
-            await clear_queue_for(self, thread_id, run_id, body.multitask_strategy)
-            await self.cancel(thread_id, created.active_run, body.multitask_strategy)
-        run["status"] = "pending"
-        return run, created, sub
+            await self._dispatch(draft.request, new.thread_id, new.run_id, created.owner)
+        elif strategy in ("interrupt", "rollback") and created.active_run:
+            await clear_queue_for(self, new.thread_id, new.run_id, strategy)
+            await self.cancel(new.thread_id, created.active_run, strategy)
+        return sub
 
     async def _dispatch(
         self, request: bytes, thread_id: str, run_id: str, owner: str | None

@@ -1,5 +1,6 @@
 """What a run creation body becomes: the request an executor runs (the wire
-``RunRequest``) and the Run object the API shows. Pure functions: no I/O."""
+``RunRequest``) and the Run object the API shows (and reads back from a
+run's record). Pure functions: no I/O."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from relaygraph.contracts import RunRequest
 from relaygraph.errors import BadRequest, InvalidInput
+from relaygraph.threads import Paused
 from relaygraph_gateway.models import RunCreate
 
 
@@ -54,6 +58,25 @@ class NewRun:
     created_at: str
     temporary: bool
     """A stateless run: its thread goes when it ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A run as it is to be recorded (``Gateway.create_run``)."""
+
+    new: NewRun
+    body: RunCreate
+    """As authorised: with what the caller's auth stamped on it."""
+    request: bytes
+    """The encoded ``RunRequest``."""
+    run: dict[str, Any]
+    """The Run object."""
+    thread_metadata: dict[str, Any]
+    """The metadata of a thread the run creates."""
+    paused: Paused | None
+    """The thread's pause, read for a resume."""
+    due_ms: int | None
+    """A delayed run's start (``StartTime.ms``)."""
 
 
 def run_request(
@@ -112,3 +135,11 @@ def run_object(new: NewRun, body: RunCreate, req: RunRequest) -> dict[str, Any]:
             "webhook": body.webhook,
         },
     }
+
+
+def run_from_row(row: dict[str, bytes]) -> dict[str, Any]:
+    """The Run object of a run's record, with its status and last update."""
+    run: dict[str, Any] = msgspec.json.decode(row["run"])
+    run["status"] = row["status"].decode()
+    run["updated_at"] = row["updated_at"].decode()
+    return run
