@@ -114,14 +114,17 @@ async def test_resume_over_nats_once_per_interrupt(
 
     # A retried plain resume (the reviewer's request timed out) gets the same run.
     assert (await resume(nc, tid, {"resume": "final"}))["run_id"] == first["run_id"]
-    # Once the thread has moved on, a resume of a thread that is not interrupted
-    # is an error reply.
+    # Once the thread has moved on, a plain value still names its first pause
+    # (a late retry gets its run); a resume naming an interrupt the thread does
+    # not have pending is an error reply.
     await c.runs.wait(tid, "slow", input={"seconds": 0})
     assert (await c.threads.get(tid))["status"] == "idle"
-    late = await resume(nc, tid, {"resume": "x"})
+    assert (await resume(nc, tid, {"resume": "x"}))["run_id"] == first["run_id"]
+    late = await resume(nc, tid, {"resume": "x", "interrupt_id": "0" * 32})
     assert "error" in late, (late, await c.runs.list(tid))
     assert late["error"]["code"] == "bad_request"
     assert "not interrupted" in late["error"]["message"]
+    assert len(await c.runs.list(tid)) == 3
 
 
 async def test_resume_over_nats_bad_input(nc: Client, c: Any) -> None:
