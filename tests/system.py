@@ -84,6 +84,42 @@ class Service:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
+    def wait_serving(self, url: str, timeout: float = 30.0) -> None:
+        """Until ``url``'s ``/ok`` answers 200; fails (with the log) if the
+        process exits or ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.1)
+
+
+@dataclass
+class ReviewerProcess:
+    """A ``relaygraph reviewer`` process on a system (``System.reviewer``)."""
+
+    svc: Service
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ReviewerProcess:
+        """Start it (again after ``kill``: the same port, durable and log) and
+        wait until it serves."""
+        self.svc.start()
+        self.svc.wait_serving(self.url)
+        return self
+
+    def kill(self) -> None:
+        self.svc.kill()
+
 
 @dataclass
 class System:
@@ -152,19 +188,26 @@ class System:
         ).start()
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert svc.proc is not None and svc.proc.poll() is None, svc.log.read_text()
-                assert time.monotonic() < deadline, svc.log.read_text()
-                time.sleep(0.1)
+            svc.wait_serving(url)
             yield url
         finally:
             svc.kill() if killed else svc.stop()
+
+    @contextlib.contextmanager
+    def reviewer(self, name: str = "reviewer", **env: str) -> Iterator[ReviewerProcess]:
+        """A reviewer process on this system's NATS and Redis, on a free port
+        with a durable of its own (``{name}-…``, its log named after it; ``env``:
+        more settings, over the system's), serving once ``/ok`` answers. On
+        leaving, it is stopped."""
+        port = free_port()
+        durable = f"{name}-{uuid.uuid4().hex[:8]}"
+        env = {**self.env, "REVIEWER_PORT": str(port), "REVIEWER_DURABLE": durable, **env}
+        args = ["reviewer", "--config", str(self.config)]
+        svc = Service(name, args, env, self.data / f"{durable}.log")
+        try:
+            yield ReviewerProcess(svc, port).start()
+        finally:
+            svc.stop()
 
     def wait_ready(self, timeout: float = 60.0, executor: bool = True) -> None:
         """The API answers and (``executor``) an executor has published the

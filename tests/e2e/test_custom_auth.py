@@ -10,7 +10,6 @@ statuses and texts are those the official server (langgraph-api 0.16.7,
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,8 +21,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, PermissionDeniedError
 
-from relaygraph_dev.servers import free_port
-from tests.system import ROOT, Service, System, assert_eventually, running_system
+from tests.system import ROOT, System, assert_eventually, running_system
 
 pytestmark = pytest.mark.e2e
 CONFIG = ROOT / "tests" / "graphs" / "auth.json"
@@ -207,30 +205,9 @@ async def test_a_nats_resume_is_authorised_like_an_http_one(
         await nc.drain()
 
 
-def _reviewer(guarded: System, tmp_path: Path, **env: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **guarded.env,
-        "REVIEWER_PORT": str(port),
-        "REVIEWER_DURABLE": f"auth-{uuid.uuid4().hex[:8]}",
-        **env,
-    }
-    svc = Service(
-        "reviewer", ["reviewer", "--config", str(guarded.config)], env, tmp_path / "r.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, svc.log.read_text()
-                time.sleep(0.1)
-        yield url
-    finally:
-        svc.stop()
+def _reviewer(guarded: System, **env: str) -> Iterator[str]:
+    with guarded.reviewer("auth", **env) as reviewer:
+        yield reviewer.url
 
 
 @pytest.fixture
@@ -242,15 +219,14 @@ def rules_reviewer(guarded: System, tmp_path: Path) -> Iterator[str]:
     )
     yield from _reviewer(
         guarded,
-        tmp_path,
         REVIEWER_RULES=str(rules),
         REVIEWER_RESUME_AUTHORIZATION=ALICE["Authorization"],
     )
 
 
 @pytest.fixture
-def inbox(guarded: System, tmp_path: Path) -> Iterator[str]:
-    yield from _reviewer(guarded, tmp_path)
+def inbox(guarded: System) -> Iterator[str]:
+    yield from _reviewer(guarded)
 
 
 async def test_the_inbox_shows_each_person_their_own_and_answers_as_them(

@@ -16,56 +16,16 @@ from typing import Any
 import httpx
 import pytest
 
-from relaygraph_dev.servers import free_port
-from tests.system import Service, System, assert_eventually
+from tests.system import ReviewerProcess, System, assert_eventually
 
 pytestmark = pytest.mark.e2e
 SCREENSHOT = Path("/tmp/reviewer-inbox-send-email.png")
 
 
-class Inbox:
-    def __init__(self, system: System, data: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **system.env,
-            "REVIEWER_PORT": str(self.port),
-            "REVIEWER_DURABLE": f"deadlines-{uuid.uuid4().hex[:8]}",
-            "REVIEWER_API_URL": system.url,
-        }
-        self.system, self.data = system, data
-        self.svc: Service | None = None
-
-    def start(self) -> None:
-        self.svc = Service(
-            "reviewer",
-            ["reviewer", "--config", str(self.system.config)],
-            self.env,
-            self.data / "reviewer.log",
-        ).start()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/ok", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, self.svc.log.read_text()
-                time.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.svc is not None
-        self.svc.kill()
-
-
 @pytest.fixture
-def inbox(system: System, tmp_path: Path) -> Iterator[Inbox]:
-    box = Inbox(system, tmp_path)
-    box.start()
-    try:
-        yield box
-    finally:
-        if box.svc is not None:
-            box.svc.stop()
+def inbox(system: System) -> Iterator[ReviewerProcess]:
+    with system.reviewer("deadlines", REVIEWER_API_URL=system.url) as reviewer:
+        yield reviewer
 
 
 async def _paused(c: Any, timeout_s: float) -> str:
@@ -94,7 +54,9 @@ async def _resumed_once(c: Any, tid: str) -> str:
     return answer
 
 
-async def test_an_unanswered_interrupt_is_resumed_with_its_default(c: Any, inbox: Inbox) -> None:
+async def test_an_unanswered_interrupt_is_resumed_with_its_default(
+    c: Any, inbox: ReviewerProcess
+) -> None:
     tid = await _paused(c, 1.0)
     assert await _resumed_once(c, tid) == "default"
     async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
@@ -109,7 +71,7 @@ async def test_an_unanswered_interrupt_is_resumed_with_its_default(c: Any, inbox
 
 
 async def test_a_person_racing_the_deadline_either_wins_or_gets_a_conflict(
-    c: Any, inbox: Inbox
+    c: Any, inbox: ReviewerProcess
 ) -> None:
     paused = await asyncio.gather(*(_paused_at(c, 1.0) for _ in range(10)))
     threads = [tid for tid, _ in paused]
@@ -147,7 +109,9 @@ async def test_a_person_racing_the_deadline_either_wins_or_gets_a_conflict(
         assert by == (["p"] if code == 200 else ["deadline"]), (tid, code, by)
 
 
-async def test_a_deadline_that_passed_while_the_reviewer_was_down(c: Any, inbox: Inbox) -> None:
+async def test_a_deadline_that_passed_while_the_reviewer_was_down(
+    c: Any, inbox: ReviewerProcess
+) -> None:
     tid = await _paused(c, 2.0)
 
     async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
@@ -163,7 +127,9 @@ async def test_a_deadline_that_passed_while_the_reviewer_was_down(c: Any, inbox:
     assert await _resumed_once(c, tid) == "default"
 
 
-async def test_an_interrupt_answered_elsewhere_leaves_the_inbox(c: Any, inbox: Inbox) -> None:
+async def test_an_interrupt_answered_elsewhere_leaves_the_inbox(
+    c: Any, inbox: ReviewerProcess
+) -> None:
     tid = await _paused(c, 3600.0)
     async with httpx.AsyncClient(base_url=inbox.url, timeout=10) as http:
 
@@ -183,7 +149,9 @@ async def test_an_interrupt_answered_elsewhere_leaves_the_inbox(c: Any, inbox: I
         await assert_eventually(gone, 10)
 
 
-async def test_agent_inbox_responses_and_deadlines_drive_the_example(c: Any, inbox: Inbox) -> None:
+async def test_agent_inbox_responses_and_deadlines_drive_the_example(
+    c: Any, inbox: ReviewerProcess
+) -> None:
     """``examples/graphs/send_email.py``: a HumanInterrupt answered through the
     inbox with an edit, and another left to its deadline (ignore)."""
     edited_tid = (await c.threads.create())["thread_id"]
@@ -217,7 +185,7 @@ async def test_agent_inbox_responses_and_deadlines_drive_the_example(c: Any, inb
     assert await assert_eventually(lambda: outcome(timed_tid), 20) == "not sent"
 
 
-async def test_each_interrupt_shows_what_led_to_it(c: Any, inbox: Inbox) -> None:
+async def test_each_interrupt_shows_what_led_to_it(c: Any, inbox: ReviewerProcess) -> None:
     """The thread's latest messages (here the agent's tool call), collapsed,
     and how long ago it paused."""
     tid = (await c.threads.create())["thread_id"]
@@ -249,7 +217,7 @@ async def test_each_interrupt_shows_what_led_to_it(c: Any, inbox: Inbox) -> None
 
 
 async def test_a_person_answers_real_threads_in_chromium(
-    c: Any, inbox: Inbox, chromium: str
+    c: Any, inbox: ReviewerProcess, chromium: str
 ) -> None:
     """The example's HumanInterrupts, answered in the browser: Accept sends the
     draft, Edit sends it to another address, a reply and Ignore do not send it;
@@ -307,7 +275,7 @@ async def test_a_person_answers_real_threads_in_chromium(
 
 
 async def test_a_person_on_a_stale_page_learns_the_deadline_answered_first(
-    c: Any, inbox: Inbox, chromium: str
+    c: Any, inbox: ReviewerProcess, chromium: str
 ) -> None:
     """The deadline race as a person meets it: a page that does not update
     (scripts off), Accept pressed after the default resumed the thread: the

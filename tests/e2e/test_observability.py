@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from langgraph_sdk import get_client
 
 from relaygraph_dev.servers import free_port
 from tests.otlp_receiver import Receiver, otlp_receiver
-from tests.system import Service, System, assert_eventually, running_system
+from tests.system import System, assert_eventually, running_system
 
 pytestmark = pytest.mark.e2e
 AUTO = "auto-answer me"
@@ -53,32 +51,8 @@ def reviewer(observed: System, tmp_path_factory: pytest.TempPathFactory) -> Iter
     rules.write_text(
         json.dumps([{"graph_id": "agent", "match": {"text_to_revise": AUTO}, "resume": "done"}])
     )
-    port = free_port()
-    env = {
-        **observed.env,
-        "REVIEWER_RULES": str(rules),
-        "REVIEWER_PORT": str(port),
-        "REVIEWER_DURABLE": f"observed-{uuid.uuid4().hex[:8]}",
-    }
-    svc = Service(
-        "reviewer", ["reviewer", "--config", str(observed.config)], env, data / "reviewer.log"
-    ).start()
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while not _answers(f"{url}/ok"):
-            assert time.monotonic() < deadline, svc.log.read_text()
-            time.sleep(0.1)
-        yield url
-    finally:
-        svc.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with observed.reviewer("observed", REVIEWER_RULES=str(rules)) as r:
+        yield r.url
 
 
 def _one(spans: list[Any], service: str, name: str) -> Any:

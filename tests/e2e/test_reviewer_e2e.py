@@ -4,7 +4,6 @@ the inbox shows the rest, and a person's answer resumes the real thread."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from relaygraph_dev.servers import free_port
 from tests.conftest import REDIS_KINDS, on_redis_kind
-from tests.system import Service, System, assert_eventually
+from tests.system import System, assert_eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -33,35 +31,14 @@ def reviewer(system: System, tmp_path: Path) -> Iterator[str]:
             [{"graph_id": "counter", "match": {"question": "go?"}, "resume": "auto-approved"}]
         )
     )
-    port = free_port()
-    env = {
-        **system.env,
-        "REVIEWER_RULES": str(rules),
-        "REVIEWER_PORT": str(port),
-        "REVIEWER_DURABLE": f"e2e-{uuid.uuid4().hex[:8]}",
-    }
-    svc = Service(
-        "reviewer", ["reviewer", "--config", str(system.config)], env, tmp_path / "reviewer.log"
-    ).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        svc.stop()
-        log = svc.log.read_text()
-        assert "Traceback" not in log, log
+    with system.reviewer("e2e", REVIEWER_RULES=str(rules)) as reviewer:
+        yield reviewer.url
+    log = reviewer.svc.log.read_text()
+    assert "Traceback" not in log, log
 
 
 async def test_rules_and_inbox_resume_real_threads(c: Any, reviewer: str) -> None:
     async with httpx.AsyncClient(base_url=reviewer, timeout=10) as inbox:
-
-        async def up() -> None:
-            try:
-                assert (await inbox.get("/ok")).status_code == 200
-            except httpx.HTTPError as exc:
-                raise AssertionError(exc) from exc
-
-        await assert_eventually(up, timeout=30)
-
         # A rule answers the counter graph's question by itself.
         auto = (await c.threads.create())["thread_id"]
         await c.runs.wait(auto, "counter", input={})
