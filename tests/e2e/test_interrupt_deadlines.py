@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser import chromium_page
 from tests.system import ReviewerProcess, System, assert_eventually
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +39,13 @@ async def _paused(c: Any, timeout_s: float) -> str:
 async def _paused_at(c: Any, timeout_s: float) -> tuple[str, float]:
     tid = await _paused(c, timeout_s)
     return tid, time.monotonic()
+
+
+async def _outcome(c: Any, tid: str) -> str:
+    """The send_email thread's outcome, once it ran to its end."""
+    state = await c.threads.get_state(tid)
+    assert not state["next"], state
+    return str(state["values"]["outcome"])
 
 
 async def _resumed_once(c: Any, tid: str) -> str:
@@ -174,15 +182,10 @@ async def test_agent_inbox_responses_and_deadlines_drive_the_example(
         )
         assert r.status_code == 200, r.text
 
-    async def outcome(tid: str) -> str:
-        state = await c.threads.get_state(tid)
-        assert not state["next"], state
-        return str(state["values"]["outcome"])
-
-    assert await assert_eventually(lambda: outcome(edited_tid), 20) == (
+    assert await assert_eventually(lambda: _outcome(c, edited_tid), 20) == (
         "sent to bob@example.com (edited)"
     )
-    assert await assert_eventually(lambda: outcome(timed_tid), 20) == "not sent"
+    assert await assert_eventually(lambda: _outcome(c, timed_tid), 20) == "not sent"
 
 
 async def test_each_interrupt_shows_what_led_to_it(c: Any, inbox: ReviewerProcess) -> None:
@@ -222,9 +225,7 @@ async def test_a_person_answers_real_threads_in_chromium(
     """The example's HumanInterrupts, answered in the browser: Accept sends the
     draft, Edit sends it to another address, a reply and Ignore do not send it;
     each real thread runs on with that HumanResponse."""
-    from playwright.async_api import async_playwright, expect
-
-    from tests.conftest import CHROMIUM_ARGS
+    from playwright.async_api import expect
 
     accepted = (await c.threads.create())["thread_id"]
     edited = (await c.threads.create())["thread_id"]
@@ -232,46 +233,32 @@ async def test_a_person_answers_real_threads_in_chromium(
     ignored = (await c.threads.create())["thread_id"]
     for tid in (accepted, edited, replied, ignored):
         await c.runs.wait(tid, "send_email", input={"to": "ann@example.com"})
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 900})
-            await page.goto(inbox.url + "/")
-            await expect(page.locator(f"#thread-{edited}")).to_be_visible(timeout=10_000)
-            await page.locator(f"#thread-{accepted} button", has_text="Accept").click()
-            await expect(page.locator(".flash.ok")).to_contain_text("Resumed thread")
-            card = page.locator(f"#thread-{edited}")
-            await card.locator("details.context summary").click()
-            await card.locator('fieldset.args input[value="ann@example.com"]').fill(
-                "bob@example.com"
-            )
-            await page.screenshot(path=str(SCREENSHOT), full_page=True)
-            await card.locator("button", has_text="Send edited").click()
-            await expect(page.locator(f"#thread-{edited}")).to_have_count(0)
-            card = page.locator(f"#thread-{replied}")
-            await card.locator("textarea").fill("Wait for the figures.")
-            await card.locator("button", has_text="Send reply").click()
-            await expect(page.locator(f"#thread-{replied}")).to_have_count(0)
-            await page.locator(f"#thread-{ignored} button", has_text="Ignore").click()
-            await expect(page.locator(f"#thread-{ignored}")).to_have_count(0)
-        finally:
-            await browser.close()
+    async with chromium_page(chromium, viewport={"width": 1100, "height": 900}) as (page, _):
+        await page.goto(inbox.url + "/")
+        await expect(page.locator(f"#thread-{edited}")).to_be_visible(timeout=10_000)
+        await page.locator(f"#thread-{accepted} button", has_text="Accept").click()
+        await expect(page.locator(".flash.ok")).to_contain_text("Resumed thread")
+        card = page.locator(f"#thread-{edited}")
+        await card.locator("details.context summary").click()
+        await card.locator('fieldset.args input[value="ann@example.com"]').fill("bob@example.com")
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)
+        await card.locator("button", has_text="Send edited").click()
+        await expect(page.locator(f"#thread-{edited}")).to_have_count(0)
+        card = page.locator(f"#thread-{replied}")
+        await card.locator("textarea").fill("Wait for the figures.")
+        await card.locator("button", has_text="Send reply").click()
+        await expect(page.locator(f"#thread-{replied}")).to_have_count(0)
+        await page.locator(f"#thread-{ignored} button", has_text="Ignore").click()
+        await expect(page.locator(f"#thread-{ignored}")).to_have_count(0)
 
-    async def outcome(tid: str) -> str:
-        state = await c.threads.get_state(tid)
-        assert not state["next"], state
-        return str(state["values"]["outcome"])
-
-    assert await assert_eventually(lambda: outcome(accepted), 20) == "sent to ann@example.com"
-    assert await assert_eventually(lambda: outcome(edited), 20) == (
+    assert await assert_eventually(lambda: _outcome(c, accepted), 20) == "sent to ann@example.com"
+    assert await assert_eventually(lambda: _outcome(c, edited), 20) == (
         "sent to bob@example.com (edited)"
     )
-    assert await assert_eventually(lambda: outcome(replied), 20) == (
+    assert await assert_eventually(lambda: _outcome(c, replied), 20) == (
         "not sent: Wait for the figures."
     )
-    assert await assert_eventually(lambda: outcome(ignored), 20) == "not sent"
+    assert await assert_eventually(lambda: _outcome(c, ignored), 20) == "not sent"
 
 
 async def test_a_person_on_a_stale_page_learns_the_deadline_answered_first(
@@ -280,34 +267,19 @@ async def test_a_person_on_a_stale_page_learns_the_deadline_answered_first(
     """The deadline race as a person meets it: a page that does not update
     (scripts off), Accept pressed after the default resumed the thread: the
     page says who answered, and the thread ran once."""
-    from playwright.async_api import async_playwright, expect
-
-    from tests.conftest import CHROMIUM_ARGS
+    from playwright.async_api import expect
 
     tid = (await c.threads.create())["thread_id"]
     await c.runs.wait(tid, "send_email", input={"to": "ann@example.com", "timeout_s": 1.5})
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = await browser.new_context(java_script_enabled=False)
-            page = await context.new_page()
+    async with chromium_page(chromium, java_script_enabled=False) as (page, _):
 
-            async def listed() -> None:
-                await page.goto(inbox.url + "/")
-                assert await page.locator(f"#thread-{tid}").count() == 1
+        async def listed() -> None:
+            await page.goto(inbox.url + "/")
+            assert await page.locator(f"#thread-{tid}").count() == 1
 
-            await assert_eventually(listed, 10)
+        await assert_eventually(listed, 10)
 
-            async def by_deadline() -> str:
-                state = await c.threads.get_state(tid)
-                assert not state["next"], state
-                return str(state["values"]["outcome"])
-
-            assert await assert_eventually(by_deadline, 20) == "not sent"
-            await page.locator(f"#thread-{tid} button", has_text="Accept").click()
-            await expect(page.locator(".flash.err")).to_contain_text("already answered by deadline")
-        finally:
-            await browser.close()
+        assert await assert_eventually(lambda: _outcome(c, tid), 20) == "not sent"
+        await page.locator(f"#thread-{tid} button", has_text="Accept").click()
+        await expect(page.locator(".flash.err")).to_contain_text("already answered by deadline")
     assert len(await c.runs.list(tid)) == 2
