@@ -269,6 +269,26 @@ def _graph_ids(config: Path) -> list[str]:
     return list(json.loads(config.read_text())["graphs"])
 
 
+def _start_nats(
+    data: Path, nodes: int, durable: bool, extra: list[str] | None
+) -> tuple[NatsCluster | None, ServerProcess]:
+    """A cluster of ``nodes`` (> 1) and its first node, or one nats-server."""
+    if nodes > 1:
+        cluster = nats_cluster(data, nodes).start()
+        return cluster, cluster.nodes[0]
+    return None, nats_server(data, sync_always=durable, extra=extra).start()
+
+
+def _start_valkey(
+    data: Path, masters: int, replicas: int, durable: bool
+) -> tuple[ValkeyCluster | None, ServerProcess]:
+    """A cluster of ``masters`` (> 0) and its first node, or one Valkey."""
+    if masters:
+        cluster = valkey_cluster(data, masters, replicas).start()
+        return cluster, cluster.nodes[0]
+    return None, valkey_server(data, fsync="always" if durable else "everysec").start()
+
+
 @contextlib.contextmanager
 def running_system(
     data: Path,
@@ -292,19 +312,10 @@ def running_system(
     ``headers``: what requests need to pass the gateway's auth; without
     ``wait_executor``, the gateway answering is enough (runs queue)."""
     data.mkdir(parents=True, exist_ok=True)
-    cluster = nats_cluster(data / "nats", nats_nodes).start() if nats_nodes > 1 else None
-    nats = (
-        cluster.nodes[0]
-        if cluster is not None
-        else nats_server(data / "nats", sync_always=durable_servers, extra=nats_config).start()
+    cluster, nats = _start_nats(data / "nats", nats_nodes, durable_servers, nats_config)
+    redis_cluster, redis = _start_valkey(
+        data / "valkey", redis_masters, redis_replicas, durable_servers
     )
-    fsync = "always" if durable_servers else "everysec"
-    redis_cluster = None
-    if redis_masters:
-        redis_cluster = valkey_cluster(data / "valkey", redis_masters, redis_replicas).start()
-        redis = redis_cluster.nodes[0]
-    else:
-        redis = valkey_server(data / "valkey", fsync=fsync).start()
     env = {
         **os.environ,
         "NATS_URL": cluster.urls if cluster is not None else nats.url,

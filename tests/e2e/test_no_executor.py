@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,29 +55,80 @@ def sse_data(body: bytes) -> list[tuple[str, Any]]:
     return events
 
 
+@dataclass
+class Queued:
+    """A run of each kind sent while no executor runs."""
+
+    wait: asyncio.Task[tuple[int, bytes]]
+    stream: asyncio.Task[tuple[int, bytes]]
+    join: asyncio.Task[tuple[int, bytes]]
+    stateless: asyncio.Task[Any]
+    joined: str
+    """The thread of the background run ``join`` joins."""
+    background: str
+
+
+async def _queue_one_of_each(c: Any, http: httpx.AsyncClient) -> Queued:
+    """``/wait``, ``/stream``, a background run and its ``/join``, and a
+    stateless ``wait``, each on a thread of its own."""
+    waited, streamed, joined = [(await c.threads.create())["thread_id"] for _ in range(3)]
+    wait = asyncio.create_task(
+        raw(
+            http,
+            f"/threads/{waited}/runs/wait",
+            {"assistant_id": "agent", "input": {"some_text": "queued"}},
+        )
+    )
+    stream = asyncio.create_task(
+        raw(
+            http,
+            f"/threads/{streamed}/runs/stream",
+            {"assistant_id": "slow", "input": {"seconds": 0.1}, "stream_mode": ["values"]},
+        )
+    )
+    background = (await c.runs.create(joined, "slow", input={"seconds": 0.1}))["run_id"]
+    join = asyncio.create_task(raw(http, f"/threads/{joined}/runs/{background}/join"))
+    stateless = asyncio.create_task(c.runs.wait(None, "slow", input={"seconds": 0.2}))
+    return Queued(wait, stream, join, stateless, joined, background)
+
+
+async def _each_ran(c: Any, queued: Queued) -> None:
+    """Each queued run's answer, once an executor ran it: after the
+    keep-alive (``/wait``, ``/join``) or SSE heartbeats (``/stream``)."""
+    status, body = await asyncio.wait_for(queued.wait, 60)
+    assert status == 200
+    assert body.startswith(b"\n"), body[:20]  # the keep-alive
+    assert json.loads(body) == {
+        "some_text": "queued",
+        "__interrupt__": [
+            {
+                "value": {"text_to_revise": "queued"},
+                "id": json.loads(body)["__interrupt__"][0]["id"],
+            }
+        ],
+    }
+    status, body = await asyncio.wait_for(queued.stream, 60)
+    assert status == 200 and b": heartbeat\r\n\r\n" in body
+    events = sse_data(body)
+    assert events[0][0] == "metadata"
+    assert events[-1] == ("values", {"seconds": 0.1, "done": True})
+    status, body = await asyncio.wait_for(queued.join, 60)
+    assert status == 200
+    assert body.startswith(b"\n"), body[:20]  # the keep-alive, as on /wait
+    assert json.loads(body) == {"seconds": 0.1, "done": True}
+    assert await c.runs.join(queued.joined, queued.background) == {
+        "seconds": 0.1,
+        "done": True,
+    }
+    assert await asyncio.wait_for(queued.stateless, 60) == {"seconds": 0.2, "done": True}
+
+
 async def test_runs_wait_in_the_queue_until_an_executor_starts(
     bare: System, http: httpx.AsyncClient
 ) -> None:
     async with get_client(url=bare.url, timeout=90) as c:
-        waited, streamed, joined = [(await c.threads.create())["thread_id"] for _ in range(3)]
         started = time.monotonic()
-        wait = asyncio.create_task(
-            raw(
-                http,
-                f"/threads/{waited}/runs/wait",
-                {"assistant_id": "agent", "input": {"some_text": "queued"}},
-            )
-        )
-        stream = asyncio.create_task(
-            raw(
-                http,
-                f"/threads/{streamed}/runs/stream",
-                {"assistant_id": "slow", "input": {"seconds": 0.1}, "stream_mode": ["values"]},
-            )
-        )
-        background = await c.runs.create(joined, "slow", input={"seconds": 0.1})
-        join = asyncio.create_task(raw(http, f"/threads/{joined}/runs/{background['run_id']}/join"))
-        stateless = asyncio.create_task(c.runs.wait(None, "slow", input={"seconds": 0.2}))
+        queued = await _queue_one_of_each(c, http)
         # No executor has published the graph's schemas yet: input is not checked.
         unchecked = await http.post(
             "/runs", json={"assistant_id": "slow", "input": {"not_a_key": 1}}
@@ -84,35 +136,10 @@ async def test_runs_wait_in_the_queue_until_an_executor_starts(
         assert unchecked.status_code == 200, unchecked.text
 
         await asyncio.sleep(6)  # longer than the keep-alive interval
-        assert not (wait.done() or stream.done() or stateless.done() or join.done())
+        tasks = (queued.wait, queued.stream, queued.stateless, queued.join)
+        assert not any(task.done() for task in tasks)
         bare.executor()
-
-        status, body = await asyncio.wait_for(wait, 60)
-        assert status == 200
-        assert body.startswith(b"\n"), body[:20]  # the keep-alive
-        assert json.loads(body) == {
-            "some_text": "queued",
-            "__interrupt__": [
-                {
-                    "value": {"text_to_revise": "queued"},
-                    "id": json.loads(body)["__interrupt__"][0]["id"],
-                }
-            ],
-        }
-        status, body = await asyncio.wait_for(stream, 60)
-        assert status == 200 and b": heartbeat\r\n\r\n" in body
-        events = sse_data(body)
-        assert events[0][0] == "metadata"
-        assert events[-1] == ("values", {"seconds": 0.1, "done": True})
-        status, body = await asyncio.wait_for(join, 60)
-        assert status == 200
-        assert body.startswith(b"\n"), body[:20]  # the keep-alive, as on /wait
-        assert json.loads(body) == {"seconds": 0.1, "done": True}
-        assert await c.runs.join(joined, background["run_id"]) == {
-            "seconds": 0.1,
-            "done": True,
-        }
-        assert await asyncio.wait_for(stateless, 60) == {"seconds": 0.2, "done": True}
+        await _each_ran(c, queued)
         assert time.monotonic() - started < 60
 
         # Published now: the same unknown key is refused, with the keys it takes.

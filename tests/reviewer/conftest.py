@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -196,73 +197,77 @@ class RunningReviewer:
 StartReviewer = Callable[..., contextlib.AbstractAsyncContextManager[RunningReviewer]]
 
 
+async def _serving(task: asyncio.Task[None], http: httpx.AsyncClient) -> None:
+    """The reviewer answers ``/ok`` (raises its start error if it stopped)."""
+    if task.done():
+        task.result()  # raises the reviewer's start error
+        raise RuntimeError("the reviewer stopped during start")
+    try:
+        response = await http.get("/ok")
+    except httpx.TransportError as exc:
+        raise AssertionError(f"not up yet: {exc}") from exc
+    assert response.status_code == 200
+
+
+@contextlib.asynccontextmanager
+async def _running_reviewer(
+    nats_proc: ServerProcess,
+    valkey_proc: ServerProcess,
+    prefix: str,
+    *,
+    durable: str | None = None,
+    rules: str | Path | None = None,
+    webhook_url: str | None = None,
+    api_key: str | None = None,
+    api_keys: str | None = None,
+    resume_timeout: float = 3.0,
+    nats_url: str | None = None,
+    redis_max_connections: int = 200,
+    webhook_give_up_after: float = 3600.0,
+) -> AsyncIterator[RunningReviewer]:
+    settings = ReviewerSettings(
+        host="127.0.0.1",
+        port=free_port(),
+        durable=durable or f"reviewer-{prefix}",
+        rules=str(rules) if rules else None,
+        webhook_url=webhook_url,
+        api_keys=api_keys,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        serve(
+            settings,
+            NatsSettings(
+                url=nats_url or nats_proc.url, prefix=prefix, stream_max_bytes=STREAM_BYTES
+            ),
+            RedisSettings(
+                url=valkey_proc.url, key_prefix=prefix, max_connections=redis_max_connections
+            ),
+            api_key=api_key,
+            stop=stop,
+            resume_timeout=resume_timeout,
+            webhook_backoff=0.05,
+            # A test's webhook waits at most this long between attempts, so a
+            # delivery due after a restart comes within its `eventually`.
+            webhook_max_backoff=0.4,
+            webhook_give_up_after=webhook_give_up_after,
+            handle_signals=False,
+        )
+    )
+    url = f"http://127.0.0.1:{settings.port}"
+    headers = {"x-api-key": api_key} if api_key else {}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as http:
+        try:
+            await _eventually(lambda: _serving(task, http), within=20.0)
+            yield RunningReviewer(url, http, settings, Subjects(prefix), Keys(prefix))
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30.0)
+
+
 @pytest.fixture
 def start_reviewer(
     nats_proc: ServerProcess, valkey_proc: ServerProcess, prefix: str
 ) -> StartReviewer:
     """Run the reviewer service (``serve``) in this event loop until the block ends."""
-
-    @contextlib.asynccontextmanager
-    async def _start(
-        *,
-        durable: str | None = None,
-        rules: str | Path | None = None,
-        webhook_url: str | None = None,
-        api_key: str | None = None,
-        api_keys: str | None = None,
-        resume_timeout: float = 3.0,
-        nats_url: str | None = None,
-        redis_max_connections: int = 200,
-        webhook_give_up_after: float = 3600.0,
-    ) -> AsyncIterator[RunningReviewer]:
-        settings = ReviewerSettings(
-            host="127.0.0.1",
-            port=free_port(),
-            durable=durable or f"reviewer-{prefix}",
-            rules=str(rules) if rules else None,
-            webhook_url=webhook_url,
-            api_keys=api_keys,
-        )
-        stop = asyncio.Event()
-        task = asyncio.create_task(
-            serve(
-                settings,
-                NatsSettings(
-                    url=nats_url or nats_proc.url, prefix=prefix, stream_max_bytes=STREAM_BYTES
-                ),
-                RedisSettings(
-                    url=valkey_proc.url, key_prefix=prefix, max_connections=redis_max_connections
-                ),
-                api_key=api_key,
-                stop=stop,
-                resume_timeout=resume_timeout,
-                webhook_backoff=0.05,
-                # A test's webhook waits at most this long between attempts, so a
-                # delivery due after a restart comes within its `eventually`.
-                webhook_max_backoff=0.4,
-                webhook_give_up_after=webhook_give_up_after,
-                handle_signals=False,
-            )
-        )
-        url = f"http://127.0.0.1:{settings.port}"
-        headers = {"x-api-key": api_key} if api_key else {}
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as http:
-
-            async def up() -> None:
-                if task.done():
-                    task.result()  # raises the reviewer's start error
-                    raise RuntimeError("the reviewer stopped during start")
-                try:
-                    response = await http.get("/ok")
-                except httpx.TransportError as exc:
-                    raise AssertionError(f"not up yet: {exc}") from exc
-                assert response.status_code == 200
-
-            try:
-                await _eventually(up, within=20.0)
-                yield RunningReviewer(url, http, settings, Subjects(prefix), Keys(prefix))
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 30.0)
-
-    return _start
+    return functools.partial(_running_reviewer, nats_proc, valkey_proc, prefix)
