@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import statistics
@@ -26,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from relaygraph.keys import Keys
 from tests.chaos.faults import Faults
+from tests.chaos.nats_reviewer import Reviewer, answer_for
 from tests.system import System, running_system
 
 ENV = {
@@ -47,10 +45,6 @@ ENV = {
 """Timings shortened so faults come and go quickly; everything else (among it
 RELAYGRAPH_MAX_ATTEMPTS) is the default."""
 LEASE = float(ENV["RELAYGRAPH_LEASE_TTL"])
-
-
-def answer_for(n: int) -> str:
-    return f"ok-{n}"
 
 
 async def expected_values(n: int, delay: float) -> dict[str, Any]:
@@ -138,75 +132,6 @@ def _repeats(counter: Counter[str]) -> str:
     return f"{sum(counter.values())} ({', '.join(f'{k} {v}' for k, v in counter.items())})"
 
 
-class Reviewer:
-    """Answers every `chaos` interrupt over NATS, with a duplicate now and then."""
-
-    def __init__(self, urls: list[str], duplicate_rate: float) -> None:
-        self.urls = urls
-        self.duplicate_rate = duplicate_rate
-        self.seen: Counter[str] = Counter()
-        self.answered: set[str] = set()
-        self.duplicates = 0
-
-    async def run(self, stop: asyncio.Event) -> None:
-        async def quiet(exc: Exception) -> None:  # NATS restarts are the point here
-            pass
-
-        nc = await nats.connect(
-            servers=self.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet
-        )
-        try:
-            js = nc.jetstream()
-            durable = f"chaos-{uuid.uuid4().hex[:8]}"
-            await js.add_consumer(
-                "RELAYGRAPH_INTERRUPTS",
-                ConsumerConfig(
-                    durable_name=durable,
-                    filter_subject="relaygraph.interrupts.chaos.*",
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_policy=AckPolicy.EXPLICIT,
-                    ack_wait=10,
-                ),
-            )
-            sub = await js.pull_subscribe_bind(durable, "RELAYGRAPH_INTERRUPTS")
-            while not stop.is_set():
-                try:
-                    msgs = await sub.fetch(32, timeout=0.5)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    continue
-                except Exception:
-                    await asyncio.sleep(0.2)
-                    continue
-                await asyncio.gather(*(self._answer(nc, m) for m in msgs))
-        finally:
-            with contextlib.suppress(Exception):
-                await nc.close()
-
-    async def _answer(self, nc: Any, msg: Any) -> None:
-        event = json.loads(msg.data)
-        tid = event["thread_id"]
-        self.seen[tid] += 1
-        n = event["interrupts"][0]["value"]["n"]
-        body = json.dumps({"resume": answer_for(n), "reviewer": "chaos"}).encode()
-        sends = 2 if random.random() < self.duplicate_rate else 1
-        self.duplicates += sends - 1
-        for _ in range(sends):
-            for _ in range(50):  # through NATS and Redis restarts
-                try:
-                    reply = json.loads(
-                        (await nc.request(f"relaygraph.resume.{tid}", body, timeout=5)).data
-                    )
-                except Exception:
-                    await asyncio.sleep(0.2)
-                    continue
-                if "run_id" in reply or reply["error"]["code"] in ("bad_request", "conflict"):
-                    break  # conflict/bad_request: an earlier answer already went through
-                await asyncio.sleep(0.2)
-        self.answered.add(tid)
-        with contextlib.suppress(Exception):
-            await msg.ack()
-
-
 async def retrying(make: Any, attempts: int = 100) -> Any:
     """Retry through restarts: connection errors and 5xx answers."""
     for i in range(attempts):
@@ -248,53 +173,8 @@ async def drive(
         if faults:
             tasks.append(asyncio.create_task(injector.run(stop, fault_interval, faults)))
         sem = asyncio.Semaphore(32)
-
-        async def start(tid: str) -> None:
-            async with sem:
-                await retrying(
-                    lambda: http.post(
-                        "/threads", json={"thread_id": tid, "if_exists": "do_nothing"}
-                    )
-                )
-
-                async def create() -> httpx.Response:
-                    listed = await http.get(f"/threads/{tid}/runs")
-                    listed.raise_for_status()
-                    if listed.json():  # an earlier try went through
-                        return httpx.Response(200)
-                    r = await http.post(
-                        f"/threads/{tid}/runs",
-                        json={
-                            "assistant_id": "chaos",
-                            "input": {"n": ids[tid], "delay": delays[tid]},
-                        },
-                    )
-                    r.raise_for_status()
-                    return r
-
-                await retrying(create)
-
-        await asyncio.gather(*(start(tid) for tid in ids))
-
-        async def finished() -> set[str]:
-            done = set()
-            for tid in ids:
-                with contextlib.suppress(httpx.HTTPError, OSError):
-                    r = await http.get(f"/threads/{tid}")
-                    t = r.json() if r.status_code == 200 else {}
-                    if t.get("status") == "error" or (
-                        t.get("status") == "idle" and (t.get("values") or {}).get("answer")
-                    ):
-                        done.add(tid)
-            return done
-
-        deadline = time.time() + timeout
-        done: set[str] = set()
-        while time.time() < deadline:
-            done = await finished()
-            if len(done) == len(ids) and sum(report.faults.values()) >= min_faults:
-                break
-            await asyncio.sleep(1.0)
+        await asyncio.gather(*(_start(http, sem, tid, n, delays[tid]) for tid, n in ids.items()))
+        done = await _until_done(http, ids, time.time() + timeout, report, min_faults)
         stop.set()
         for task in tasks:
             with contextlib.suppress(Exception):
@@ -302,39 +182,108 @@ async def drive(
         injector.top_up()
         report.seconds = time.time() - t0
         report.duplicate_resumes_sent = reviewer.duplicates
-
         effects = Counter(tuple(line.split()) for line in effects_path.read_text().splitlines())
-        expected_cache: dict[tuple[int, float], dict[str, Any]] = {}
+        await _judge(http, ids, delays, done, reviewer.seen, effects, report)
         async with system.redis_client() as redis:
-            for tid, n in ids.items():
-                t = (await retrying(lambda tid=tid: http.get(f"/threads/{tid}"))).json()
-                key = (n, delays[tid])
-                if key not in expected_cache:
-                    expected_cache[key] = await expected_values(n, delays[tid])
-                if tid not in done:
-                    report.lost.append(tid)
-                elif t["status"] == "error":
-                    report.errored.append(tid)
-                elif t["values"] != expected_cache[key]:
-                    report.mismatched.append(tid)
-                else:
-                    report.completed += 1
-                runs = (await retrying(lambda tid=tid: http.get(f"/threads/{tid}/runs"))).json()
-                if len(runs) > 2:
-                    report.resumes_applied_twice.append(tid)
-                # A first run that ended in error never paused: no interrupt to see.
-                paused = any(r["status"] == "success" for r in runs)
-                if paused and reviewer.seen[tid] == 0:
-                    report.missed_interrupts.append(tid)
-                for node in ("s1", "s2", "ask", "s3", "s4"):
-                    if effects[(tid, node)] > 1:
-                        report.effects_repeated[node] += effects[(tid, node)] - 1
-            for killed_at, _victim, owned in injector.kills:
-                for tid, rid in owned:
-                    claimed = await redis.hget(Keys().run(tid, rid), "claimed_ms")  # type: ignore[misc]
-                    if claimed and int(claimed) / 1000 > killed_at:
-                        report.failovers.append(int(claimed) / 1000 - killed_at)
+            await _failovers(redis, injector, report)
     return report
+
+
+async def _start(
+    http: httpx.AsyncClient, sem: asyncio.Semaphore, tid: str, n: int, delay: float
+) -> None:
+    """The thread and its run, through restarts (a run an earlier try made is kept)."""
+    async with sem:
+        await retrying(
+            lambda: http.post("/threads", json={"thread_id": tid, "if_exists": "do_nothing"})
+        )
+
+        async def create() -> httpx.Response:
+            listed = await http.get(f"/threads/{tid}/runs")
+            listed.raise_for_status()
+            if listed.json():  # an earlier try went through
+                return httpx.Response(200)
+            r = await http.post(
+                f"/threads/{tid}/runs",
+                json={"assistant_id": "chaos", "input": {"n": n, "delay": delay}},
+            )
+            r.raise_for_status()
+            return r
+
+        await retrying(create)
+
+
+async def _finished(http: httpx.AsyncClient, ids: dict[str, int]) -> set[str]:
+    """Threads that ended: in error, or idle with their answer."""
+    done = set()
+    for tid in ids:
+        with contextlib.suppress(httpx.HTTPError, OSError):
+            r = await http.get(f"/threads/{tid}")
+            t = r.json() if r.status_code == 200 else {}
+            if t.get("status") == "error" or (
+                t.get("status") == "idle" and (t.get("values") or {}).get("answer")
+            ):
+                done.add(tid)
+    return done
+
+
+async def _until_done(
+    http: httpx.AsyncClient, ids: dict[str, int], deadline: float, report: Report, min_faults: int
+) -> set[str]:
+    """Every thread finished and ``min_faults`` injected, or ``deadline``: the finished."""
+    done: set[str] = set()
+    while time.time() < deadline:
+        done = await _finished(http, ids)
+        if len(done) == len(ids) and sum(report.faults.values()) >= min_faults:
+            break
+        await asyncio.sleep(1.0)
+    return done
+
+
+async def _judge(
+    http: httpx.AsyncClient,
+    ids: dict[str, int],
+    delays: dict[str, float],
+    done: set[str],
+    seen: Counter[str],
+    effects: Counter[tuple[str, ...]],
+    report: Report,
+) -> None:
+    """Each thread against the same graph run in memory: its outcome, runs,
+    interrupts seen by the reviewer and side effects, into ``report``."""
+    expected_cache: dict[tuple[int, float], dict[str, Any]] = {}
+    for tid, n in ids.items():
+        t = (await retrying(lambda tid=tid: http.get(f"/threads/{tid}"))).json()
+        key = (n, delays[tid])
+        if key not in expected_cache:
+            expected_cache[key] = await expected_values(n, delays[tid])
+        if tid not in done:
+            report.lost.append(tid)
+        elif t["status"] == "error":
+            report.errored.append(tid)
+        elif t["values"] != expected_cache[key]:
+            report.mismatched.append(tid)
+        else:
+            report.completed += 1
+        runs = (await retrying(lambda tid=tid: http.get(f"/threads/{tid}/runs"))).json()
+        if len(runs) > 2:
+            report.resumes_applied_twice.append(tid)
+        # A first run that ended in error never paused: no interrupt to see.
+        paused = any(r["status"] == "success" for r in runs)
+        if paused and seen[tid] == 0:
+            report.missed_interrupts.append(tid)
+        for node in ("s1", "s2", "ask", "s3", "s4"):
+            if effects[(tid, node)] > 1:
+                report.effects_repeated[node] += effects[(tid, node)] - 1
+
+
+async def _failovers(redis: Any, injector: Faults, report: Report) -> None:
+    """Seconds from each executor's kill -9 to its runs' claims by another."""
+    for killed_at, _victim, owned in injector.kills:
+        for tid, rid in owned:
+            claimed = await redis.hget(Keys().run(tid, rid), "claimed_ms")
+            if claimed and int(claimed) / 1000 > killed_at:
+                report.failovers.append(int(claimed) / 1000 - killed_at)
 
 
 def main() -> int:
