@@ -86,7 +86,7 @@ class Assistants:
         """Every assistant, in the index's order (oldest first)."""
         if not self._system_ready:
             await self.ensure_system()
-        ids = await self.redis.zrange(self.keys.assistants_index, 0, -1)
+        ids = cast(list[bytes], await self.redis.zrange(self.keys.assistants_index, 0, -1))
         if not ids:
             return []
         raws = await self.trips.run([("HGET", self.keys.assistant(i.decode()), "doc") for i in ids])

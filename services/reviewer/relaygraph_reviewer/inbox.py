@@ -195,7 +195,7 @@ class Inbox:
     async def audit(self, limit: int = 50, before: str | None = None) -> list[AuditEntry]:
         """Answers, newest first; ``before``: an entry id, for the next page."""
         top = f"({before}" if before else "+"
-        rows = await self._redis.xrevrange(self._audit, max=top, min="-", count=limit)
+        rows = await self._redis.xrevrange(self._audit, max=top, min="-", count=limit) or []
         return [AuditEntry.of(entry_id, dict(fields or {})) for entry_id, fields in rows]
 
     async def values_of(self, thread_ids: list[str]) -> dict[str, Any]:
