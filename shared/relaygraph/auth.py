@@ -310,10 +310,16 @@ def _matches_one(metadata: Mapping[str, Any], key: str, expected: Any) -> bool:
     return True  # an operator the reference does not know matches, as there
 
 
-async def nats_access(auth: Auth | None, thread_id: str, headers: Mapping[str, str]) -> Access:
+async def nats_access(
+    auth: Auth | None,
+    thread_id: str,
+    headers: Mapping[str, str],
+    authenticator: Authenticator | None = None,
+) -> Access:
     """The :class:`Access` of a NATS request: its headers authenticated as
     those of the HTTP request that would do the same (``POST
-    /threads/<id>/runs``)."""
+    /threads/<id>/runs``). ``authenticator``: ``auth``'s, built once by the
+    caller (building one inspects the handler's signature)."""
     if auth is None:
         return Access(None, Caller())
     scope = {
@@ -323,4 +329,4 @@ async def nats_access(auth: Auth | None, thread_id: str, headers: Mapping[str, s
         "headers": [(k.lower().encode(), str(v).encode()) for k, v in headers.items()],
         "query_string": b"",
     }
-    return Access(auth, await Authenticator(auth)(scope))
+    return Access(auth, await (authenticator or Authenticator(auth))(scope))

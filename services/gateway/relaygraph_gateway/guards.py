@@ -54,12 +54,9 @@ async def assistant(
     hidden: RelaygraphError | None = None,
 ) -> None:
     """Check ``action`` on the assistant ``doc`` (as stored)."""
-    access = access_of(scope)
-    if access.on:
-        aid = doc["assistant_id"]
-        filters = await access.check("assistants", action, value or {"assistant_id": aid})
-        if filters and not matches(doc.get("metadata"), filters):
-            raise hidden or NotFound(f"Assistant {aid} not found")
+    aid = doc["assistant_id"]
+    missing = hidden or NotFound(f"Assistant {aid} not found")
+    await _stored_item(scope, "assistants", action, value or {"assistant_id": aid}, doc, missing)
 
 
 async def cron(
@@ -70,11 +67,25 @@ async def cron(
     hidden: RelaygraphError | None = None,
 ) -> None:
     """Check ``action`` on the cron ``doc`` (as stored)."""
+    missing = hidden or NotFound("Not Found")  # the reference's words for a cron
+    await _stored_item(scope, "crons", action, value or {"cron_id": doc["cron_id"]}, doc, missing)
+
+
+async def _stored_item(
+    scope: Scope,
+    resource: str,
+    action: str,
+    value: dict[str, Any],
+    doc: dict[str, Any],
+    missing: RelaygraphError,
+) -> None:
+    """The handler of ``resource``'s ``action``, then its filter over the
+    item's metadata: an item it does not match is ``missing``."""
     access = access_of(scope)
     if access.on:
-        filters = await access.check("crons", action, value or {"cron_id": doc["cron_id"]})
+        filters = await access.check(resource, action, value)
         if filters and not matches(doc.get("metadata"), filters):
-            raise hidden or NotFound("Not Found")
+            raise missing
 
 
 async def created(

@@ -17,7 +17,7 @@ from faststream.nats import NatsMessage, NatsRouter
 from langgraph_sdk import Auth
 
 from relaygraph import resumes, tracing
-from relaygraph.auth import AuthFailed, nats_access
+from relaygraph.auth import Authenticator, AuthFailed, nats_access
 from relaygraph.broker import as_message
 from relaygraph.contracts import (
     ErrorBody,
@@ -43,6 +43,7 @@ class ResumeHandler:
     def __init__(self, gateway: Gateway, auth: Auth | None) -> None:
         self.gateway = gateway
         self.auth = auth
+        self.authenticator = Authenticator(auth) if auth is not None else None
 
     def router(self) -> NatsRouter:
         """The subscriber, bound to this handler. One queue group for every
@@ -73,7 +74,7 @@ class ResumeHandler:
         request's NATS headers (an ``Authorization`` one) are authenticated
         as an HTTP request's would be, and the resume is authorised as
         ``threads:create_run``."""
-        access = await nats_access(self.auth, thread_id, headers)
+        access = await nats_access(self.auth, thread_id, headers, self.authenticator)
         req = decode(body, ResumeRequest)
         thread = await self.gateway.threads.get(thread_id)
         assistant = thread.get("assistant_id")
