@@ -4,16 +4,23 @@ webhook that is down, or a reviewer restart, loses none."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
+from relaygraph.keys import Keys
+from relaygraph.pipelining import Direct
 from relaygraph_dev.servers import free_port
+from relaygraph_reviewer import outbox as outbox_module
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +190,31 @@ async def test_a_reviewer_stopped_mid_post_leaves_the_delivery_due_at_once(
                 assert [b["thread_id"] for b in up.received] == [event.thread_id]
 
             await eventually(delivered, within=5.0)
+
+
+async def test_a_reviewer_stopped_while_leasing_gives_the_deliveries_back(
+    rds: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop lands after Redis leased the due deliveries but before the
+    reply came back: they are due again at once, not after the lease."""
+    keys = Keys(f"t{uuid.uuid4().hex[:8]}")
+    async with httpx.AsyncClient() as client:
+        box = outbox_module.WebhookOutbox(rds, keys, "d", client, "http://127.0.0.1:9/hook")
+        await rds.zadd(keys.reviewer_webhook_due("d"), {"m1": time.time() - 1})
+        leased = asyncio.Event()
+        real_run = Direct.run
+
+        async def slow_reply(self: Direct, steps: list[Any]) -> list[Any]:
+            replies = await real_run(self, steps)  # Redis has leased them now
+            leased.set()
+            await asyncio.sleep(1)
+            return replies
+
+        monkeypatch.setattr(Direct, "run", slow_reply)
+        running = asyncio.create_task(box.run())
+        await asyncio.wait_for(leased.wait(), 5)
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    due = await rds.zscore(keys.reviewer_webhook_due("d"), "m1")
+    assert due is not None and due <= time.time(), "left leased to a reviewer that stopped"

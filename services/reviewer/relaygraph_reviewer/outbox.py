@@ -128,12 +128,10 @@ class WebhookOutbox:
         self._stopping = False
         while not self._stopping:
             try:
-                take = self._take.step(DUE=self._due, now=time.time(), lease_seconds=60, limit=16)
-                (ids,) = await Direct(self._redis).run([take])
+                taken = await self._take_due()
             except Exception as exc:  # Redis away: try again next round
                 log.warning("webhook deliveries cannot be read from Redis: %s", exc)
-                ids = []
-            taken = [raw.decode() for raw in ids]
+                taken = []
             for i, msg_id in enumerate(taken):
                 try:
                     await self._deliver(msg_id)
@@ -143,8 +141,28 @@ class WebhookOutbox:
                     # the lease before it tries them).
                     await asyncio.shield(self._release(taken[i:]))
                     raise
-            if not ids:
+            if not taken:
                 await asyncio.sleep(self._poll)
+
+    async def _take_due(self) -> list[str]:
+        """Lease what is due now to this taker. Stopped while the lease is on
+        its way, it waits for the answer and gives back what it took (else a
+        restarted reviewer waits out the lease before it tries them)."""
+        take = self._take.step(DUE=self._due, now=time.time(), lease_seconds=60, limit=16)
+        leasing = asyncio.ensure_future(Direct(self._redis).run([take]))
+        try:
+            (ids,) = await asyncio.shield(leasing)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._give_back(leasing))
+            raise
+        return [raw.decode() for raw in ids]
+
+    async def _give_back(self, leasing: asyncio.Future[list[Any]]) -> None:
+        try:
+            (ids,) = await asyncio.wait_for(leasing, 5)
+        except Exception:  # Redis away: the lease runs out instead
+            return
+        await self._release([raw.decode() for raw in ids])
 
     async def _deliver(self, msg_id: str) -> None:
         raw = await self._redis.hget(self._entries, msg_id)
